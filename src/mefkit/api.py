@@ -1,0 +1,103 @@
+"""The one call every method is reached through: :func:`fuse`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .errors import BracketError, MethodError
+from .io import Bracket, as_float_rgb, check_frames, read_bracket
+from .io.order import order_frames
+from .registry import get_method
+
+
+def load_frames(frames: Sequence[Any] | Bracket, order: str = "auto") -> Bracket:
+    """Turn paths, arrays or a :class:`~mefkit.io.Bracket` into a validated Bracket.
+
+    Parameters
+    ----------
+    frames : sequence of paths or arrays, or Bracket
+        Arrays may be uint8, uint16 or float in [0, 1], gray or RGB.
+    order : {"auto", "given"}
+        ``"auto"`` sorts darkest first (EXIF for files, else mean luminance).
+    """
+    if isinstance(frames, Bracket):
+        return frames
+    if isinstance(frames, (str, Path)):
+        return read_bracket([frames], order=order)
+    items = list(frames)
+    if items and all(isinstance(f, (str, Path)) for f in items):
+        return read_bracket(items, order=order)
+    if any(isinstance(f, (str, Path)) for f in items):
+        raise BracketError("frames must be all paths or all arrays, not a mix")
+    names = [f"frame {i}" for i in range(len(items))]
+    arrays = [as_float_rgb(f, name=n) for f, n in zip(items, names)]
+    check_frames(arrays, names)
+    depth = 16 if any(np.asarray(f).dtype == np.uint16 for f in items) else 8
+    bracket = Bracket(arrays, [None] * len(arrays), depth, "given")
+    if order == "auto":
+        return order_frames(bracket, [None] * len(arrays))
+    return bracket
+
+
+def fuse(
+    frames: Sequence[Any] | Bracket,
+    method: str = "mertens",
+    *,
+    order: str = "auto",
+    **params: Any,
+) -> np.ndarray:
+    """Fuse an exposure bracket into one image.
+
+    Parameters
+    ----------
+    frames : sequence of paths or arrays, or Bracket
+        Two or more frames of one scene, same size. Arrays: ``(H, W)`` or
+        ``(H, W, 3)``, uint8, uint16 or float in [0, 1].
+    method : str
+        A registered method name (see :func:`mefkit.available_methods`).
+    order : {"auto", "given"}
+        How frames are ordered before fusion (darkest first for ``"auto"``).
+    **params
+        Keyword parameters of the method, e.g. ``levels=8`` for Mertens.
+
+    Returns
+    -------
+    ndarray
+        ``(H, W, 3)`` float32 in [0, 1].
+
+    Raises
+    ------
+    BracketError
+        Invalid frames (count, size, dtype, range, NaN, unreadable file).
+    MethodError
+        Unknown method, unknown parameter, or a frame count the method rejects.
+
+    Examples
+    --------
+    >>> import numpy as np, mefkit
+    >>> dark = np.full((32, 32, 3), 0.2, np.float32)
+    >>> bright = np.full((32, 32, 3), 0.8, np.float32)
+    >>> mefkit.fuse([dark, bright]).shape
+    (32, 32, 3)
+    """
+    info = get_method(method)
+    unknown = sorted(set(params) - set(info.params))
+    if unknown:
+        accepted = ", ".join(info.params) or "none"
+        raise MethodError(
+            f"method {method!r} has no parameter {', '.join(map(repr, unknown))}; accepted: {accepted}"
+        )
+    bracket = load_frames(frames, order=order)
+    n = len(bracket.frames)
+    if n < info.min_frames or (info.max_frames is not None and n > info.max_frames):
+        limit = f"{info.min_frames}..{info.max_frames}" if info.max_frames else f">= {info.min_frames}"
+        raise MethodError(f"method {method!r} takes {limit} frames, got {n}")
+    try:
+        out = info.fn(bracket.frames, **params)
+    except (TypeError, ValueError) as exc:
+        raise MethodError(f"method {method!r}: {exc}") from exc
+    out = np.asarray(out, dtype=np.float32)
+    return np.clip(out, 0.0, 1.0, out=out)

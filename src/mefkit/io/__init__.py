@@ -1,0 +1,26 @@
+"""Bracket input and fused-image output.
+
+Images at the API are ``(H, W, 3)`` float32 RGB in [0, 1]; conversion happens once,
+here, at the boundary.
+"""
+
+from .convert import as_float_rgb, luminance
+from .order import exposure_value, order_frames
+from .read import IMAGE_EXTENSIONS, Bracket, check_frames, list_images, read_bracket, read_image
+from .write import FORMAT_BITS, quantize, write_image
+
+__all__ = [
+    "Bracket",
+    "FORMAT_BITS",
+    "IMAGE_EXTENSIONS",
+    "as_float_rgb",
+    "check_frames",
+    "exposure_value",
+    "list_images",
+    "luminance",
+    "order_frames",
+    "quantize",
+    "read_bracket",
+    "read_image",
+    "write_image",
+]

@@ -1,0 +1,57 @@
+"""Convert user arrays to the library's image convention: (H, W, 3) float32 in [0, 1]."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import BracketError
+
+
+def as_float_rgb(image: np.ndarray, name: str = "array") -> np.ndarray:
+    """Return ``image`` as an ``(H, W, 3)`` float32 array in [0, 1].
+
+    Parameters
+    ----------
+    image : ndarray
+        ``(H, W)``, ``(H, W, 1)``, ``(H, W, 3)`` or ``(H, W, 4)``; uint8 (0..255),
+        uint16 (0..65535) or float (must already lie in [0, 1]). Gray is broadcast to
+        RGB; a fourth (alpha) channel is dropped.
+    name : str
+        How to name the image in error messages (a file name or ``"frame 2"``).
+
+    Raises
+    ------
+    BracketError
+        On an unsupported shape or dtype, NaN/inf, or float values outside [0, 1].
+    """
+    arr = np.asarray(image)
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    if arr.ndim == 2:
+        arr = np.repeat(arr[:, :, None], 3, axis=2)
+    elif arr.ndim == 3 and arr.shape[2] == 4:
+        arr = arr[:, :, :3]
+    if arr.ndim != 3 or arr.shape[2] != 3:
+        raise BracketError(f"{name}: expected an (H, W), (H, W, 3) or (H, W, 4) image, got shape {arr.shape}")
+    if arr.shape[0] < 2 or arr.shape[1] < 2:
+        raise BracketError(f"{name}: image of {arr.shape[1]}x{arr.shape[0]} pixels is too small")
+    if arr.dtype == np.uint8:
+        return arr.astype(np.float32) * np.float32(1 / 255)
+    if arr.dtype == np.uint16:
+        return arr.astype(np.float32) * np.float32(1 / 65535)
+    if np.issubdtype(arr.dtype, np.floating):
+        out = arr.astype(np.float32, copy=True)
+        if not np.isfinite(out).all():
+            raise BracketError(f"{name}: contains NaN or infinite values")
+        lo, hi = float(out.min()), float(out.max())
+        if lo < 0.0 or hi > 1.0:
+            raise BracketError(
+                f"{name}: float images must lie in [0, 1], got values in [{lo:.4g}, {hi:.4g}]"
+            )
+        return out
+    raise BracketError(f"{name}: unsupported dtype {arr.dtype} (use uint8, uint16 or float in [0, 1])")
+
+
+def luminance(image: np.ndarray) -> np.ndarray:
+    """BT.601 luma of an ``(H, W, 3)`` RGB image, ``(H, W)`` in the input's range."""
+    return image[..., 0] * 0.299 + image[..., 1] * 0.587 + image[..., 2] * 0.114

@@ -1,0 +1,65 @@
+"""Order a bracket's frames from darkest to brightest."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
+
+from .convert import luminance
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .read import Bracket
+
+_EXIF_IFD = 0x8769
+_EXPOSURE_TIME = 0x829A
+_F_NUMBER = 0x829D
+_ISO = 0x8827
+
+
+def _as_float(value) -> float | None:
+    try:
+        if isinstance(value, tuple):
+            value = value[0]
+        out = float(value)
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    return out if math.isfinite(out) and out > 0 else None
+
+
+def exposure_value(exif) -> float | None:
+    """Relative exposure ``t * ISO / N^2`` from a Pillow EXIF mapping, or ``None``.
+
+    A larger value means a brighter frame of the same scene. Any missing or
+    non-positive tag (exposure time, f-number, ISO) gives ``None``, and the bracket is
+    then ordered by mean luminance instead.
+    """
+    try:
+        ifd = exif.get_ifd(_EXIF_IFD)
+    except Exception:  # noqa: BLE001 - malformed EXIF is just "no EXIF"
+        return None
+    t = _as_float(ifd.get(_EXPOSURE_TIME, exif.get(_EXPOSURE_TIME)))
+    n = _as_float(ifd.get(_F_NUMBER, exif.get(_F_NUMBER)))
+    iso = _as_float(ifd.get(_ISO, exif.get(_ISO)))
+    if t is None or n is None or iso is None:
+        return None
+    return t * iso / (n * n)
+
+
+def order_frames(bracket: "Bracket", evs: Sequence[float | None]) -> "Bracket":
+    """Sort ``bracket`` darkest first; by EXIF when all ``evs`` are known and distinct."""
+    known = all(ev is not None for ev in evs) and len(set(evs)) == len(evs)
+    if known:
+        keys = list(evs)
+        bracket.order_by = "exif"
+        bracket.exposure_values = None
+    else:
+        keys = [float(luminance(f).mean()) for f in bracket.frames]
+        bracket.order_by = "luminance"
+    idx = sorted(range(len(keys)), key=lambda i: keys[i])
+    bracket.frames = [bracket.frames[i] for i in idx]
+    bracket.paths = [bracket.paths[i] for i in idx]
+    if known:
+        bracket.exposure_values = [float(keys[i]) for i in idx]  # type: ignore[arg-type]
+    return bracket

@@ -1,0 +1,1 @@
+"""Fusion methods. Each module registers its methods with :func:`mefkit.registry.register_method`."""
