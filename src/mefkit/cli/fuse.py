@@ -109,17 +109,12 @@ def fuse_dir_cmd(
             except MemoryError:
                 failed.append((folder.name, "out of memory"))
             progress.advance(task)
-    table = Table(title=f"fuse-dir: {len(done)} fused, {len(skipped)} skipped, {len(failed)} failed")
-    table.add_column("bracket")
-    table.add_column("status")
+    # One plain line per bracket (not a table) so long paths stay greppable in logs.
+    console.print(f"fuse-dir: {len(done)} fused, {len(skipped)} skipped, {len(failed)} failed", highlight=False)
     for name, why in failed:
-        table.add_row(name, f"[red]failed[/red]: {why}")
+        console.print(f"  [red]failed[/red]  {name}: {why}", highlight=False)
     for name, why in skipped:
-        table.add_row(name, f"[yellow]skipped[/yellow]: {why} (use --force)")
-    if failed or skipped:
-        console.print(table)
-    else:
-        console.print(table.title)
+        console.print(f"  [yellow]skipped[/yellow] {name}: {why} (use --force to replace)", highlight=False)
     raise typer.Exit(exit_code_for(len(failed)))
 
 

@@ -36,9 +36,9 @@ def as_float_rgb(image: np.ndarray, name: str = "array") -> np.ndarray:
     if arr.shape[0] < 2 or arr.shape[1] < 2:
         raise BracketError(f"{name}: image of {arr.shape[1]}x{arr.shape[0]} pixels is too small")
     if arr.dtype == np.uint8:
-        return arr.astype(np.float32) * np.float32(1 / 255)
+        return arr.astype(np.float32) / np.float32(255)
     if arr.dtype == np.uint16:
-        return arr.astype(np.float32) * np.float32(1 / 65535)
+        return arr.astype(np.float32) / np.float32(65535)
     if np.issubdtype(arr.dtype, np.floating):
         out = arr.astype(np.float32, copy=True)
         if not np.isfinite(out).all():

@@ -1,0 +1,1 @@
+"""Edge-aware and smoothing filters shared by fusion methods (one module per filter)."""

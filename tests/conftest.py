@@ -1,0 +1,49 @@
+"""Shared fixtures. Tests that need ../shared/data skip with a reason when it is absent."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+#: The development data lives beside the repository (``../shared/data``), or where
+#: ``MEFKIT_DATA`` points.
+SHARED_DATA = Path(os.environ.get("MEFKIT_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+def shared_path(*parts: str) -> Path:
+    """Path under the development data, or skip the calling test when it is missing."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"development data not available: {path} (set MEFKIT_DATA)")
+    return path
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """Root of the development data (skips the test when absent)."""
+    return shared_path()
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)
+
+
+def make_bracket(h: int = 48, w: int = 64, n: int = 3, seed: int = 0) -> list[np.ndarray]:
+    """A small synthetic bracket: a textured scene at n exposures, float32 in [0, 1]."""
+    from mefkit.synth import simulate_bracket
+
+    r = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    base = 0.5 + 0.35 * np.sin(xx / 5.0)[..., None] * np.cos(yy / 7.0)[..., None]
+    scene = np.clip(base * np.array([1.0, 0.8, 0.6], np.float32) + 0.05 * r.random((h, w, 3)), 0, 1)
+    evs = np.linspace(-2, 2, n)
+    return simulate_bracket(scene.astype(np.float32), evs, seed=seed)
+
+
+@pytest.fixture
+def bracket3() -> list[np.ndarray]:
+    return make_bracket()
