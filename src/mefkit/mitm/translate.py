@@ -1,0 +1,186 @@
+"""Mutual translation LE -> HE and HE -> LE: the learned translators and a curve baseline.
+
+* ``learned``: MITM's generators (:mod:`mefkit.nn.mitm_translator`), each given its input
+  image plus that image's switching map (spec §2.2 (b)). torch is imported here, inside the
+  functions, so importing :mod:`mefkit.methods` stays fast.
+* ``curve``: a non-learned stand-in, a per-channel monotone curve that gives the source the
+  target's histogram (for an aligned pair, an estimate of the ratio of the two camera
+  responses). It is the ablation "what do the networks add", and lets the fusion stages be
+  used without torch.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import numpy as np
+
+from .smap import INPUT_SIGMA_FRACTION, SMAP_CENTRE, SMAP_SLOPE, input_map
+
+#: The shipped translator pair (see ``weights/mitm_MODEL_CARD.md``).
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "mitm_translators.safetensors"
+#: Quantiles per channel of the curve translator (enough for 8-bit data).
+CURVE_QUANTILES = 257
+
+
+def curve_translate(source: np.ndarray, target: np.ndarray, quantiles: int = CURVE_QUANTILES) -> np.ndarray:
+    """Map ``source`` through per-channel monotone curves matching ``target``'s histograms.
+
+    Parameters
+    ----------
+    source, target : ndarray
+        ``(H, W, 3)`` float32 RGB in [0, 1], same scene.
+    quantiles : int
+        Number of quantiles that define each curve (>= 2).
+
+    Returns
+    -------
+    ndarray
+        ``(H, W, 3)`` float32 in [0, 1].
+    """
+    if quantiles < 2:
+        raise ValueError(f"quantiles must be >= 2, got {quantiles}")
+    probs = np.linspace(0.0, 1.0, quantiles)
+    out = np.empty_like(source, dtype=np.float32)
+    for c in range(3):
+        xs = np.quantile(source[..., c], probs)
+        ys = np.quantile(target[..., c], probs)
+        # np.interp needs increasing abscissae: nudge ties (flat, clipped histograms) apart.
+        xs = xs + np.arange(quantiles) * 1e-7
+        out[..., c] = np.interp(source[..., c], xs, ys)
+    return np.clip(out, 0.0, 1.0)
+
+
+@functools.lru_cache(maxsize=4)
+def _load(path: str, device: str):
+    from ..nn.mitm_translator import load_translators
+
+    return load_translators(path, device=device)
+
+
+def load_pair(weights: str | Path | None = None, device: str = "cpu"):
+    """The translator pair ``(G_LH, G_HL, metadata)`` from ``weights`` (default: shipped).
+
+    Raises
+    ------
+    MethodError
+        When the file does not exist.
+    """
+    from ..errors import MethodError
+
+    path = Path(weights) if weights is not None else DEFAULT_WEIGHTS
+    if not path.is_file():
+        raise MethodError(f"MITM translator weights not found: {path} (pass weights=PATH or translator='curve')")
+    return _load(str(path.resolve()), device)
+
+
+def apply_translator(
+    net,
+    image: np.ndarray,
+    *,
+    device: str = "cpu",
+    tile: int = 512,
+    tile_pad: int = 48,
+    sigma_fraction: float = INPUT_SIGMA_FRACTION,
+    slope: float = SMAP_SLOPE,
+    centre: float = SMAP_CENTRE,
+) -> np.ndarray:
+    """Translate one image with one generator, at full resolution.
+
+    The switching map is computed on the whole image first; the network then runs on
+    overlapping tiles when the image is larger than ``tile`` (the shipped generators
+    have no normalisation layer, so tiles agree up to the border context
+    ``tile_pad`` gives them).
+
+    Parameters
+    ----------
+    net : Translator
+        A generator from :func:`load_pair`.
+    image : ndarray
+        ``(H, W, 3)`` float32 RGB in [0, 1].
+    device : str
+        torch device.
+    tile, tile_pad : int
+        Tile side and overlap in pixels (``tile=0``: whole image at once).
+
+    Returns
+    -------
+    ndarray
+        ``(H, W, 3)`` float32 in [0, 1].
+    """
+    import torch
+
+    smap = input_map(image, fraction=sigma_fraction, slope=slope, centre=centre)
+    x = np.concatenate([image, smap[:, :, None]], axis=2)
+    x = torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))[None].to(device)
+
+    def run(t: torch.Tensor) -> torch.Tensor:
+        return net(t[:, :3], t[:, 3:4])
+
+    with torch.inference_mode():
+        out = _tiled(run, x, tile, tile_pad)
+    return out[0].permute(1, 2, 0).cpu().numpy().astype(np.float32)
+
+
+def _tiled(run, x, tile: int, pad: int):
+    """Run ``run`` on ``x`` (1, C, H, W) in overlapping tiles, keeping each tile's centre.
+
+    Hand-written rather than via :mod:`mefkit.nn.tiling` so that this module needs
+    nothing beyond torch; tiles are cut with ``pad`` pixels of context on every side and
+    only their centre is kept, so no seam blending is needed for a normalisation-free
+    network whose receptive field stays within ``pad``.
+    """
+    import torch
+
+    _, _, h, w = x.shape
+    if tile <= 0 or (h <= tile and w <= tile):
+        return run(x)
+    out = torch.empty((1, 3, h, w), dtype=x.dtype, device=x.device)
+    for top in range(0, h, tile):
+        for left in range(0, w, tile):
+            bottom, right = min(top + tile, h), min(left + tile, w)
+            t0, l0 = max(top - pad, 0), max(left - pad, 0)
+            t1, l1 = min(bottom + pad, h), min(right + pad, w)
+            res = run(x[:, :, t0:t1, l0:l1])
+            out[:, :, top:bottom, left:right] = res[:, :, top - t0 : top - t0 + bottom - top, left - l0 : left - l0 + right - left]
+    return out
+
+
+def translate_pair(
+    under: np.ndarray,
+    over: np.ndarray,
+    *,
+    translator: str = "learned",
+    weights: str | Path | None = None,
+    device: str = "cpu",
+    tile: int = 512,
+    tile_pad: int = 48,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(HE', LE') = (G_LH(LE), G_HL(HE))``.
+
+    Parameters
+    ----------
+    under, over : ndarray
+        LE and HE, ``(H, W, 3)`` float32 RGB in [0, 1].
+    translator : {"learned", "curve"}
+        The MITM networks, or the histogram-curve baseline.
+    weights : path, optional
+        Translator file for ``"learned"`` (default: the shipped pair).
+    device : str
+        torch device for ``"learned"``.
+    tile, tile_pad : int
+        Tiling of the learned translators.
+
+    Returns
+    -------
+    (ndarray, ndarray)
+        ``HE'`` and ``LE'``, ``(H, W, 3)`` float32 in [0, 1].
+    """
+    if translator == "curve":
+        return curve_translate(under, over), curve_translate(over, under)
+    if translator != "learned":
+        raise ValueError(f"translator must be 'learned' or 'curve', got {translator!r}")
+    g_lh, g_hl, _ = load_pair(weights, device)
+    kw = dict(device=device, tile=tile, tile_pad=tile_pad)
+    return apply_translator(g_lh, under, **kw), apply_translator(g_hl, over, **kw)
