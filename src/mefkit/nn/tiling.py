@@ -1,0 +1,300 @@
+"""Full-resolution inference for image-to-image fusion networks, in bounded memory.
+
+Any network seen as ``net(*inputs) -> output``, with ``inputs`` N tensors
+``(B, 3, H, W)`` in [0, 1] (a bracket, darkest first) and ``output`` ``(B, 3, H, W)``,
+runs on a bracket of any size through :func:`fuse_full_resolution`:
+
+1. If the bracket is larger than ``max_mp`` megapixels, the frames are shrunk
+   (area filter) so that the network sees at most ``max_mp``; otherwise it runs at
+   full resolution.
+2. The network runs by overlapping tiles (:func:`tiled_apply`): each tile gets
+   ``tile_pad`` pixels of context on every side, which are cut away, and neighbouring
+   tiles overlap by ``overlap`` pixels, blended with linear (feathered) weights so
+   that no seam shows where tiles disagree (a UNet's global context differs per tile).
+   Memory is bounded by the tile size, not the image size.
+3. If the network ran at a reduced scale, its output comes back to full resolution by
+   guided upsampling (:func:`guided_upsample`): a local affine map from the input
+   frames to the output is fitted at low resolution (a guided filter with the stacked
+   frames as a multi-channel guide; He et al. 2013, Wu et al. 2018 as in MEFNet) and
+   applied to the full-resolution frames, so full-resolution detail comes from the
+   inputs, not from interpolation.
+
+The tiling is Real-ESRGAN's ``tile``/``tile_pad`` scheme plus feathered overlaps; it
+is written here because neither OpenCV nor torch offers overlapped tiled inference.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Sequence
+
+import cv2
+import numpy as np
+import torch
+
+Net = Callable[..., torch.Tensor]
+
+#: Default network working size in megapixels for :func:`fuse_full_resolution`.
+DEFAULT_MAX_MP = 1.0
+#: Guided-filter window radius, in low-resolution pixels.
+GUIDE_RADIUS = 4
+#: Guided-filter regulariser (variance units of [0, 1] images): keeps the local fit
+#: from amplifying noise in flat or clipped areas.
+GUIDE_EPS = 1e-4
+
+
+def _ramp(length: int, start_feather: int, end_feather: int) -> torch.Tensor:
+    """1-D weights: linear ramps over the first/last ``*_feather`` samples, 1 between."""
+    w = torch.ones(length, dtype=torch.float32)
+    if start_feather > 0:
+        w[:start_feather] = (torch.arange(start_feather, dtype=torch.float32) + 0.5) / start_feather
+    if end_feather > 0:
+        w[length - end_feather :] = torch.minimum(
+            w[length - end_feather :],
+            (torch.arange(end_feather, 0, -1, dtype=torch.float32) - 0.5) / end_feather,
+        )
+    return w
+
+
+def _starts(size: int, tile: int, overlap: int) -> list[int]:
+    """Tile origins along one axis: stride ``tile - overlap``, last tile flush with the end."""
+    if size <= tile:
+        return [0]
+    stride = tile - overlap
+    n = math.ceil((size - tile) / stride) + 1
+    starts = [min(i * stride, size - tile) for i in range(n)]
+    return sorted(set(starts))
+
+
+def tiled_apply(
+    net: Net,
+    inputs: Sequence[torch.Tensor],
+    *,
+    tile: int = 512,
+    tile_pad: int = 32,
+    overlap: int = 32,
+    out_channels: int = 3,
+) -> torch.Tensor:
+    """Run ``net`` over overlapping tiles and blend the tiles with feathered weights.
+
+    Parameters
+    ----------
+    net : callable
+        ``net(*tiles) -> (B, out_channels, h, w)`` for tiles ``(B, C, h, w)``; it must
+        keep the spatial size. Called under the caller's grad mode (use
+        ``torch.no_grad()`` for inference).
+    inputs : sequence of Tensor
+        Tensors ``(B, C_i, H, W)`` sharing ``B, H, W``.
+    tile : int
+        Side of the blended core of a tile (>= 16). ``0`` runs the whole image at once.
+    tile_pad : int
+        Context added on every side of a tile and cut away from its output (>= 0).
+    overlap : int
+        Width of the feathered band where neighbouring tiles overlap (``0 <= overlap < tile``).
+    out_channels : int
+        Channels of ``net``'s output.
+
+    Returns
+    -------
+    Tensor
+        ``(B, out_channels, H, W)`` float32 on the inputs' device.
+    """
+    if not inputs:
+        raise ValueError("inputs must hold at least one tensor")
+    b, _, h, w = inputs[0].shape
+    if any(x.shape[0] != b or x.shape[-2:] != (h, w) for x in inputs):
+        raise ValueError(f"inputs must share batch and size; got {[tuple(x.shape) for x in inputs]}")
+    if tile == 0 or (h <= tile and w <= tile):
+        return net(*inputs).float()
+    if tile < 16:
+        raise ValueError(f"tile must be 0 or >= 16, got {tile}")
+    if tile_pad < 0:
+        raise ValueError(f"tile_pad must be >= 0, got {tile_pad}")
+    if not 0 <= overlap < tile:
+        raise ValueError(f"overlap must be in [0, tile), got {overlap} with tile {tile}")
+    device = inputs[0].device
+    acc = torch.zeros((b, out_channels, h, w), dtype=torch.float32, device=device)
+    norm = torch.zeros((1, 1, h, w), dtype=torch.float32, device=device)
+    ys, xs = _starts(h, tile, overlap), _starts(w, tile, overlap)
+    for y0 in ys:
+        th = min(tile, h - y0)
+        for x0 in xs:
+            tw = min(tile, w - x0)
+            # Context window, clamped to the image.
+            cy0, cx0 = max(y0 - tile_pad, 0), max(x0 - tile_pad, 0)
+            cy1, cx1 = min(y0 + th + tile_pad, h), min(x0 + tw + tile_pad, w)
+            out = net(*[x[..., cy0:cy1, cx0:cx1] for x in inputs]).float()
+            out = out[..., y0 - cy0 : y0 - cy0 + th, x0 - cx0 : x0 - cx0 + tw]
+            # Feather only sides that meet another tile; the image border keeps weight 1.
+            wy = _ramp(th, overlap if y0 > 0 else 0, overlap if y0 + th < h else 0)
+            wx = _ramp(tw, overlap if x0 > 0 else 0, overlap if x0 + tw < w else 0)
+            weight = (wy[:, None] * wx[None, :]).to(device)
+            acc[..., y0 : y0 + th, x0 : x0 + tw] += out * weight
+            norm[..., y0 : y0 + th, x0 : x0 + tw] += weight
+    return acc / norm
+
+
+# --------------------------------------------------------------------------- guided upsampling
+
+
+def _box(img: np.ndarray, radius: int) -> np.ndarray:
+    return cv2.boxFilter(img, -1, (2 * radius + 1, 2 * radius + 1), borderType=cv2.BORDER_REFLECT)
+
+
+def guided_coefficients(
+    guide: np.ndarray, target: np.ndarray, *, radius: int = GUIDE_RADIUS, eps: float = GUIDE_EPS
+) -> np.ndarray:
+    """Local affine map ``target ~ A @ guide + b`` (multi-channel guided filter).
+
+    Parameters
+    ----------
+    guide : ndarray
+        ``(h, w, G)`` float32, e.g. the stacked frames of a bracket (G = 3N).
+    target : ndarray
+        ``(h, w, 3)`` float32, the network's output at the same size.
+    radius : int
+        Box window radius in pixels.
+    eps : float
+        Ridge regulariser added to the guide's local covariance.
+
+    Returns
+    -------
+    ndarray
+        ``(h, w, 3, G + 1)`` float32: per pixel, for each output channel, the ``G``
+        slopes and the offset, averaged over the windows covering the pixel (He et
+        al. 2013, eq. 8).
+    """
+    g = guide.astype(np.float32)
+    t = target.astype(np.float32)
+    h, w, gc = g.shape
+    mean_g = _box(g, radius) if gc <= 4 else np.stack([_box(g[..., i], radius) for i in range(gc)], -1)
+    mean_t = _box(t, radius)
+    cov = np.empty((h, w, gc, gc), np.float32)
+    for i in range(gc):
+        for j in range(i, gc):
+            c = _box(g[..., i] * g[..., j], radius) - mean_g[..., i] * mean_g[..., j]
+            cov[..., i, j] = c
+            cov[..., j, i] = c
+    cov += np.float32(eps) * np.eye(gc, dtype=np.float32)
+    cross = np.empty((h, w, gc, 3), np.float32)
+    for i in range(gc):
+        for c in range(3):
+            cross[..., i, c] = _box(g[..., i] * t[..., c], radius) - mean_g[..., i] * mean_t[..., c]
+    a = np.linalg.solve(cov, cross)  # (h, w, G, 3)
+    b = mean_t - np.einsum("hwgc,hwg->hwc", a, mean_g)
+    coef = np.concatenate([np.transpose(a, (0, 1, 3, 2)), b[..., None]], axis=-1)  # (h, w, 3, G+1)
+    flat = coef.reshape(h, w, -1)
+    flat = np.stack([_box(flat[..., k], radius) for k in range(flat.shape[-1])], -1)
+    return flat.reshape(h, w, 3, gc + 1)
+
+
+def guided_upsample(
+    coefficients: np.ndarray, full_guide: Sequence[np.ndarray], *, rows_per_strip: int = 256
+) -> np.ndarray:
+    """Apply low-resolution affine coefficients to a full-resolution guide.
+
+    Coefficients are interpolated bilinearly (pixel-centre aligned, as
+    ``cv2.resize``) strip by strip, so memory stays at a few full-size images.
+
+    Parameters
+    ----------
+    coefficients : ndarray
+        ``(h, w, 3, G + 1)`` from :func:`guided_coefficients`.
+    full_guide : sequence of ndarray
+        The full-resolution guide as frames ``(H, W, 3)`` float32 whose channels,
+        stacked, make the ``G`` guide channels.
+    rows_per_strip : int
+        Output rows processed at once.
+
+    Returns
+    -------
+    ndarray
+        ``(H, W, 3)`` float32 (not clipped).
+    """
+    h, w = coefficients.shape[:2]
+    big_h, big_w = full_guide[0].shape[:2]
+    gc = coefficients.shape[3] - 1
+    flat = np.ascontiguousarray(coefficients.reshape(h, w, -1))
+    # Source coordinates of output pixel centres (align_corners=False convention).
+    sx = ((np.arange(big_w, dtype=np.float32) + 0.5) * (w / big_w) - 0.5).astype(np.float32)
+    out = np.empty((big_h, big_w, 3), np.float32)
+    for y0 in range(0, big_h, rows_per_strip):
+        y1 = min(y0 + rows_per_strip, big_h)
+        sy = ((np.arange(y0, y1, dtype=np.float32) + 0.5) * (h / big_h) - 0.5).astype(np.float32)
+        map_x = np.broadcast_to(sx[None, :], (y1 - y0, big_w)).copy()
+        map_y = np.broadcast_to(sy[:, None], (y1 - y0, big_w)).copy()
+        # cv2.remap takes at most 4 channels per call.
+        parts = [
+            cv2.remap(flat[..., k : k + 4], map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            for k in range(0, flat.shape[-1], 4)
+        ]
+        coef = np.concatenate([p.reshape(y1 - y0, big_w, -1) for p in parts], -1).reshape(y1 - y0, big_w, 3, gc + 1)
+        guide = np.concatenate([f[y0:y1] for f in full_guide], -1)
+        out[y0:y1] = np.einsum("hwcg,hwg->hwc", coef[..., :gc], guide) + coef[..., gc]
+    return out
+
+
+# --------------------------------------------------------------------------- the pipeline
+
+
+def _to_tensor(frame: np.ndarray, device: torch.device | str) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(frame.transpose(2, 0, 1)))[None].to(device, torch.float32)
+
+
+def working_size(h: int, w: int, max_mp: float | None) -> tuple[int, int]:
+    """Size ``(h', w')`` at which the network runs: ``(h, w)`` if within ``max_mp``, else shrunk, aspect kept."""
+    if not max_mp or h * w <= max_mp * 1e6:
+        return h, w
+    s = math.sqrt(max_mp * 1e6 / (h * w))
+    return max(1, round(h * s)), max(1, round(w * s))
+
+
+def fuse_full_resolution(
+    net: Net,
+    frames: Sequence[np.ndarray],
+    *,
+    max_mp: float | None = DEFAULT_MAX_MP,
+    tile: int = 512,
+    tile_pad: int = 32,
+    overlap: int = 32,
+    device: str | torch.device = "cpu",
+    radius: int = GUIDE_RADIUS,
+    eps: float = GUIDE_EPS,
+) -> np.ndarray:
+    """Fuse a bracket of any size with ``net``, full resolution out, bounded memory.
+
+    Parameters
+    ----------
+    net : callable
+        ``net(*frames) -> (1, 3, h, w)`` on tensors ``(1, 3, h, w)`` in [0, 1].
+    frames : sequence of ndarray
+        ``(H, W, 3)`` float32 in [0, 1], in the order ``net`` expects.
+    max_mp : float or None
+        Largest size in megapixels the network runs at; larger brackets are fused at
+        that size and brought back by guided upsampling. ``None`` or 0: always full
+        resolution (tiled).
+    tile, tile_pad, overlap : int
+        Tiling of the network pass (see :func:`tiled_apply`); ``tile=0`` disables it.
+    device : str or torch.device
+        Where the network runs.
+    radius, eps : int, float
+        Guided upsampling window (low-resolution pixels) and regulariser.
+
+    Returns
+    -------
+    ndarray
+        ``(H, W, 3)`` float32 in [0, 1].
+    """
+    h, w = frames[0].shape[:2]
+    sh, sw = working_size(h, w, max_mp)
+    if (sh, sw) == (h, w):
+        small = list(frames)
+    else:  # INTER_AREA can overshoot 1.0 by rounding; the network expects [0, 1].
+        small = [np.clip(cv2.resize(f, (sw, sh), interpolation=cv2.INTER_AREA), 0.0, 1.0) for f in frames]
+    with torch.no_grad():
+        out = tiled_apply(net, [_to_tensor(f, device) for f in small], tile=tile, tile_pad=tile_pad, overlap=overlap)
+    low = out[0].permute(1, 2, 0).cpu().numpy()
+    if (sh, sw) == (h, w):
+        return np.clip(low, 0.0, 1.0)
+    coef = guided_coefficients(np.concatenate(small, -1), low, radius=radius, eps=eps)
+    return np.clip(guided_upsample(coef, frames), 0.0, 1.0)
