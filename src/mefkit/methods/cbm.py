@@ -1,0 +1,162 @@
+"""CBM: variance-driven U-Net fusion with chroma-scale colour (learned).
+
+Son, Go, Lee, Lee, "Variance-driven U-Net weighted training and chroma-scale-based
+multi-exposure image fusion", Mathematics 2025, 13(22) 3629; reconstructed from the
+paper's abstract and conference summary (papers.md §3b), not from its full text.
+
+Pipeline (test time) for the darkest and brightest frame of the bracket:
+
+1. Both frames to CIE-Lab (OpenCV, :mod:`mefkit.cbm.lab`).
+2. The U-Net (:mod:`mefkit.nn.cbm_unet`) fuses their lightness ``L/100``.
+3. Gamma compensation of the fused lightness (:mod:`mefkit.cbm.gamma`).
+4. a*, b* from the inputs by chroma scale, ``select`` or ``weighted``
+   (:mod:`mefkit.cbm.chroma`).
+5. Lab back to sRGB.
+
+The method is defined for two exposures (the paper's design); with more frames the
+darkest and brightest are used. Torch is imported inside the function only.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ..cbm import CHROMA_MODES, compose, rgb_to_lab
+from ..cbm.gamma import GAMMA_TARGET
+from ..cbm.lab import L_MAX
+from ..registry import register_method
+
+#: Weights shipped with mefkit (see ``weights/cbm_MODEL_CARD.md``).
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "cbm.safetensors"
+#: Default smoothing (Gaussian sigma, px) of the ``select`` mask: removes single-pixel
+#: flips where both chromas are close, too small to blur colour edges visibly.
+SELECT_SMOOTHING = 1.0
+
+
+@lru_cache(maxsize=4)
+def _model(path: str, device: str):
+    from ..nn.cbm_unet import load_cbm_unet
+
+    return load_cbm_unet(path, device)
+
+
+def resolve_weights(weights: str | Path | None) -> Path:
+    """The weights file to use: ``weights`` or the shipped default; ValueError if missing."""
+    path = Path(weights) if weights else DEFAULT_WEIGHTS
+    if not path.is_file():
+        hint = "" if weights else " (the shipped CBM weights are missing from this install)"
+        raise ValueError(f"CBM weights not found: {path}{hint}")
+    return path
+
+
+def fused_lightness(
+    under: np.ndarray,
+    over: np.ndarray,
+    *,
+    weights: str | Path | None = None,
+    tile: int = 512,
+    tile_pad: int = 32,
+    device: str = "cpu",
+) -> np.ndarray:
+    """U-Net fusion of two frames' lightness.
+
+    Parameters
+    ----------
+    under, over : ndarray
+        ``(H, W, 3)`` float32 sRGB in [0, 1], or ``(H, W)`` normalised lightness
+        ``L/100`` in [0, 1].
+    weights : str or Path, optional
+        CBM U-Net safetensors (default: the shipped weights).
+    tile, tile_pad : int
+        Tile side and overlap for bounded-memory inference (``tile=0``: whole image).
+    device : str
+        Torch device.
+
+    Returns
+    -------
+    ndarray
+        ``(H, W)`` float32 fused ``L/100`` in [0, 1].
+    """
+    import torch
+
+    from ..cbm.lab import lightness
+
+    lums = [x if x.ndim == 2 else lightness(x) for x in (under, over)]
+    model = _model(str(resolve_weights(weights)), str(device))
+    x = torch.from_numpy(np.stack(lums)[None].astype(np.float32)).to(device)
+    with torch.inference_mode():
+        y = _infer(model, x, tile, tile_pad)
+    return y[0, 0].float().cpu().numpy().clip(0.0, 1.0)
+
+
+def _infer(model, x, tile: int, tile_pad: int):  # noqa: ANN001 - torch objects
+    # TODO(F): route through mefkit.nn.tiling (E2) once it lands
+    return model(x)
+
+
+@register_method(
+    "cbm",
+    summary="CBM: U-Net fuses Lab lightness (variance-weighted training), chroma-scale colour, gamma",
+    citation=(
+        "C.-W. Son, Y.-H. Go, S.-H. Lee, S.-H. Lee, Variance-driven U-Net weighted training and "
+        "chroma-scale-based multi-exposure image fusion, Mathematics 13(22) 3629, 2025 (reconstructed)"
+    ),
+    kind="learned",
+)
+def cbm(
+    frames: Sequence[np.ndarray],
+    *,
+    weights: str | None = None,
+    chroma: str = "select",
+    smoothing: float = SELECT_SMOOTHING,
+    gamma: float | str | None = "auto",
+    gamma_target: float = GAMMA_TARGET,
+    tile: int = 512,
+    tile_pad: int = 32,
+    device: str = "cpu",
+) -> np.ndarray:
+    """Fuse a bracket with CBM (darkest and brightest frame).
+
+    Parameters
+    ----------
+    frames : sequence of ndarray
+        N >= 2 frames ``(H, W, 3)`` float32 sRGB in [0, 1], darkest first; the first
+        and last are fused.
+    weights : str, optional
+        Path of CBM U-Net safetensors (default: shipped ``cbm.safetensors``).
+    chroma : {"select", "weighted"}
+        ``select``: a*, b* of the input with the larger chroma scale
+        ``sqrt(a^2 + b^2)``; ``weighted``: a*, b* blended by chroma scale.
+    smoothing : float
+        Gaussian sigma (pixels) applied to the ``select`` mask against speckle; 0: hard.
+    gamma : "auto", float, or "off"
+        Gamma compensation of the fused lightness: ``"auto"`` maps the mean lightness
+        to ``gamma_target`` (exponent ``clip(log t / log mean(L), 0.6, 1.6)``), a number
+        is a fixed exponent, ``"off"`` (or None) disables it.
+    gamma_target : float
+        Target mean lightness in (0, 1) for ``"auto"``.
+    tile, tile_pad : int
+        Tile side and overlap (pixels) of the U-Net inference; ``tile=0`` runs the
+        whole image at once.
+    device : str
+        Torch device, e.g. ``"cpu"`` or ``"cuda"``.
+
+    Returns
+    -------
+    ndarray
+        ``(H, W, 3)`` float32 sRGB in [0, 1].
+    """
+    if chroma not in CHROMA_MODES:
+        raise ValueError(f"chroma must be one of {CHROMA_MODES}, got {chroma!r}")
+    if smoothing < 0:
+        raise ValueError(f"smoothing must be >= 0, got {smoothing}")
+    if tile < 0 or tile_pad < 0:
+        raise ValueError(f"tile and tile_pad must be >= 0, got {tile}, {tile_pad}")
+    labs = [rgb_to_lab(frames[0]), rgb_to_lab(frames[-1])]
+    lums = [np.clip(lab[..., 0] / np.float32(L_MAX), 0.0, 1.0) for lab in labs]
+    lum = fused_lightness(lums[0], lums[1], weights=weights, tile=tile, tile_pad=tile_pad, device=device)
+    return compose(labs, lum, chroma=chroma, smoothing=smoothing, gamma=gamma, gamma_target=gamma_target)
