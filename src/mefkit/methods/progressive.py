@@ -1,0 +1,179 @@
+"""Two-phase progressive fusion (Huang, NTU thesis): intermediate exposure, then attention.
+
+Phase 1 (:class:`mefkit.nn.progressive.IntermediateUNet`) makes an intermediate
+exposure from the darkest and brightest frames; phase 2
+(:class:`mefkit.nn.progressive.AMNet`) refines it with attention over the three.
+Weights ship in the package (``mefkit/weights/progressive_v1.safetensors``, see
+``progressive_MODEL_CARD.md``); ``weights=PATH`` loads others in the same format
+(:func:`save_weights`).
+
+Full-resolution inference goes through :func:`mefkit.nn.tiling.fuse_full_resolution`:
+tiles with feathered seams, and above ``max_mp`` megapixels a reduced-scale pass
+brought back to full resolution by guided upsampling. Torch is imported inside the
+functions so that listing methods stays fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..registry import register_method
+
+#: Weights shipped with mefkit (both phases in one file).
+SHIPPED_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "progressive_v1.safetensors"
+#: Format tag written into the safetensors metadata.
+WEIGHTS_FORMAT = "mefkit-progressive-v1"
+
+
+def save_weights(path: str | Path, unet: Any, amnet: Any | None = None, info: dict | None = None) -> None:
+    """Write phase-1 (and phase-2) weights as one safetensors file.
+
+    Parameters
+    ----------
+    path : str or Path
+        Output ``.safetensors`` file.
+    unet : IntermediateUNet
+    amnet : AMNet, optional
+    info : dict, optional
+        Extra JSON-serialisable metadata (training run, steps, ...).
+
+    Notes
+    -----
+    Tensors are stored as ``unet.<name>`` and ``amnet.<name>``; the metadata holds
+    ``format``, ``unet_config``, ``amnet_config`` and ``info`` as JSON strings.
+    """
+    from safetensors.torch import save_file
+
+    from ..nn.progressive import config_dict
+
+    tensors = {f"unet.{k}": v.detach().cpu().contiguous() for k, v in unet.state_dict().items()}
+    meta = {"format": WEIGHTS_FORMAT, "unet_config": json.dumps(config_dict(unet)), "info": json.dumps(info or {})}
+    if amnet is not None:
+        tensors.update({f"amnet.{k}": v.detach().cpu().contiguous() for k, v in amnet.state_dict().items()})
+        meta["amnet_config"] = json.dumps(config_dict(amnet))
+    path = Path(path)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    save_file(tensors, str(tmp), metadata=meta)
+    tmp.replace(path)
+
+
+def load_weights(path: str | Path, device: str = "cpu") -> Any:
+    """Build a :class:`~mefkit.nn.progressive.ProgressiveFusion` from a weights file.
+
+    Parameters
+    ----------
+    path : str or Path
+        A file written by :func:`save_weights`.
+    device : str
+        Torch device for the model.
+
+    Returns
+    -------
+    ProgressiveFusion
+        In eval mode; ``.amnet`` is None when the file holds phase 1 only.
+
+    Raises
+    ------
+    ValueError
+        The file is missing or not in this format.
+    """
+    return _load_cached(str(Path(path).resolve()), Path(path).stat().st_mtime if Path(path).exists() else 0.0, device)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_cached(path: str, mtime: float, device: str) -> Any:
+    from safetensors import safe_open
+
+    from ..nn.progressive import AMNet, AMNetConfig, IntermediateUNet, ProgressiveFusion, UNetConfig
+
+    if not Path(path).is_file():
+        raise ValueError(f"weights file not found: {path}")
+    try:
+        with safe_open(path, framework="pt") as f:
+            meta = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as exc:  # safetensors raises its own error types
+        raise ValueError(f"{path}: not a safetensors file ({exc})") from None
+    if meta.get("format") != WEIGHTS_FORMAT:
+        raise ValueError(f"{path}: not progressive-fusion weights (format {meta.get('format')!r})")
+    unet = IntermediateUNet(UNetConfig(**json.loads(meta["unet_config"])))
+    unet.load_state_dict({k[5:]: v for k, v in tensors.items() if k.startswith("unet.")})
+    amnet = None
+    if "amnet_config" in meta:
+        amnet = AMNet(AMNetConfig(**json.loads(meta["amnet_config"])))
+        amnet.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("amnet.")})
+    model = ProgressiveFusion(unet, amnet).to(device).eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
+@register_method(
+    "progressive",
+    summary="Two-phase progressive fusion: intermediate-exposure UNet, then attention refinement (learned)",
+    citation="Y.-F. Huang, Two-Phase Progressive Multiple Exposure Fusion via Intermediate Exposure Generation, "
+    "M.S. thesis, National Taiwan University (advisor Y.-Y. Chuang)",
+    kind="learned",
+)
+def progressive(
+    frames: Sequence[np.ndarray],
+    *,
+    weights: str | None = None,
+    phase: int = 2,
+    max_mp: float | None = 1.0,
+    tile: int = 512,
+    tile_pad: int = 32,
+    device: str = "cpu",
+) -> np.ndarray:
+    """Fuse the darkest and brightest frames with the two-phase progressive networks.
+
+    Parameters
+    ----------
+    frames : sequence of ndarray
+        N >= 2 frames ``(H, W, 3)`` float32 in [0, 1], darkest first. The networks
+        take two exposures: the first (darkest) and the last (brightest) are used.
+    weights : str, optional
+        A weights file written by :func:`save_weights`; default the shipped weights.
+    phase : {1, 2}
+        2: the final result; 1: phase 1's intermediate exposure alone.
+    max_mp : float or None
+        Largest size (megapixels) the networks run at; bigger brackets run at that
+        size and come back to full resolution by guided upsampling. ``None`` or 0:
+        always full resolution (slower, same memory bound).
+    tile, tile_pad : int
+        Tile side and context margin of the network pass (``tile=0``: one pass).
+    device : str
+        Torch device, e.g. ``"cpu"`` or ``"cuda"``.
+
+    Returns
+    -------
+    ndarray
+        ``(H, W, 3)`` float32 in [0, 1].
+    """
+    if phase not in (1, 2):
+        raise ValueError(f"phase must be 1 or 2, got {phase}")
+    if max_mp is not None and max_mp < 0:
+        raise ValueError(f"max_mp must be >= 0 or None, got {max_mp}")
+    if tile != 0 and tile < 16:
+        raise ValueError(f"tile must be 0 or >= 16, got {tile}")
+    if tile_pad < 0:
+        raise ValueError(f"tile_pad must be >= 0, got {tile_pad}")
+    path = Path(weights) if weights else SHIPPED_WEIGHTS
+    if not weights and not path.is_file():
+        raise ValueError(f"the shipped weights are missing ({path}); pass weights=PATH")
+    from ..nn.tiling import fuse_full_resolution
+
+    model = load_weights(path, device)
+    if phase == 2 and model.amnet is None:
+        raise ValueError(f"{path} holds phase-1 weights only; use phase=1")
+
+    def net(under: Any, over: Any) -> Any:
+        return model(under, over, phase=phase)
+
+    pair = [frames[0], frames[-1]]
+    return fuse_full_resolution(net, pair, max_mp=max_mp, tile=tile, tile_pad=tile_pad, device=device)
