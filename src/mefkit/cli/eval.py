@@ -1,0 +1,134 @@
+"""``mefkit eval``: run methods over a dataset and write a paper-style report."""
+
+from __future__ import annotations
+
+import fnmatch
+import shlex
+import sys
+from pathlib import Path
+from typing import Any, List, Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from ..datasets import load_dataset
+from ..errors import MefkitError
+from ..evaluation import DEFAULT_METRICS, evaluate, plan_jobs, write_report_files
+from ..evaluation.runner import check_metrics, default_metric_fns
+from ..registry import available_methods, get_method
+from .app import app, console, exit_code_for, parse_params, reports_errors
+
+
+def _split(text: Optional[str]) -> list[str]:
+    return [t.strip() for t in (text or "").split(",") if t.strip()]
+
+
+def _method_params(items: Optional[List[str]], methods: list[str]) -> dict[str, dict[str, Any]]:
+    """``-p mertens.levels=8`` -> ``{"mertens": {"levels": 8}}``; a bare ``levels=8`` is
+    accepted when exactly one method runs."""
+    out: dict[str, dict[str, Any]] = {}
+    for key, value in parse_params(items).items():
+        if "." in key:
+            meth, name = key.split(".", 1)
+        elif len(methods) == 1:
+            meth, name = methods[0], key
+        else:
+            raise MefkitError(f"parameter {key!r}: say which method it is for, e.g. -p {methods[0]}.{key}=...")
+        if meth not in methods:
+            raise MefkitError(f"parameter {key!r} is for {meth!r}, which is not among --methods")
+        out.setdefault(meth, {})[name] = value
+    return out
+
+
+def _outputs(items: Optional[List[str]]) -> list[tuple[str, Path]]:
+    out = []
+    for item in items or []:
+        label, sep, folder = item.partition("=")
+        if not sep:
+            folder, label = item, Path(item).resolve().name
+        path = Path(folder)
+        if not path.is_dir():
+            raise MefkitError(f"--outputs {item}: {path} is not a folder")
+        out.append((label, path))
+    return out
+
+
+@app.command("eval")
+@reports_errors
+def eval_cmd(
+    data_dir: Path = typer.Argument(..., help="Dataset folder (one sub-folder per scene; see mefkit.datasets)."),
+    report_dir: Path = typer.Option(..., "-o", "--output", help="Report folder (created; re-use it to resume)."),
+    methods: Optional[str] = typer.Option(None, "--methods", "-m", help="Comma list of fusion methods, or 'all'."),
+    metrics: str = typer.Option(",".join(DEFAULT_METRICS), "--metrics", help="Comma list of metrics."),
+    pairs: str = typer.Option("under-over", "--pairs", help="Frames given to a method: under-over, all, or indices like 1,7."),
+    layout: str = typer.Option("auto", "--layout", help="Dataset layout: auto, under-over (mefb, sice), numbered, sice-release, generic."),
+    outputs: Optional[List[str]] = typer.Option(None, "--outputs", help="Folder of results made elsewhere ([LABEL=]DIR, repeatable): DIR/<scene>/<method>.*, DIR/<scene>/fused/<method>.* or DIR/<scene>_<method>.*."),
+    published: bool = typer.Option(False, "--published", help="Also score each scene's own fused/<method>.* results (MEFB)."),
+    param: Optional[List[str]] = typer.Option(None, "-p", "--param", help="Method parameter METHOD.KEY=VALUE (repeatable)."),
+    scenes: Optional[str] = typer.Option(None, "--scenes", help="Only these scenes (comma list of names or glob patterns)."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N scenes."),
+    save_fused: bool = typer.Option(False, "--save-fused", help="Keep every fused image at full size (PNG) in the report folder."),
+    fresh: bool = typer.Option(False, "--fresh", help="Recompute every cell, even finished ones."),
+    title: Optional[str] = typer.Option(None, "--title", help="Report title (default: from the data folder)."),
+) -> None:
+    """Fuse every scene of DATA_DIR with each method, score it, and write REPORT_DIR/results.csv,
+    summary.md and report.html. Re-running with the same REPORT_DIR reuses finished cells."""
+    method_list = list(available_methods()) if (methods or "").strip() == "all" else _split(methods)
+    for m in method_list:
+        get_method(m)  # unknown names fail now, not after an hour of work
+    metric_list = _split(metrics)
+    try:
+        metric_fns = default_metric_fns()
+    except ImportError as exc:
+        raise MefkitError(f"metrics are not available ({exc})") from None
+    check_metrics(metric_list, metric_fns)
+    params = _method_params(param, method_list)
+    out_dirs = _outputs(outputs)
+    if not method_list and not out_dirs and not published:
+        raise MefkitError("nothing to evaluate: give --methods, --outputs or --published")
+    dataset = load_dataset(data_dir, layout=layout, pairs=pairs)
+    chosen = dataset.scenes
+    if scenes:
+        pats = _split(scenes)
+        chosen = [s for s in chosen if any(fnmatch.fnmatchcase(s.name, p) for p in pats)]
+    if limit is not None:
+        chosen = chosen[:limit]
+    if not chosen:
+        raise MefkitError(f"{data_dir}: no scene selected")
+    dataset.scenes = chosen
+    label = Path(data_dir).resolve().name
+    jobs = plan_jobs(dataset, method_list, params, out_dirs, label if published else None)
+    if not jobs:
+        raise MefkitError("nothing to evaluate: no method ran and no result made elsewhere was found")
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task("evaluating", total=len(jobs))
+
+        def on_cell(job, cell, reused):  # noqa: ANN001
+            progress.update(task, advance=1, description=f"{job.scene.name} / {job.method}")
+            if cell["status"] != "ok":
+                progress.console.print(f"[red]failed[/red] {job.scene.name} / {job.method}: {cell['error']}",
+                                       highlight=False)
+
+        result = evaluate(dataset, report_dir, method_list, metrics=metric_list, save_fused=save_fused,
+                          fresh=fresh, metric_fns=metric_fns, on_cell=on_cell, jobs=jobs)
+
+    resized = sorted({c["scene"] for c in result.cells if c.get("resized_from")})
+    notes = [
+        "command: mefkit " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+        f"data: {Path(data_dir).resolve()} ({len(chosen)} scenes, layout {', '.join(dataset.layouts)}, pairs {dataset.pairs})",
+    ]
+    if dataset.skipped:
+        notes.append("skipped folders: " + "; ".join(f"{n} ({w})" for n, w in dataset.skipped))
+    if resized:
+        notes.append("results made elsewhere resized to the input size (INTER_AREA) for: " + ", ".join(resized))
+    files = write_report_files(report_dir, chosen, result.cells, metric_list,
+                               title=title or f"mefkit eval: {label}", notes=notes)
+    console.print(
+        f"{len(result.cells)} cells: {result.computed} computed, {result.reused} reused, "
+        f"{result.failed} failed -> {files['csv']}, {files['summary']}, {files['html']}",
+        highlight=False,
+    )
+    raise typer.Exit(exit_code_for(result.failed))

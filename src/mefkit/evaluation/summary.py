@@ -1,0 +1,159 @@
+"""Tables of an evaluation: ``results.csv`` (one row per cell) and ``summary.md``.
+
+``summary.md`` follows the table of the seed thesis (Huang, "Two-phase progressive
+MEF", quantitative results): one row per method, one column per metric (PSNR, SSIM,
+MS-SSIM, VIF; MEF-SSIM added), means over the scenes, four decimals, and the best value
+of each column in bold.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+#: Column titles of the metrics, as the papers print them.
+METRIC_TITLES = {"psnr": "PSNR", "ssim": "SSIM", "ms_ssim": "MS-SSIM", "vif": "VIF", "mef_ssim": "MEF-SSIM"}
+#: Metrics where a smaller value is better (none of the five; kept for new metrics).
+LOWER_IS_BETTER: frozenset[str] = frozenset()
+#: Decimals printed, as in the seed paper's table (e.g. 0.8768, 22.9934).
+DECIMALS = 4
+
+
+def metric_title(name: str) -> str:
+    """Display title of a metric (``"ms_ssim"`` -> ``"MS-SSIM"``)."""
+    return METRIC_TITLES.get(name, name.upper().replace("_", "-"))
+
+
+@dataclass
+class MethodSummary:
+    """Means of one method over the scenes it was scored on."""
+
+    method: str
+    source: str
+    means: dict[str, float | None] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    n_ok: int = 0
+    n_failed: int = 0
+    seconds: float | None = None
+    s_per_mp: float | None = None
+
+
+def _mean(values: list[float]) -> float | None:
+    vals = [v for v in values if v is not None and math.isfinite(v)]
+    return sum(vals) / len(vals) if vals else None
+
+
+def summarize(cells: Sequence[dict[str, Any]], metrics: Sequence[str]) -> list[MethodSummary]:
+    """Mean of every metric per method, methods in the order they first appear."""
+    rows: dict[str, MethodSummary] = {}
+    values: dict[str, dict[str, list[float]]] = {}
+    times: dict[str, tuple[list[float], list[float]]] = {}
+    for cell in cells:
+        name = cell["method"]
+        row = rows.setdefault(name, MethodSummary(name, cell.get("source", "mefkit")))
+        if cell.get("status") != "ok":
+            row.n_failed += 1
+            continue
+        row.n_ok += 1
+        per = values.setdefault(name, {m: [] for m in metrics})
+        for m in metrics:
+            v = cell.get("metrics", {}).get(m)
+            if v is not None:
+                per[m].append(float(v))
+        if cell.get("seconds") is not None:
+            secs, spm = times.setdefault(name, ([], []))
+            secs.append(cell["seconds"])
+            spm.append(cell["s_per_mp"])
+    for name, row in rows.items():
+        per = values.get(name, {m: [] for m in metrics})
+        row.means = {m: _mean(per[m]) for m in metrics}
+        row.counts = {m: len(per[m]) for m in metrics}
+        if name in times:
+            row.seconds, row.s_per_mp = _mean(times[name][0]), _mean(times[name][1])
+    return list(rows.values())
+
+
+def best_values(rows: Sequence[MethodSummary], metrics: Sequence[str]) -> dict[str, float]:
+    """Best mean of each metric over the methods (max, or min for lower-is-better)."""
+    best: dict[str, float] = {}
+    for m in metrics:
+        vals = [r.means[m] for r in rows if r.means.get(m) is not None]
+        if vals:
+            best[m] = min(vals) if m in LOWER_IS_BETTER else max(vals)
+    return best
+
+
+def shown_metrics(rows: Sequence[MethodSummary], metrics: Sequence[str]) -> list[str]:
+    """The metrics with at least one value (reference metrics vanish without ground truth)."""
+    return [m for m in metrics if any(r.means.get(m) is not None for r in rows)]
+
+
+def _fmt(v: float | None) -> str:
+    return "-" if v is None else f"{v:.{DECIMALS}f}"
+
+
+def summary_markdown(rows: Sequence[MethodSummary], metrics: Sequence[str], title: str = "") -> str:
+    """``summary.md``: the seed paper's table (best in bold), then timings and counts."""
+    shown = shown_metrics(rows, metrics)
+    best = best_values(rows, shown)
+    out = io.StringIO()
+    if title:
+        out.write(f"# {title}\n\n")
+    out.write("| Methods | " + " | ".join(metric_title(m) for m in shown) + " |\n")
+    out.write("|---|" + "---:|" * len(shown) + "\n")
+    for r in rows:
+        cells = []
+        for m in shown:
+            text = _fmt(r.means.get(m))
+            cells.append(f"**{text}**" if r.means.get(m) is not None and r.means[m] == best.get(m) else text)
+        out.write(f"| {r.method} | " + " | ".join(cells) + " |\n")
+    missing = [m for m in metrics if m not in shown]
+    out.write("\nMeans over the scenes each method was scored on; best of each column in bold.")
+    if missing:
+        out.write(
+            f" Not shown (no value on any scene, e.g. no ground truth): {', '.join(metric_title(m) for m in missing)}."
+        )
+    counts = {r.counts.get(m, 0) for r in rows for m in shown}
+    if len(counts) > 1:
+        out.write(" Scene counts differ between cells; see the table below and results.csv.")
+    out.write("\n\n| Methods | source | scenes | failed | s / image | s / MP |\n|---|---|---:|---:|---:|---:|\n")
+    timed = [r.s_per_mp for r in rows if r.s_per_mp is not None]
+    fastest = min(timed) if timed else None
+    for r in rows:
+        spm = "-" if r.s_per_mp is None else f"{r.s_per_mp:.3f}"
+        if r.s_per_mp is not None and r.s_per_mp == fastest:
+            spm = f"**{spm}**"
+        secs = "-" if r.seconds is None else f"{r.seconds:.3f}"
+        out.write(f"| {r.method} | {r.source} | {r.n_ok} | {r.n_failed} | {secs} | {spm} |\n")
+    out.write("\nTimes are wall-clock seconds of the fusion call only (frames already in memory); "
+              "results made elsewhere have none.\n")
+    return out.getvalue()
+
+
+#: Columns of ``results.csv`` before and after the metric columns.
+CSV_HEAD = ("scene", "method", "source", "status", "n_frames", "width", "height")
+CSV_TAIL = ("seconds", "s_per_mp", "resized_from", "error")
+
+
+def results_csv(cells: Sequence[dict[str, Any]], metrics: Sequence[str]) -> str:
+    """``results.csv``: one row per (scene, method) cell; empty where not computed."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow([*CSV_HEAD, *metrics, *CSV_TAIL])
+    for c in cells:
+        vals = c.get("metrics", {})
+        errs = dict(c.get("metric_errors", {}))
+        error = c.get("error", "") or "; ".join(f"{k}: {v}" for k, v in errs.items())
+        resized = c.get("resized_from")
+        writer.writerow([
+            *(c.get(k, "") if c.get(k) is not None else "" for k in CSV_HEAD),
+            *("" if vals.get(m) is None else repr(float(vals[m])) for m in metrics),
+            "" if c.get("seconds") is None else f"{c['seconds']:.6f}",
+            "" if c.get("s_per_mp") is None else f"{c['s_per_mp']:.6f}",
+            "" if not resized else f"{resized[0]}x{resized[1]}",
+            error,
+        ])
+    return buf.getvalue()
