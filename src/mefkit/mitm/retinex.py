@@ -24,6 +24,8 @@ SSR_EPSILON = 1.0 / 255.0
 CLIP_PERCENTILES = (1.0, 99.0)
 #: Share of the stretched retinex lightness in the output; the rest is the base [spec M8].
 RETINEX_SHARE = 0.5
+#: Percentile spread below which a plane counts as flat (stretching it would amplify noise).
+FLAT_SPREAD = 1e-5
 #: Colour saturation factor applied with the lightness ratio [spec default: 1].
 SATURATION = 1.0
 
@@ -120,7 +122,8 @@ def clip_stretch(plane: np.ndarray, percentiles: tuple[float, float] = CLIP_PERC
     if not 0.0 <= low < high <= 100.0:
         raise ValueError(f"percentiles must satisfy 0 <= low < high <= 100, got {percentiles}")
     lo, hi = np.percentile(plane, [low, high])
-    if hi - lo <= 1e-12:
+    # A spread this small is float noise (e.g. the SSR of a flat image), not detail.
+    if hi - lo <= FLAT_SPREAD:
         return np.full(plane.shape, 0.5, np.float32)
     return np.clip((plane - lo) / (hi - lo), 0.0, 1.0).astype(np.float32)
 

@@ -108,8 +108,8 @@ class Translator(nn.Module):
     Notes
     -----
     ``forward(rgb, smap)`` takes ``(B, 3, H, W)`` RGB and ``(B, 1, H, W)`` switching map,
-    both in [0, 1], any H and W (reflection-padded to a multiple of ``2**n_down`` and
-    cropped back), and returns ``(B, 3, H, W)`` RGB in [0, 1].
+    both in [0, 1], any H and W (edge-padded to a multiple of ``2**n_down``, at least
+    ``2**(n_down+1)``, and cropped back), and returns ``(B, 3, H, W)`` RGB in [0, 1].
     """
 
     def __init__(self, config: TranslatorConfig | None = None) -> None:
@@ -144,7 +144,10 @@ class Translator(nn.Module):
             raise ValueError(f"smap must be (B, 1, H, W) matching rgb, got {tuple(smap.shape)}")
         h, w = rgb.shape[2:]
         m = 2 ** self.config.n_down
-        pad_h, pad_w = (-h) % m, (-w) % m
+        # Round up to a multiple of 2**n_down, and to at least 2 bottleneck pixels a side:
+        # reflection padding and instance norm need more than one pixel.
+        pad_h = max(h + (-h) % m, 2 * m) - h
+        pad_w = max(w + (-w) % m, 2 * m) - w
         x = torch.cat([rgb, smap], dim=1) * 2.0 - 1.0  # CycleGAN works in [-1, 1]
         if pad_h or pad_w:
             # Replicate, not reflect: reflection needs the pad smaller than the side.
