@@ -103,9 +103,9 @@ def _read_scene_folder(folder: Path, layout: str) -> tuple[list[Path], Path | No
     frames = [p for p in images if p is not gt]
     _check_nonempty(images)
     has_under, has_over = "under" in stems, "over" in stems
-    if layout in ("auto", "under-over") and (has_under or has_over) and len(frames) == 2:
-        if not (has_under and has_over):
-            raise _Malformed(f"has {'under' if has_under else 'over'}.* but no {'over' if has_under else 'under'}.*")
+    if layout in ("auto", "under-over") and has_under != has_over:
+        raise _Malformed(f"has {'under' if has_under else 'over'}.* but no {'over' if has_under else 'under'}.*")
+    if layout in ("auto", "under-over") and has_under and has_over and len(frames) == 2:
         return [stems["under"], stems["over"]], gt, "under-over", "layout"
     if layout == "under-over":
         raise _Malformed("expected under.* and over.* (and optionally gt.*)")
