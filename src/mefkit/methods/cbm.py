@@ -94,8 +94,12 @@ def fused_lightness(
 
 
 def _infer(model, x, tile: int, tile_pad: int):  # noqa: ANN001 - torch objects
-    # TODO(F): route through mefkit.nn.tiling (E2) once it lands
-    return model(x)
+    from ..nn.tiling import tiled_apply
+
+    # Overlapping tiles with feathered seams keep memory bounded at any resolution;
+    # the overlap is the context pad, capped below the tile side.
+    overlap = min(tile_pad, max(tile - 1, 0))
+    return tiled_apply(model, [x], tile=tile, tile_pad=tile_pad, overlap=overlap, out_channels=1)
 
 
 @register_method(

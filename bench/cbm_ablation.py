@@ -1,0 +1,149 @@
+"""CBM ablation on the development data (issue 6, "Must show").
+
+Rows: the teacher; CBM trained with variance-driven weights and with uniform weights;
+``select`` vs ``weighted`` chroma; with and without gamma compensation (one factor
+changed at a time from the default: variance weights, select, gamma auto). Scores:
+mean MEF-SSIM on the development MEFB pairs, PSNR / SSIM against the ground truth of
+the SICE pairs that have one, and the time per pair (teacher vs student).
+
+Usage::
+
+    python bench/cbm_ablation.py --variance W1.safetensors --uniform W2.safetensors \
+        --teacher mertens --out /work/runs/F/ablation
+
+The U-Net runs once per model and image; the colour / gamma variants reuse its
+lightness (their own cost is in the "CBM" time, which is the full default pipeline).
+Timings are wall-clock on a shared CPU: compare within a run, not across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+import mefkit
+from mefkit.cbm import compose, rgb_to_lab
+from mefkit.metrics import mef_ssim, psnr, ssim
+from mefkit.methods.cbm import fused_lightness
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+#: (row name, model key, chroma, gamma)
+VARIANTS = [
+    ("CBM variance, select, gamma (default)", "variance", "select", "auto"),
+    ("CBM uniform, select, gamma", "uniform", "select", "auto"),
+    ("CBM variance, weighted, gamma", "variance", "weighted", "auto"),
+    ("CBM variance, select, no gamma", "variance", "select", "off"),
+    ("CBM uniform, weighted, no gamma", "uniform", "weighted", "off"),
+]
+
+
+def pairs(root: Path, names: list[str] | None = None):
+    for scene in sorted(p for p in root.iterdir() if p.is_dir()):
+        if names and scene.name not in names:
+            continue
+        under = next(scene.glob("under.*"))
+        over = next(scene.glob("over.*"))
+        gt = next(scene.glob("gt.*"), None)
+        yield scene.name, under, over, gt
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--variance", required=True, help="weights trained with variance-driven weights")
+    ap.add_argument("--uniform", required=True, help="weights trained with uniform weights")
+    ap.add_argument("--teacher", default="mertens")
+    ap.add_argument("--baseline", default="mertens", help="extra classic row (skipped if == teacher)")
+    ap.add_argument("--limit", type=int, default=0, help="first N MEFB pairs only (smoke test)")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--out", required=True, help="output prefix (.json and .md are written)")
+    args = ap.parse_args()
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    models = {"variance": args.variance, "uniform": args.uniform}
+    refs = [args.teacher] + ([args.baseline] if args.baseline and args.baseline != args.teacher else [])
+    rows = {f"teacher: {args.teacher}" if m == args.teacher else m: {"mefb": [], "psnr": [], "ssim": [], "sec": [], "mp": []}
+            for m in refs}
+    for name, *_ in VARIANTS:
+        rows[name] = {"mefb": [], "psnr": [], "ssim": [], "sec": [], "mp": []}
+
+    sets = [("mefb", DATA / "mefb", None)]
+    sice_gt = sorted(p.name for p in (DATA / "sice").glob("samt_labeled_*"))
+    sets.append(("sice", DATA / "sice", sice_gt))
+    per_image = []
+    for set_name, root, names in sets:
+        items = list(pairs(root, names))
+        if set_name == "mefb" and args.limit:
+            items = items[: args.limit]
+        for scene, under_p, over_p, gt_p in items:
+            under, over = (mefkit.read_image(str(p)) for p in (under_p, over_p))
+            gt = mefkit.read_image(str(gt_p)) if gt_p is not None else None
+            mp = under.shape[0] * under.shape[1] / 1e6
+            outs: dict[str, tuple[np.ndarray, float]] = {}
+            for m in refs:
+                t = time.perf_counter()
+                fused = mefkit.fuse([under, over], method=m, order="given")
+                key = f"teacher: {args.teacher}" if m == args.teacher else m
+                outs[key] = (fused, time.perf_counter() - t)
+            labs = None
+            lums = {}
+            for key, path in models.items():
+                t = time.perf_counter()
+                labs = [rgb_to_lab(under), rgb_to_lab(over)]
+                lums[key] = fused_lightness(labs[0][..., 0] / 100, labs[1][..., 0] / 100, weights=path)
+                lums[key + "_sec"] = time.perf_counter() - t
+            for name, model, chroma, gamma in VARIANTS:
+                t = time.perf_counter()
+                out = compose(labs, lums[model], chroma=chroma, gamma=gamma)
+                outs[name] = (out, lums[model + "_sec"] + time.perf_counter() - t)
+            rec = {"set": set_name, "scene": scene, "mp": mp}
+            for key, (fused, sec) in outs.items():
+                r = rows[key]
+                r["sec"].append(sec)
+                r["mp"].append(mp)
+                if set_name == "mefb":
+                    score = mef_ssim([under, over], fused)
+                    r["mefb"].append(score)
+                    rec[key] = {"mef_ssim": score, "sec": sec}
+                elif gt is not None:
+                    p, s = psnr(fused, gt), ssim(fused, gt)
+                    r["psnr"].append(p)
+                    r["ssim"].append(s)
+                    rec[key] = {"psnr": p, "ssim": s, "sec": sec}
+            per_image.append(rec)
+            print(set_name, scene, {k: round(v.get("mef_ssim", v.get("psnr", 0)), 4) for k, v in rec.items() if isinstance(v, dict)}, flush=True)
+
+    summary = {}
+    for key, r in rows.items():
+        summary[key] = {
+            "mef_ssim_mean": float(np.mean(r["mefb"])) if r["mefb"] else None,
+            "n_mefb": len(r["mefb"]),
+            "sice_psnr_mean": float(np.mean(r["psnr"])) if r["psnr"] else None,
+            "sice_ssim_mean": float(np.mean(r["ssim"])) if r["ssim"] else None,
+            "n_sice": len(r["psnr"]),
+            "sec_per_mp": float(np.sum(r["sec"]) / np.sum(r["mp"])),
+            "sec_total": float(np.sum(r["sec"])),
+        }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps({"args": vars(args), "summary": summary, "per_image": per_image}, indent=1))
+    lines = [
+        f"| method | MEF-SSIM, MEFB dev ({summary[next(iter(summary))]['n_mefb']} pairs) | PSNR, SICE gt | SSIM, SICE gt | s / MP |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for key, s in summary.items():
+        fmt = lambda v, d: "-" if v is None else f"{v:.{d}f}"  # noqa: E731
+        lines.append(f"| {key} | {fmt(s['mef_ssim_mean'], 4)} | {fmt(s['sice_psnr_mean'], 2)} | "
+                     f"{fmt(s['sice_ssim_mean'], 4)} | {s['sec_per_mp']:.2f} |")
+    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""CBM teacher labels: any registered method, on the pair or the whole stack, cached by name + params."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+import mefkit
+from mefkit.train.stacks import Stack, draw_pair
+from mefkit.train.teacher_labels import (
+    TeacherLabels,
+    TeacherPairSource,
+    TeacherSpec,
+    all_pairs,
+    choose_pairs,
+    teacher_key,
+)
+
+from .conftest import make_bracket
+
+
+@pytest.fixture
+def stack(tmp_path) -> Stack:
+    frames = make_bracket(24, 32, n=4, seed=3)
+    paths = []
+    for k, f in enumerate(frames):
+        p = tmp_path / "src" / "scene" / f"{k + 1:02d}.png"
+        p.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(p), np.round(f[:, :, ::-1] * 255).astype(np.uint8))
+        paths.append(p)
+    return Stack("src", "scene", tuple(paths))
+
+
+def test_all_pairs_is_exactly_what_draw_pair_draws():
+    # Oracle: the engine's own pair draw, sampled many times.
+    rng = np.random.default_rng(0)
+    for n in (3, 4, 7, 9):
+        drawn = {draw_pair(n, rng) for _ in range(3000)}
+        assert drawn == set(all_pairs(n))
+
+
+def test_choose_pairs_keeps_extreme_pair_and_is_seeded(stack):
+    pairs = choose_pairs(stack, 2, seed=5)
+    assert len(pairs) == 2 and pairs[0] == (0, 3)
+    assert pairs == choose_pairs(stack, 2, seed=5)
+    assert choose_pairs(stack, 0, seed=5) == all_pairs(4)
+
+
+def test_pair_label_is_the_teacher_on_the_pair_and_is_cached(stack, tmp_path):
+    # Oracle: the label equals mefkit.fuse(teacher) on the same downscaled pair, to
+    # 16-bit PNG precision; the second request hits the cache (no teacher time).
+    labels = TeacherLabels(TeacherSpec("mertens"), tmp_path / "cache", max_side=32)
+    png, sec = labels.ensure(stack, 0, 3)
+    assert png.is_file() and sec > 0
+    assert labels.ensure(stack, 0, 3)[1] == 0.0
+    u, o = labels.frames(stack, (0, 3))
+    ref = mefkit.fuse([u, o], method="mertens", order="given")
+    np.testing.assert_allclose(labels.label(stack, 0, 3), ref, atol=1 / 65535 + 1e-6)
+
+
+def test_cache_key_has_teacher_name_params_and_input(stack):
+    base = teacher_key(stack, 0, 3, TeacherSpec("mertens"), 512)
+    assert base != teacher_key(stack, 0, 3, TeacherSpec("mertens", {"sigma": 0.3}), 512)
+    assert base != teacher_key(stack, 0, 3, TeacherSpec("mertens", input="stack"), 512)
+    assert base != teacher_key(stack, 1, 3, TeacherSpec("mertens"), 512)
+    assert base != teacher_key(stack, 0, 3, TeacherSpec("mertens"), 256)
+    # a whole-stack label does not depend on the pair
+    s = TeacherSpec("mertens", input="stack")
+    assert teacher_key(stack, 0, 3, s, 512) == teacher_key(stack, 1, 2, s, 512)
+
+
+def test_stack_teacher_fuses_every_frame(stack, tmp_path):
+    labels = TeacherLabels(TeacherSpec("mertens", input="stack"), tmp_path / "c", max_side=32)
+    ref = mefkit.fuse(labels.frames(stack, range(4)), method="mertens", order="given")
+    np.testing.assert_allclose(labels.label(stack, 1, 2), ref, atol=1 / 65535 + 1e-6)
+    summary = labels.build({stack.id: (stack, [(0, 3), (1, 2)])})
+    assert summary["labels"] == 1  # one shared whole-stack label
+
+
+def test_unknown_teacher_fails_early(tmp_path):
+    with pytest.raises(mefkit.MethodError):
+        TeacherLabels(TeacherSpec("no_such_method"), tmp_path)
+
+
+def test_source_samples_aligned_crops(stack, tmp_path):
+    # Property: with flips off, the crop of the label sits where the crop of the inputs is.
+    labels = TeacherLabels(TeacherSpec("mertens"), tmp_path / "cache", max_side=32)
+    src = TeacherPairSource({stack.id: (stack, [(0, 3)])}, labels)
+    s = src.sample(np.random.default_rng(1), 16, False, False)
+    assert {k: v.shape for k, v in s.items()} == {k: (16, 16, 3) for k in ("under", "over", "label")}
+    full = src.pair(stack, 0, 3)
+    hits = [(y, x) for y in range(9) for x in range(17)
+            if np.array_equal(full["under"][y:y + 16, x:x + 16], s["under"])]
+    assert hits
+    y, x = hits[0]
+    np.testing.assert_array_equal(full["label"][y:y + 16, x:x + 16], s["label"])
