@@ -1,0 +1,148 @@
+"""Two-phase progressive fusion: networks, weights file, registered method."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import mefkit  # noqa: E402
+from mefkit.methods.progressive import SHIPPED_WEIGHTS, load_weights, save_weights  # noqa: E402
+from mefkit.nn.progressive import (  # noqa: E402
+    DEFAULT_AMNET,
+    DEFAULT_UNET,
+    AMNet,
+    AMNetConfig,
+    IntermediateUNet,
+    ProgressiveFusion,
+    UNetConfig,
+    count_params,
+    thesis_amnet,
+    thesis_unet,
+)
+
+from .conftest import make_bracket  # noqa: E402
+
+TINY_UNET = UNetConfig(base=4, max_ch=16, n_res=1, growth=4, dense_layers=1)
+TINY_AMNET = AMNetConfig(feats=4, growth=4, layers=2, blocks=2)
+
+
+def _pair(h: int, w: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(1, 3, h, w, generator=g) * 0.4, 0.5 + 0.5 * torch.rand(1, 3, h, w, generator=g)
+
+
+@pytest.mark.parametrize("size", [(37, 53), (5, 7), (16, 32)])
+@pytest.mark.parametrize("residual", [False, True])
+def test_unet_keeps_any_size_and_stays_in_unit_range(size, residual):
+    # Property: pad-to-16-and-crop returns the input size; sigmoid output lies in [0, 1].
+    torch.manual_seed(0)
+    net = IntermediateUNet(UNetConfig(base=4, max_ch=16, growth=4, dense_layers=1, residual=residual)).eval()
+    u, o = _pair(*size)
+    with torch.no_grad():
+        out = net(u, o)
+    assert out.shape == (1, 3, *size)
+    assert torch.isfinite(out).all() and out.min() >= 0 and out.max() <= 1
+
+
+@pytest.mark.parametrize("size", [(37, 53), (3, 4)])
+def test_amnet_and_both_phases_keep_any_size(size):
+    # Property: AMNet is fully convolutional at one scale; both phases keep H, W and [0, 1].
+    torch.manual_seed(0)
+    model = ProgressiveFusion(IntermediateUNet(TINY_UNET), AMNet(TINY_AMNET)).eval()
+    u, o = _pair(*size)
+    with torch.no_grad():
+        inter, final = model(u, o, phase=1), model(u, o, phase=2)
+    for out in (inter, final):
+        assert out.shape == (1, 3, *size)
+        assert out.min() >= 0 and out.max() <= 1
+
+
+def test_untrained_residual_variants_start_from_their_base_image():
+    # Hand-computed: with a zero head, out = sigmoid(logit(base)) = base (inside the
+    # logit clamp): the UNet returns the mean of its inputs, AMNet returns I_inter.
+    torch.manual_seed(0)
+    u, o = _pair(24, 40)
+    unet = IntermediateUNet(UNetConfig(base=4, max_ch=16, growth=4, dense_layers=1, residual=True)).eval()
+    amnet = AMNet(AMNetConfig(feats=4, growth=4, layers=2, blocks=1, residual=True)).eval()
+    inter = torch.full_like(u, 0.3)
+    with torch.no_grad():
+        assert torch.allclose(unet(u, o), (0.5 * (u + o)).clamp(1e-3, 1 - 1e-3), atol=1e-5)
+        assert torch.allclose(amnet(u, inter, o), inter, atol=1e-5)
+
+
+def test_network_sizes():
+    # Oracle: the thesis reports ~1.5 M parameters for phase 2 (AHDRNet widths, spec
+    # §6: 64 features, 3 DRDBs of 6 layers, growth 32) and 10.9 M for phase 1; our
+    # estimate of the phase-1 layout lands within 20 % of it. The shipped sizes are
+    # the ones the model card states.
+    assert 1.35e6 < count_params(thesis_amnet()) < 1.55e6
+    assert 0.8 * 10.9e6 < count_params(thesis_unet()) < 1.2 * 10.9e6
+    assert count_params(IntermediateUNet(DEFAULT_UNET)) == 3_635_507
+    assert count_params(AMNet(DEFAULT_AMNET)) == 67_619
+
+
+def test_phase2_without_amnet_is_an_error():
+    model = ProgressiveFusion(IntermediateUNet(TINY_UNET))
+    u, o = _pair(16, 16)
+    with pytest.raises(ValueError, match="phase 2"):
+        model(u, o, phase=2)
+
+
+def test_weights_roundtrip_gives_identical_outputs(tmp_path):
+    # Oracle: a saved-then-loaded model computes exactly what the original computes.
+    torch.manual_seed(1)
+    unet, amnet = IntermediateUNet(TINY_UNET).eval(), AMNet(TINY_AMNET).eval()
+    path = tmp_path / "w.safetensors"
+    save_weights(path, unet, amnet, info={"note": "test"})
+    loaded = load_weights(path)
+    u, o = _pair(20, 36)
+    with torch.no_grad():
+        assert torch.equal(loaded(u, o, phase=2), amnet(u, unet(u, o), o))
+    assert loaded.unet.config == TINY_UNET and loaded.amnet.config == TINY_AMNET
+
+
+def test_method_with_user_weights_and_phase_one_only_file(tmp_path):
+    # Property: the registered method returns (H, W, 3) in [0, 1] for odd sizes; a
+    # phase-1-only file serves phase=1 and refuses phase=2 with a clear message.
+    torch.manual_seed(2)
+    path = tmp_path / "p1.safetensors"
+    save_weights(path, IntermediateUNet(TINY_UNET))
+    frames = make_bracket(37, 53, n=3)
+    out = mefkit.fuse(frames, method="progressive", weights=str(path), phase=1)
+    assert out.shape == (37, 53, 3) and out.dtype == np.float32
+    assert 0 <= out.min() and out.max() <= 1
+    with pytest.raises(mefkit.MethodError, match="phase-1 weights only"):
+        mefkit.fuse(frames, method="progressive", weights=str(path), phase=2)
+    with pytest.raises(mefkit.MethodError, match="phase must be"):
+        mefkit.fuse(frames, method="progressive", weights=str(path), phase=3)
+    with pytest.raises(mefkit.MethodError, match="not found"):
+        mefkit.fuse(frames, method="progressive", weights=str(tmp_path / "missing.safetensors"))
+
+
+def test_method_is_registered_as_learned():
+    info = mefkit.get_method("progressive")
+    assert info.kind == "learned"
+    assert {"weights", "phase", "max_mp", "tile", "device"} <= set(info.params)
+
+
+@pytest.mark.skipif(not SHIPPED_WEIGHTS.is_file(), reason="TEMP until the first training run ships weights")
+def test_shipped_weights_fuse_the_bundled_example():
+    # Property + reference: the shipped weights load, fuse the example's darkest and
+    # brightest frames to a full-size image in [0, 1], and the result is a plausible
+    # fusion: its mean brightness lies between the two inputs' and it is close to
+    # Mertens' fusion of the same pair (PSNR > 15 dB), for both phases.
+    assert SHIPPED_WEIGHTS.is_file(), f"shipped weights missing: {SHIPPED_WEIGHTS}"
+    paths = mefkit.example_bracket()
+    pair = [paths[0], paths[-1]]
+    bracket = mefkit.read_bracket(pair)
+    dark, bright = bracket.frames
+    mertens = mefkit.fuse(bracket, method="mertens")
+    for phase in (1, 2):
+        out = mefkit.fuse(bracket, method="progressive", phase=phase)
+        assert out.shape == dark.shape
+        assert 0 <= out.min() and out.max() <= 1
+        assert dark.mean() < out.mean() < bright.mean()
+        mse = float(np.mean((out - mertens) ** 2))
+        assert 10 * np.log10(1 / mse) > 15
