@@ -246,3 +246,11 @@ def test_warnings_do_not_leak_state():
 
     importlib.reload(mefkit)
     assert list(warnings.filters) == before
+
+
+def test_written_file_has_umask_permissions(tmp_path):
+    # Oracle: a file created by open() in the same folder gets the same mode.
+    ref = tmp_path / "ref.txt"
+    ref.write_text("x")
+    out = write_image(tmp_path / "o.png", np.zeros((4, 4, 3), np.float32))
+    assert (out.stat().st_mode & 0o777) == (ref.stat().st_mode & 0o777)

@@ -38,6 +38,20 @@ def _encode(image: np.ndarray, suffix: str, bits: int, quality: int) -> bytes:
     return buf.tobytes()
 
 
+def _default_file_mode() -> int:
+    """Mode a new file gets from ``open()``: 0o666 minus the process umask."""
+    try:  # Linux exposes the umask without changing it
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def write_image(
     path: str | Path,
     image: np.ndarray,
@@ -103,6 +117,8 @@ def write_image(
         raise OutputError(f"{path}: folder {folder} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     try:
+        # mkstemp creates 0600 files; give the output the usual permissions.
+        os.chmod(tmp, _default_file_mode())
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
