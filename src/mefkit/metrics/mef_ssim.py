@@ -42,6 +42,8 @@ ED_OFFSET = 0.001
 P_MAX = 10.0
 #: MATLAB ``eps`` (the code adds it to R, the weights, and uses it for the clamps).
 MATLAB_EPS = float(np.finfo(np.float64).eps)
+#: Centred patch energies below N * FLAT_REL_TOL * 255^2 are box-filter rounding noise.
+FLAT_REL_TOL = 1e-13
 #: MATLAB ``rgb2gray`` coefficients (first row of inv of the NTSC YIQ matrix).
 RGB2GRAY = (0.298936021293776, 0.587043074451121, 0.114020904255103)
 
@@ -74,6 +76,13 @@ def matlab_gray255(image: np.ndarray, data_range: float = 1.0, round_uint8: bool
         if round_uint8:
             img = np.floor(np.clip(img, 0.0, 255.0) + 0.5)
     return img
+
+
+def _centred_dot(x, mu, k, l, box, n_pix, flat_tol) -> np.ndarray:
+    """``<v_k - mu_k, v_l - mu_l>`` at every valid position; rounding noise set to 0."""
+    c = n_pix * (filter_valid(x[k] * x[l], box) - mu[k] * mu[l])
+    c[np.abs(c) < flat_tol] = 0.0
+    return c
 
 
 def mef_ssim_single_scale(
@@ -115,17 +124,27 @@ def mef_ssim_single_scale(
     f = fused - fused.mean()
 
     mu = np.stack([filter_valid(x[k], box) for k in range(n_exp)])
-    var_n = [None] * n_exp  # N * sigma_k^2 = ||v_k - mu_k||^2
-    cross_sum = np.zeros(mu.shape[1:])  # ||sum_k (v_k - mu_k)||^2, all pairs
+    # A flat patch (e.g. a clipped highlight) has exactly zero centred energy, but
+    # box(x^2) - mu^2 leaves rounding noise of about N * eps * 255^2. Values below
+    # flat_tol are that noise (8-bit data cannot give a non-zero value below ~1), so
+    # they are set to the exact 0: then r and its moments vanish as in exact arithmetic
+    # rather than carrying a noise direction rescaled to length 0.001.
+    flat_tol = n_pix * FLAT_REL_TOL * 255.0**2
+    var_n = np.stack([_centred_dot(x, mu, k, k, box, n_pix, flat_tol) for k in range(n_exp)])
+    flat = var_n == 0.0  # var_n[k] = N sigma_k^2 = ||v_k - mu_k||^2
+
+    def cross(k: int, l: int) -> np.ndarray:
+        if k == l:
+            return var_n[k]
+        c = _centred_dot(x, mu, k, l, box, n_pix, flat_tol)
+        c[flat[k] | flat[l]] = 0.0  # Cauchy-Schwarz: exactly 0 beside a flat patch
+        return c
+
+    cross_sum = var_n.sum(axis=0)  # ||sum_k (v_k - mu_k)||^2 = sum over all pairs
     for k in range(n_exp):
-        for l in range(k, n_exp):
-            c = n_pix * (filter_valid(x[k] * x[l], box) - mu[k] * mu[l])
-            if k == l:
-                var_n[k] = c
-                cross_sum += c
-            else:
-                cross_sum += 2.0 * c
-    norms = np.stack([np.sqrt(np.maximum(v, 0.0)) for v in var_n])
+        for l in range(k + 1, n_exp):
+            cross_sum += 2.0 * cross(k, l)
+    norms = np.sqrt(np.maximum(var_n, 0.0))
     ed = norms + ED_OFFSET
 
     # Structural consistency R: ||sum of centred patches|| / sum of their norms.
@@ -139,7 +158,8 @@ def mef_ssim_single_scale(
     w_map = (ed / window_size) ** p[None] + MATLAB_EPS
     w_map /= w_map.sum(axis=0, keepdims=True)
     c_hat = ed.max(axis=0)
-    b = w_map / ed  # r (before rescaling) = sum_k b_k (v_k - mu_k)
+    # r (before rescaling) = sum_k b_k (v_k - mu_k); a flat patch contributes exactly 0.
+    b = np.where(flat, 0.0, w_map / ed)
 
     # ||r||^2 and the Gaussian moments of r, accumulated pair by pair so that memory
     # stays O(K) maps.
@@ -151,7 +171,7 @@ def mef_ssim_single_scale(
             mult = 1.0 if k == l else 2.0
             bb = mult * b[k] * b[l]
             xx = x[k] * x[l]
-            r_sq += bb * n_pix * (filter_valid(xx, box) - mu[k] * mu[l])
+            r_sq += bb * cross(k, l)
             g_r2 += bb * (filter_valid(xx, gauss) - mu[l] * gx[k] - mu[k] * gx[l] + mu[k] * mu[l])
     r_norm = np.sqrt(np.maximum(r_sq, 0.0))
     scale = np.where(r_norm > 0, c_hat / np.where(r_norm > 0, r_norm, 1.0), 1.0)
@@ -163,6 +183,9 @@ def mef_ssim_single_scale(
     for k in range(n_exp):
         g_r += b[k] * (gx[k] - mu[k])
         g_rf += b[k] * (filter_valid(x[k] * f, gauss) - mu[k] * g_f)
+    # MATLAB leaves r = 0 when ||r|| = 0; zero the moments there so rounding noise
+    # cannot stand in for it.
+    scale[r_sq <= 0.0] = 0.0
     g_r *= scale
     g_rf *= scale
     g_r2 *= scale * scale
