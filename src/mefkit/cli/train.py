@@ -1,0 +1,269 @@
+"""``mefkit train ...``: train learned methods with the one engine (:mod:`mefkit.train.engine`).
+
+Sub-commands registered here: ``progressive`` (two-phase progressive fusion), ``labels``
+(build and show the stack-label cache and the excluded scenes) and ``tiny`` (a
+smoke run of the engine with a toy model).
+
+Adding a method's command: create ``src/mefkit/cli/train_<name>.py`` (auto-imported)::
+
+    from .app import reports_errors
+    from .train import train_app, run_training, config_from_options, COMMON
+
+    @train_app.command("cbm")
+    @reports_errors
+    def train_cbm(out: Path = COMMON.out, data: list[str] = COMMON.data, ...,
+                  teacher: str = typer.Option("mertens", "--teacher")):
+        cfg = config_from_options(out=out, data=data, ..., task="cbm", task_params={"teacher": teacher})
+        run_training(CbmTask(cfg.task_params), cfg, resume=resume)
+
+Every common option defaults to ``None`` so that ``--resume`` starts from the saved
+``RUN_DIR/config.json`` and only options given on the command line change it (the
+engine refuses changes that would break an exact resume, e.g. ``--lr``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, List, Optional
+
+import typer
+
+from ..errors import MefkitError
+from .app import app, console, reports_errors
+
+train_app = typer.Typer(
+    help="Train learned fusion methods (checkpoints, --resume, CPU/CUDA/DDP via torchrun).",
+    no_args_is_help=True,
+)
+app.add_typer(train_app, name="train")
+
+
+class COMMON:
+    """Shared typer options of every ``mefkit train`` command (reuse them as defaults)."""
+
+    out = typer.Option(..., "--out", "-o", help="Run folder: config.json, checkpoint.pt, log.csv, val.csv, weights.")
+    data = typer.Option(None, "--data", help="Training data (repeatable): a train_stacks root (<source>/<scene>/NN.jpg) or an official SICE root (Dataset_Part1/...).")
+    synthetic = typer.Option(None, "--synthetic", help="Also train on brackets simulated from the images of this folder, or 'labels' (the stack labels).")
+    synthetic_fraction = typer.Option(None, "--synthetic-fraction", help="Share of synthetic samples when other data is given (default 0.25).")
+    resume = typer.Option(False, "--resume", help="Continue RUN_DIR exactly from its checkpoint (its saved config is used).")
+    steps = typer.Option(None, "--steps", help="Total optimiser steps (default 1000).")
+    batch = typer.Option(None, "--batch", help="Samples per step per process (thesis 8).")
+    crop = typer.Option(None, "--crop", help="Random crop side in pixels (thesis 256).")
+    lr = typer.Option(None, "--lr", help="Adam learning rate (thesis 1e-4; beta1 0.5).")
+    lambda_vgg = typer.Option(None, "--lambda-vgg", help="Weight of the VGG19 perceptual loss (thesis 0.01; needs --vgg-weights).")
+    vgg_weights = typer.Option(None, "--vgg-weights", help="torchvision-format VGG19 state dict (.pth or .safetensors); nothing is downloaded.")
+    lambda_ssim = typer.Option(None, "--lambda-ssim", help="Weight of 1 - SSIM on grayscale (thesis 0.1).")
+    device = typer.Option(None, "--device", help="cpu, cuda, cuda:N or auto (default auto).")
+    seed = typer.Option(None, "--seed", help="Seed of init, data order, crops and augmentation (default 0).")
+    threads = typer.Option(None, "--threads", help="torch.set_num_threads for the run (default: leave torch's choice).")
+    checkpoint_every = typer.Option(None, "--checkpoint-every", help="Steps between checkpoints (default 200).")
+    val_every = typer.Option(None, "--val-every", help="Steps between validation passes (default 500; 0: at the end).")
+    label_cache = typer.Option(None, "--label-cache", help="Folder of cached stack labels (default RUN_DIR/../label_cache).")
+    label_methods = typer.Option(None, "--label-methods", help="Comma list of classic methods tried for stack labels (default: all classic).")
+    skip_label_methods = typer.Option(None, "--skip-label-methods", help="Comma list of methods never used for labels (e.g. slow ones).")
+    max_side = typer.Option(None, "--max-side", help="Downscale training images to this longer side (default 512).")
+    no_amp = typer.Option(False, "--no-amp", help="Disable mixed precision on CUDA.")
+    no_progress = typer.Option(False, "--no-progress", help="No progress bar (log lines only).")
+
+
+def _split(text: str | None) -> tuple[str, ...] | None:
+    if text is None:
+        return None
+    return tuple(t.strip() for t in text.split(",") if t.strip())
+
+
+def _classify_data(paths: list[str] | None) -> dict[str, str]:
+    """Map ``--data`` paths to DataConfig fields (``stacks`` or ``sice``)."""
+    out: dict[str, str] = {}
+    for p in paths or []:
+        path = Path(p)
+        if not path.is_dir():
+            raise MefkitError(f"{path}: --data must be a folder")
+        key = "sice" if (path / "Dataset_Part1").is_dir() or (path / "Dataset_Part2").is_dir() else "stacks"
+        if key in out:
+            raise MefkitError(f"two --data folders of the same kind ({out[key]} and {path}); give one")
+        out[key] = str(path)
+    return out
+
+
+def config_from_options(*, out: Path, resume: bool = False, task: str = "", task_params: dict | None = None,
+                        data: list[str] | None = None, **opts: Any):
+    """Build a :class:`~mefkit.train.config.TrainConfig` from command-line options.
+
+    With ``resume`` and an existing ``RUN_DIR/config.json``, the saved config is the
+    base; otherwise the dataclass defaults. Options that are ``None`` (not given) keep
+    the base value. Recognised ``opts``: the names of :class:`COMMON`'s attributes.
+    """
+    from ..train.config import TrainConfig, load_config
+
+    saved = Path(out) / "config.json"
+    cfg = load_config(saved) if resume and saved.is_file() else TrainConfig()
+    cfg.out = str(out)
+    if not (resume and saved.is_file()):
+        cfg.task = task
+        cfg.task_params = dict(task_params or {})
+    elif task_params:
+        cfg.task_params.update(task_params)  # the engine refuses it if it changes the saved run
+    top = {"steps": "steps", "batch": "batch", "device": "device", "seed": "seed", "threads": "threads",
+           "checkpoint_every": "checkpoint_every", "val_every": "val_every"}
+    for opt, fld in top.items():
+        if opts.get(opt) is not None:
+            setattr(cfg, fld, opts[opt])
+    if opts.get("lr") is not None:
+        cfg.optim.lr = opts["lr"]
+    for opt in ("lambda_vgg", "lambda_ssim", "vgg_weights"):
+        if opts.get(opt) is not None:
+            setattr(cfg.loss, opt, str(opts[opt]) if opt == "vgg_weights" else opts[opt])
+    for opt in ("crop", "synthetic", "synthetic_fraction", "label_cache", "max_side"):
+        if opts.get(opt) is not None:
+            setattr(cfg.data, opt, str(opts[opt]) if isinstance(opts[opt], Path) else opts[opt])
+    for opt in ("label_methods", "skip_label_methods"):
+        if opts.get(opt) is not None:
+            setattr(cfg.data, opt, _split(opts[opt]) or ())
+    for key, value in _classify_data(data).items():
+        setattr(cfg.data, key, value)
+    if opts.get("no_amp"):
+        cfg.amp = False
+    if opts.get("no_progress"):
+        cfg.progress = False
+    if not (cfg.data.stacks or cfg.data.sice or cfg.data.synthetic):
+        raise MefkitError("no training data: give --data STACKS_OR_SICE and/or --synthetic FOLDER|labels")
+    return cfg
+
+
+def run_training(task, cfg, resume: bool = False) -> None:  # noqa: ANN001 - a Task and a TrainConfig
+    """Run the engine and report the outcome; exit status 130 when interrupted."""
+    from ..train.engine import Trainer
+
+    console.print(f"training {cfg.task or task.name} -> {cfg.out} ({cfg.steps} steps, batch {cfg.batch}, "
+                  f"device {cfg.device})", highlight=False)
+    result = Trainer(task, cfg, resume=resume, console=console).fit()
+    if result.interrupted:
+        console.print(f"stopped at step {result.step}; continue with the same command and --resume", highlight=False)
+        raise typer.Exit(130)
+
+
+def _progressive_task(phase: int, params: dict):
+    try:
+        from ..train.progressive_task import make_task
+    except ImportError as exc:
+        raise MefkitError(f"the progressive task is not available ({exc})") from None
+    return make_task(phase, params)
+
+
+@train_app.command("progressive")
+@reports_errors
+def train_progressive(
+    phase: int = typer.Option(..., "--phase", help="1: intermediate-exposure UNet; 2: AMNet with phase 1 frozen."),
+    phase1: Optional[Path] = typer.Option(None, "--phase1", help="Phase 1 weights for phase 2 (.safetensors or a phase-1 RUN_DIR/checkpoint.pt)."),
+    width: Optional[int] = typer.Option(None, "--width", help="Model width (see the progressive model docs)."),
+    out: Path = COMMON.out,
+    data: Optional[List[str]] = COMMON.data,
+    synthetic: Optional[str] = COMMON.synthetic,
+    synthetic_fraction: Optional[float] = COMMON.synthetic_fraction,
+    resume: bool = COMMON.resume,
+    steps: Optional[int] = COMMON.steps,
+    batch: Optional[int] = COMMON.batch,
+    crop: Optional[int] = COMMON.crop,
+    lr: Optional[float] = COMMON.lr,
+    lambda_vgg: Optional[float] = COMMON.lambda_vgg,
+    vgg_weights: Optional[Path] = COMMON.vgg_weights,
+    lambda_ssim: Optional[float] = COMMON.lambda_ssim,
+    device: Optional[str] = COMMON.device,
+    seed: Optional[int] = COMMON.seed,
+    threads: Optional[int] = COMMON.threads,
+    checkpoint_every: Optional[int] = COMMON.checkpoint_every,
+    val_every: Optional[int] = COMMON.val_every,
+    label_cache: Optional[Path] = COMMON.label_cache,
+    label_methods: Optional[str] = COMMON.label_methods,
+    skip_label_methods: Optional[str] = COMMON.skip_label_methods,
+    max_side: Optional[int] = COMMON.max_side,
+    no_amp: bool = COMMON.no_amp,
+    no_progress: bool = COMMON.no_progress,
+) -> None:
+    """Train phase 1 or phase 2 of the two-phase progressive fusion."""
+    if phase not in (1, 2):
+        raise MefkitError(f"--phase must be 1 or 2, got {phase}")
+    params: dict[str, Any] = {"phase": phase}
+    if width is not None:
+        params["width"] = width
+    if phase == 2:
+        if phase1 is None and not resume:
+            raise MefkitError("phase 2 needs the trained phase 1: --phase1 PATH (.safetensors or checkpoint.pt)")
+        if phase1 is not None:
+            params["phase1_weights"] = str(phase1)
+    opts = {k: v for k, v in locals().items() if k not in ("phase", "phase1", "width", "params", "out", "resume", "data")}
+    cfg = config_from_options(out=out, resume=resume, task=f"progressive-phase{phase}", task_params=params, data=data, **opts)
+    run_training(_progressive_task(phase, cfg.task_params), cfg, resume)
+
+
+@train_app.command("tiny")
+@reports_errors
+def train_tiny(
+    width: int = typer.Option(8, "--width", help="Channels of the toy CNN."),
+    out: Path = COMMON.out,
+    data: Optional[List[str]] = COMMON.data,
+    synthetic: Optional[str] = COMMON.synthetic,
+    resume: bool = COMMON.resume,
+    steps: Optional[int] = COMMON.steps,
+    batch: Optional[int] = COMMON.batch,
+    crop: Optional[int] = COMMON.crop,
+    lambda_vgg: Optional[float] = typer.Option(0.0, "--lambda-vgg", help="Perceptual weight (default 0 here)."),
+    vgg_weights: Optional[Path] = COMMON.vgg_weights,
+    device: Optional[str] = COMMON.device,
+    seed: Optional[int] = COMMON.seed,
+    threads: Optional[int] = COMMON.threads,
+    checkpoint_every: Optional[int] = COMMON.checkpoint_every,
+    val_every: Optional[int] = COMMON.val_every,
+    label_cache: Optional[Path] = COMMON.label_cache,
+    max_side: Optional[int] = COMMON.max_side,
+    no_progress: bool = COMMON.no_progress,
+) -> None:
+    """Smoke-test the engine with a toy fusion CNN (not a method to use)."""
+    from ..train.example_task import TinyFusionTask
+
+    opts = {k: v for k, v in locals().items() if k not in ("width", "out", "resume", "data", "TinyFusionTask")}
+    cfg = config_from_options(out=out, resume=resume, task="tiny", task_params={"width": width}, data=data, **opts)
+    run_training(TinyFusionTask(cfg.task_params), cfg, resume)
+
+
+@train_app.command("labels")
+@reports_errors
+def train_labels(
+    data: Path = typer.Argument(..., help="train_stacks root (<source>/<scene>/NN.jpg)."),
+    cache: Path = typer.Option(..., "--cache", help="Label cache folder (created)."),
+    methods: Optional[str] = typer.Option(None, "--methods", help="Comma list of candidate classic methods (default: all)."),
+    skip: Optional[str] = typer.Option(None, "--skip", help="Comma list of methods not to try."),
+    max_side: int = typer.Option(512, "--max-side", help="Downscale stacks to this longer side before fusing."),
+    eval_root: Optional[List[Path]] = typer.Option(None, "--eval-root", help="Folders of evaluation scenes to exclude (default: mefb, mef_database, memorial beside DATA)."),
+) -> None:
+    """Build (or read) the whole-stack labels and show each stack's chosen method."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from ..train.labels import build_stack_labels
+    from ..train.stacks import find_stacks, guess_data_root, split_excluded
+
+    stacks = find_stacks(data)
+    roots = eval_root or [guess_data_root(data) / n for n in ("mefb", "mef_database", "memorial")]
+    kept, excluded = split_excluded(stacks, roots)
+    console.print(f"{len(stacks)} stacks, {len(excluded)} excluded as evaluation scenes, {len(kept)} labelled", highlight=False)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as prog:
+        bar = prog.add_task("labels", total=len(kept))
+        choices = build_stack_labels(kept, cache, methods=_split(methods), skip=_split(skip) or (), max_side=max_side,
+                                     on_progress=lambda sid, done, total: prog.update(bar, completed=done, description=sid))
+    table = Table(title=f"stack labels ({cache}/choices.csv)")
+    for col in ("stack", "method", "MEF-SSIM"):
+        table.add_column(col)
+    for c in choices.values():
+        table.add_row(c.stack, c.method, f"{c.score:.4f}")
+    console.print(table)
+    counts: dict[str, int] = {}
+    for c in choices.values():
+        counts[c.method] = counts.get(c.method, 0) + 1
+    console.print("chosen: " + ", ".join(f"{m} {n}" for m, n in sorted(counts.items(), key=lambda t: -t[1])), highlight=False)
+    for sid, why in sorted(excluded.items()):
+        console.print(f"excluded {sid}: {why}", highlight=False)
+
+
+__all__ = ["COMMON", "config_from_options", "run_training", "train_app"]

@@ -1,0 +1,238 @@
+"""Typed configuration of a training run, saved as ``config.json`` beside its checkpoints.
+
+Plain dataclasses, no YAML and no string-keyed registries: what a run uses is what
+these fields say. :func:`save_config` / :func:`load_config` round-trip them through JSON.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: Adam learning rate and first-moment decay of the progressive-fusion thesis
+#: (seed 000, "Training": Adam, lr 1e-4, beta1 0.5).
+THESIS_LR = 1e-4
+THESIS_BETAS = (0.5, 0.999)
+#: Loss weights of the thesis (seed 000: lambda_vgg 0.01, lambda_ssim 0.1, SSIM on grayscale).
+THESIS_LAMBDA_VGG = 0.01
+THESIS_LAMBDA_SSIM = 0.1
+#: Crop side and batch size of the thesis (256 px crops, batch 8).
+THESIS_CROP = 256
+THESIS_BATCH = 8
+
+
+@dataclass
+class OptimConfig:
+    """Adam settings.
+
+    Attributes
+    ----------
+    lr : float
+        Learning rate (thesis: 1e-4).
+    betas : tuple of float
+        Adam ``(beta1, beta2)`` (thesis: beta1 0.5).
+    weight_decay : float
+        L2 penalty added by Adam (0: none).
+    grad_clip : float
+        Clip the global gradient norm to this value (0: no clipping).
+    schedule : {"constant", "cosine"}
+        Learning-rate schedule after warm-up (cosine decays to 0 at the last step).
+    warmup_steps : int
+        Linear warm-up from ``lr / warmup_steps`` to ``lr`` (0: none).
+    """
+
+    lr: float = THESIS_LR
+    betas: tuple[float, float] = THESIS_BETAS
+    weight_decay: float = 0.0
+    grad_clip: float = 0.0
+    schedule: str = "constant"
+    warmup_steps: int = 0
+
+
+@dataclass
+class LossConfig:
+    """Weights of ``L1 + lambda_vgg * VGG + lambda_ssim * (1 - SSIM)``.
+
+    Attributes
+    ----------
+    lambda_vgg : float
+        Weight of the VGG19 perceptual term (thesis 0.01); > 0 needs ``vgg_weights``.
+    lambda_ssim : float
+        Weight of ``1 - SSIM`` on grayscale (thesis 0.1).
+    vgg_weights : str or None
+        Path of a torchvision-format VGG19 state dict (``.pth`` or ``.safetensors``).
+    vgg_layers : tuple of str
+        VGG19 activations compared by the perceptual term.
+    """
+
+    lambda_vgg: float = THESIS_LAMBDA_VGG
+    lambda_ssim: float = THESIS_LAMBDA_SSIM
+    vgg_weights: str | None = None
+    vgg_layers: tuple[str, ...] = ("relu1_2", "relu2_2", "relu3_4", "relu4_4")
+
+
+@dataclass
+class DataConfig:
+    """Where training pairs come from and how they are cut.
+
+    Attributes
+    ----------
+    stacks : str or None
+        Root of real stacks (``<source>/<scene>/NN.jpg``); pairs + whole-stack labels.
+    sice : str or None
+        Root of an official SICE release (``Dataset_Part1/<n>/*.JPG`` and ``Label/``).
+    synthetic : str or None
+        Folder of well-exposed images for simulated brackets, or ``"labels"`` to
+        simulate from the stack labels.
+    synthetic_fraction : float
+        Share of samples drawn from the synthetic source when others exist.
+    label_cache : str or None
+        Folder of cached stack labels (default ``RUN_DIR/../label_cache``).
+    label_methods : tuple of str or None
+        Classic methods tried for stack labels (None: every registered classic
+        method that accepts the stack's frame count).
+    skip_label_methods : tuple of str
+        Methods never tried (e.g. slow ones).
+    max_side : int
+        Stacks are downscaled so the longer side is at most this (labels, inputs).
+    crop : int
+        Side of the random square crop (thesis 256).
+    under_max_frac, over_min_frac : float
+        Under frame drawn from indices ``< under_max_frac * N``, over frame from
+        indices ``>= over_min_frac * N`` (``N`` frames, darkest first).
+    sice_under, sice_over : int
+        1-based SICE frame indices used as the pair (thesis: 1 and 7).
+    swap : bool
+        Randomly swap under/over (only for models that declare themselves symmetric).
+    flips : bool
+        Random horizontal / vertical flips.
+    val_scenes : int
+        Stack scenes held out for the validation pass (taken from the end of the
+        sorted, non-excluded list).
+    cache_mb : int
+        In-memory cache of decoded frames (per process).
+    """
+
+    stacks: str | None = None
+    sice: str | None = None
+    synthetic: str | None = None
+    synthetic_fraction: float = 0.25
+    label_cache: str | None = None
+    label_methods: tuple[str, ...] | None = None
+    skip_label_methods: tuple[str, ...] = ()
+    max_side: int = 512
+    crop: int = THESIS_CROP
+    under_max_frac: float = 0.5
+    over_min_frac: float = 0.5
+    sice_under: int = 1
+    sice_over: int = 7
+    swap: bool = False
+    flips: bool = True
+    val_scenes: int = 4
+    cache_mb: int = 256
+
+
+@dataclass
+class TrainConfig:
+    """One training run.
+
+    Attributes
+    ----------
+    task : str
+        Name of the task (e.g. ``"progressive-phase1"``); informational.
+    out : str
+        Run folder: ``config.json``, ``checkpoint.pt``, ``log.csv``, ``val.csv``.
+    steps : int
+        Optimiser steps in total (a resumed run continues up to this).
+    batch : int
+        Samples per step per process (thesis 8).
+    seed : int
+        Seeds model init, data order, crops and augmentations.
+    device : str
+        ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"`` (cuda when available).
+    amp : bool
+        Mixed precision (float16 autocast + GradScaler) on CUDA; ignored on CPU.
+    checkpoint_every : int
+        Save ``checkpoint.pt`` every this many steps (and always at exit).
+    keep_checkpoints : bool
+        Also keep a copy ``checkpoint_<step>.pt`` at every save.
+    val_every : int
+        Validation pass every this many steps (0: only at the end).
+    log_every : int
+        Write a ``log.csv`` row every this many steps.
+    num_workers : int
+        DataLoader worker processes (0: load in the training process).
+    threads : int
+        ``torch.set_num_threads`` for this run (0: leave the library default).
+    deterministic : bool
+        Ask torch for deterministic kernels (slower on CUDA).
+    progress : bool
+        Show a rich progress bar (rank 0 only).
+    optim, loss, data : OptimConfig, LossConfig, DataConfig
+    task_params : dict
+        Parameters of the task itself (model width, phase-1 weights, ...).
+    """
+
+    task: str = ""
+    out: str = "runs/train"
+    steps: int = 1000
+    batch: int = THESIS_BATCH
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True
+    checkpoint_every: int = 200
+    keep_checkpoints: bool = False
+    val_every: int = 500
+    log_every: int = 10
+    num_workers: int = 0
+    threads: int = 0
+    deterministic: bool = False
+    progress: bool = True
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    task_params: dict[str, Any] = field(default_factory=dict)
+
+
+def config_to_dict(cfg: Any) -> dict[str, Any]:
+    """A JSON-ready dict of a (nested) config dataclass."""
+    return dataclasses.asdict(cfg)
+
+
+def _from_dict(cls: type, data: dict[str, Any]) -> Any:
+    kwargs = {}
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    for key, value in data.items():
+        if key not in known:
+            continue  # tolerate fields removed since the run was written
+        f = known[key]
+        sub = {"optim": OptimConfig, "loss": LossConfig, "data": DataConfig}.get(key) if cls is TrainConfig else None
+        if sub is not None and isinstance(value, dict):
+            value = _from_dict(sub, value)
+        elif isinstance(value, list) and "tuple" in str(f.type):
+            value = tuple(value)
+        kwargs[key] = value
+    return cls(**kwargs)
+
+
+def config_from_dict(data: dict[str, Any]) -> TrainConfig:
+    """Rebuild a :class:`TrainConfig` from :func:`config_to_dict` output."""
+    return _from_dict(TrainConfig, data)
+
+
+def save_config(cfg: TrainConfig, path: str | Path) -> None:
+    """Write ``cfg`` as indented JSON, atomically (temporary file + rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(config_to_dict(cfg), indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def load_config(path: str | Path) -> TrainConfig:
+    """Read a ``config.json`` written by :func:`save_config`."""
+    return config_from_dict(json.loads(Path(path).read_text()))
