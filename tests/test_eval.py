@@ -227,6 +227,6 @@ def test_cli_rejects_unknown_method_metric_and_ambiguous_param(data, tmp_path):
     r = CliRunner()
     assert r.invoke(app, ["eval", str(data), "-m", "nope", "-o", str(tmp_path / "r")]).exit_code == 2
     assert r.invoke(app, ["eval", str(data), "-m", "mertens", "--metrics", "nope", "-o", str(tmp_path / "r")]).exit_code == 2
-    res = r.invoke(app, ["eval", str(data), "-m", "mertens,mertens", "-p", "levels=3", "-o", str(tmp_path / "r")])
+    res = r.invoke(app, ["eval", str(data), "-m", "mertens,dem", "-p", "levels=3", "-o", str(tmp_path / "r")])
     assert res.exit_code == 2 and "which method" in res.output
     assert r.invoke(app, ["eval", str(data), "-o", str(tmp_path / "r")]).exit_code == 2

@@ -15,12 +15,23 @@ from ..datasets import load_dataset
 from ..errors import MefkitError
 from ..evaluation import DEFAULT_METRICS, evaluate, plan_jobs, write_report_files
 from ..evaluation.runner import check_metrics, default_metric_fns
-from ..registry import available_methods, get_method
+from ..registry import get_method, method_infos
 from .app import app, console, exit_code_for, parse_params, reports_errors
 
 
 def _split(text: Optional[str]) -> list[str]:
     return [t.strip() for t in (text or "").split(",") if t.strip()]
+
+
+def _methods(text: Optional[str]) -> list[str]:
+    """Method names; ``all``, ``classic`` and ``learned`` expand to the registered ones."""
+    out: list[str] = []
+    for item in _split(text):
+        if item in ("all", "classic", "learned"):
+            out += [i.name for i in method_infos() if item == "all" or i.kind == item]
+        else:
+            out.append(item)
+    return list(dict.fromkeys(out))  # drop repeats, keep order
 
 
 def _method_params(items: Optional[List[str]], methods: list[str]) -> dict[str, dict[str, Any]]:
@@ -58,7 +69,7 @@ def _outputs(items: Optional[List[str]]) -> list[tuple[str, Path]]:
 def eval_cmd(
     data_dir: Path = typer.Argument(..., help="Dataset folder (one sub-folder per scene; see mefkit.datasets)."),
     report_dir: Path = typer.Option(..., "-o", "--output", help="Report folder (created; re-use it to resume)."),
-    methods: Optional[str] = typer.Option(None, "--methods", "-m", help="Comma list of fusion methods, or 'all'."),
+    methods: Optional[str] = typer.Option(None, "--methods", "-m", help="Comma list of fusion methods; 'all', 'classic' or 'learned' name the registered ones."),
     metrics: str = typer.Option(",".join(DEFAULT_METRICS), "--metrics", help="Comma list of metrics."),
     pairs: str = typer.Option("under-over", "--pairs", help="Frames given to a method: under-over, all, or indices like 1,7."),
     layout: str = typer.Option("auto", "--layout", help="Dataset layout: auto, under-over (mefb, sice), numbered, sice-release, generic."),
@@ -73,7 +84,7 @@ def eval_cmd(
 ) -> None:
     """Fuse every scene of DATA_DIR with each method, score it, and write REPORT_DIR/results.csv,
     summary.md and report.html. Re-running with the same REPORT_DIR reuses finished cells."""
-    method_list = list(available_methods()) if (methods or "").strip() == "all" else _split(methods)
+    method_list = _methods(methods)
     for m in method_list:
         get_method(m)  # unknown names fail now, not after an hour of work
     metric_list = _split(metrics)

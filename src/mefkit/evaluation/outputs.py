@@ -42,9 +42,9 @@ def find_outputs(folder: Path, scene: Scene) -> dict[str, Path]:
         return {p.stem: p for p in fused}
     if scene_dir.is_dir():
         own = {p.resolve() for p in scene.all_frames} | ({scene.gt.resolve()} if scene.gt else set())
-        found = [p for p in _images(scene_dir) if p.resolve() not in own]
-        if any(p.resolve() in own for p in _images(scene_dir)):
-            return {}  # this is the scene's own folder (data passed as outputs) without fused/
+        found = _images(scene_dir)
+        if any(p.resolve() in own for p in found):
+            return {}  # the scene's own folder (the data passed as outputs) without fused/
         return {p.stem: p for p in found}
     prefix = f"{scene.name}_"
     if "/" in scene.name:
