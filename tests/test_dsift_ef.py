@@ -1,0 +1,166 @@
+"""DSIFT-EF (Liu & Wang 2015) and its dense SIFT descriptor."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.signal import convolve2d, correlate2d
+
+import mefkit
+from mefkit.filters.dense_sift import dense_sift, normalize_descriptors
+from mefkit.methods.dsift_ef import dsift_ef
+
+from .conftest import make_bracket, shared_path
+
+
+def _dense_sift_literal(gray: np.ndarray, patch: int) -> np.ndarray:
+    """Transcription of DenseSIFT.m with SciPy's 2-D filters standing in for MATLAB's.
+
+    ``filter2(h, x, 'same')`` is a zero-padded correlation; ``conv2(u, v, A, 'same')``
+    the central part of the full separable convolution (offset ceil((k - 1) / 2)); the
+    cell centres are read at ``locationX + samplePosX`` with MATLAB's 1-based indices.
+    """
+    pad = patch // 2 - 1
+    img = np.zeros((gray.shape[0] + 2 * pad, gray.shape[1] + 2 * pad))
+    img[pad:-pad, pad:-pad] = gray
+    img = img / img.max()
+    r = np.arange(5) - 2.0
+    g = np.exp(-(r[None] ** 2 + r[:, None] ** 2) / 2)
+    g /= g.sum()
+    gx, gy = np.gradient(g, axis=1), np.gradient(g, axis=0)
+    gx, gy = gx * 2 / np.abs(gx).sum(), gy * 2 / np.abs(gy).sum()
+    v = correlate2d(img, gx, mode="same")
+    h = correlate2d(img, gy, mode="same")
+    mag = np.hypot(v, h)
+    theta = np.arctan2(h, v)
+    wx = np.abs(np.arange(1, patch + 1) - (patch / 2 - 0.5)) / (patch / 2)
+    wx = (1 - wx) * (wx <= 1)
+    k = patch
+    start = int(np.ceil((k - 1) / 2))
+    nrow, ncol = img.shape
+    loc_x = np.arange(patch / 2, ncol - patch / 2 + 2).astype(int)  # 1-based, step 1
+    loc_y = np.arange(patch / 2, nrow - patch / 2 + 2).astype(int)
+    sx, sy = np.meshgrid(np.linspace(1, patch + 1, 3)[:2], np.linspace(1, patch + 1, 3)[:2])
+    sx = sx.T.ravel() - patch / 4 - 1  # MATLAB (:) is column-major
+    sy = sy.T.ravel() - patch / 4 - 1
+    out = np.zeros((len(loc_y), len(loc_x), 32))
+    for a in range(8):
+        t = np.cos(theta) * np.cos(a * np.pi / 4) + np.sin(theta) * np.sin(a * np.pi / 4)
+        t = t**9
+        t = t * (t > 0) * mag
+        full = convolve2d(convolve2d(t, wx[:, None]), wx[None, :])
+        same = full[start : start + nrow, start : start + ncol]
+        for n in range(4):
+            rows = (loc_y + sy[n]).astype(int) - 1
+            cols = (loc_x + sx[n]).astype(int) - 1
+            out[:, :, n * 8 + a] = same[np.ix_(rows, cols)]
+    return out
+
+
+def test_dense_sift_matches_literal_densesift(rng):
+    # Oracle: the transcription of DenseSIFT.m above (SciPy filters, MATLAB indexing).
+    gray = rng.random((23, 31)) * 0.8
+    ours = dense_sift(gray.astype(np.float32), 16)
+    ref = _dense_sift_literal(gray, 16)
+    assert ours.shape == (23, 31, 32)
+    np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-5)
+
+
+def test_dense_sift_zero_inside_a_flat_image():
+    # Property: no gradient, no descriptor, away from the zero-padded border.
+    d = dense_sift(np.full((40, 40), 0.5, np.float32), 16)
+    assert d.min() >= 0
+    # float32 rounding leaves ~1e-6 where the exact value is 0
+    assert np.abs(d[14:-14, 14:-14]).max() < 1e-4 * d.max()
+    assert d[0, 0].sum() > 0.1 * d.max()  # the padding step at the border is an edge
+
+
+def test_normalize_descriptors_hand_case():
+    # Hand-computed: [3, 4] has norm 5 -> [0.6, 0.8] -> clamp 0.2 -> [0.2, 0.2] -> unit
+    # length [0.7071, 0.7071]; [0.3, 0.4] has norm 0.5 <= 1 and is left alone.
+    d = np.array([[[3.0, 4.0], [0.3, 0.4]]])
+    out = normalize_descriptors(d)
+    np.testing.assert_allclose(out[0, 0], [2**-0.5, 2**-0.5], atol=1e-6)
+    np.testing.assert_allclose(out[0, 1], [0.3, 0.4], atol=1e-7)
+
+
+@pytest.mark.parametrize("ghost", [False, True])
+def test_identical_frames_give_that_frame(ghost):
+    # Property: weights are normalised, so fusing copies of one frame returns it.
+    frame = make_bracket(40, 48, 3, seed=2)[1]
+    out = dsift_ef([frame, frame.copy(), frame.copy()], ghost_removal=ghost)
+    np.testing.assert_allclose(out, frame, atol=1e-5)
+
+
+@pytest.mark.parametrize("n", [2, 3, 4])
+@pytest.mark.parametrize("ghost", [False, True])
+def test_range_shape_determinism_n_frames(n, ghost):
+    # Property: a convex combination of frames in [0, 1], the same for the same input.
+    frames = make_bracket(36, 44, n, seed=n)
+    a = dsift_ef(frames, ghost_removal=ghost)
+    b = dsift_ef(frames, ghost_removal=ghost)
+    assert a.shape == (36, 44, 3) and a.dtype == np.float32
+    assert a.min() >= 0 and a.max() <= 1
+    np.testing.assert_array_equal(a, b)
+    lo = np.min(frames, axis=0) - 1e-6
+    hi = np.max(frames, axis=0) + 1e-6
+    assert np.all((a >= lo) & (a <= hi))
+
+
+def test_through_the_registry_and_fuse():
+    # Property: reachable by name through mefkit.fuse with the same result.
+    frames = make_bracket(32, 40, 2, seed=5)
+    np.testing.assert_array_equal(
+        mefkit.fuse(frames, method="dsift_ef", order="given"), dsift_ef(frames)
+    )
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"patch_size": 10}, {"sigma_s": 0}, {"sigma_r": -1}, {"iterations": 0}]
+)
+def test_bad_parameters_raise(kwargs):
+    # Oracle: invalid parameters are rejected with ValueError.
+    with pytest.raises(ValueError):
+        dsift_ef(make_bracket(24, 24, 2), **kwargs)
+
+
+#: Small MEFB development pairs: three PNG (lossless authors' files) and two JPEG.
+FAITHFUL_PAIRS = ("Arno", "Church", "Venice", "Chair", "Door")
+
+
+@pytest.mark.slow
+def test_matches_authors_outputs_on_mefb():
+    # Oracle: the authors' DSIFT-EF outputs published by MEFB (their MATLAB code run on
+    # these pairs). Issue 4 thresholds: mean PSNR >= 30 dB, MEF-SSIM within 0.01. PNG
+    # pairs are lossless, so they must agree almost exactly; the JPEG ones carry MATLAB's
+    # quality-75 compression of the authors' output, which also lowers their MEF-SSIM
+    # (Door: 0.968 against our uncompressed 0.980), so per pair it is the JPEG-written
+    # output that must match theirs and the 0.01 bound is on the mean.
+    import cv2
+
+    from mefkit.io import read_image
+    from mefkit.metrics import mef_ssim, psnr
+
+    root = shared_path("mefb")
+    scores, q_ours, q_theirs = [], [], []
+    for scene in FAITHFUL_PAIRS:
+        folder = root / scene
+        frames = [read_image(next(folder.glob(f"{n}.*")))[0] for n in ("under", "over")]
+        ref_path = next((folder / "fused").glob("DSIFT_EF.*"))
+        ref = read_image(ref_path)[0]
+        ours = np.round(dsift_ef(frames) * 255) / 255
+        p = psnr(ours, ref)
+        scores.append(p)
+        if ref_path.suffix == ".png":
+            assert p > 60, (scene, p)
+        else:
+            assert p > 30, (scene, p)
+            # Written like the authors' file (JPEG quality 75), it is the same file.
+            u8 = cv2.cvtColor((ours * 255).round().astype(np.uint8), cv2.COLOR_RGB2BGR)
+            buf = cv2.imencode(".jpg", u8, [cv2.IMWRITE_JPEG_QUALITY, 75])[1]
+            back = cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB) / 255.0
+            assert np.abs(back - ref).max() <= 1 / 255 + 1e-6, scene
+        q_ours.append(mef_ssim(frames, ours))
+        q_theirs.append(mef_ssim(frames, ref))
+    assert np.mean(np.minimum(scores, 100)) >= 30
+    assert abs(np.mean(q_ours) - np.mean(q_theirs)) <= 0.01
