@@ -124,7 +124,7 @@ def histogram_match(source: np.ndarray, reference: np.ndarray, bins: int = HIST_
     ndarray
         ``source`` mapped through the matching curve, quantised to ``(0..bins-1) / (bins-1)``.
     """
-    if source.ndim == 2:
+    if source.ndim != 3:
         lut = _matlab_histeq_lut(source, reference, bins)
         return lut[np.clip(np.floor(source * 255 + 0.5), 0, 255).astype(np.int64)]
     out = np.empty(source.shape, np.float64)
