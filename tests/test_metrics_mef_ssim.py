@@ -163,6 +163,11 @@ def test_single_scale_matches_loop_on_float_data():
     q_loop, map_loop = loop_mef_ssim(seq, fused)
     _, map_vec = mef_ssim_single_scale(np.moveaxis(seq, 2, 0), fused)
     np.testing.assert_allclose(map_vec, map_loop, rtol=0, atol=1e-10)
+    # Every exposure flat (non-integer constants) on the left: r = 0 there in the loop.
+    seq[:, :16, :] = [200.3, 17.77, 91.1]
+    q_loop, map_loop = loop_mef_ssim(seq, fused)
+    _, map_vec = mef_ssim_single_scale(np.moveaxis(seq, 2, 0), fused)
+    np.testing.assert_allclose(map_vec, map_loop, rtol=0, atol=1e-10)
 
 
 @pytest.mark.parametrize("k", [2, 3])
