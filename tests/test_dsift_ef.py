@@ -7,7 +7,7 @@ import pytest
 from scipy.signal import convolve2d, correlate2d
 
 import mefkit
-from mefkit.filters.dense_sift import dense_sift, normalize_descriptors
+from mefkit.filters.dense_sift import dense_sift, dense_sift_contrast, normalize_descriptors
 from mefkit.methods.dsift_ef import dsift_ef
 
 from .conftest import make_bracket, shared_path
@@ -64,6 +64,23 @@ def test_dense_sift_matches_literal_densesift(rng):
     ref = _dense_sift_literal(gray, 16)
     assert ours.shape == (23, 31, 32)
     np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-5)
+
+
+def test_contrast_is_the_sum_of_the_bins(rng):
+    # Property: the cell filter is linear, so summing orientations first gives the same sum.
+    gray = rng.random((30, 26)).astype(np.float32)
+    np.testing.assert_allclose(dense_sift_contrast(gray), dense_sift(gray).sum(axis=2), rtol=1e-5, atol=1e-5)
+
+
+def test_channels_first_and_normalisation_axis(rng):
+    # Property: the (32, H, W) layout holds the same numbers, normalised along axis 0.
+    gray = rng.random((20, 24)).astype(np.float32)
+    last = dense_sift(gray)
+    first = dense_sift(gray, channels_first=True)
+    np.testing.assert_array_equal(first.transpose(1, 2, 0), last)
+    np.testing.assert_allclose(
+        normalize_descriptors(first, axis=0).transpose(1, 2, 0), normalize_descriptors(last), atol=1e-7
+    )
 
 
 def test_dense_sift_zero_inside_a_flat_image():

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from mefkit.filters.recursive import recursive_filter
+from mefkit.filters.recursive import recursive_filter, recursive_filter_stack
 
 
 def _rf_literal(img: np.ndarray, sigma_s: float, sigma_r: float, iterations: int, guide: np.ndarray):
@@ -108,3 +108,20 @@ def test_bad_parameters_raise(kwargs):
     args = {"sigma_s": 1.0, "sigma_r": 1.0, "iterations": 1, **kwargs}
     with pytest.raises(ValueError):
         recursive_filter(np.zeros((4, 4)), args["sigma_s"], args["sigma_r"], args["iterations"], args.get("guide"))
+
+
+def test_stack_equals_one_by_one(rng):
+    # Oracle: recursive_filter applied to each image with its own guide.
+    imgs = rng.random((3, 12, 17))
+    guides = [rng.random((12, 17, 3)), rng.random((12, 17)), rng.random((12, 17, 3))]
+    out = recursive_filter_stack(imgs, guides, 20.0, 0.7, 3)
+    for k in range(3):
+        np.testing.assert_allclose(out[k], recursive_filter(imgs[k], 20.0, 0.7, 3, guide=guides[k]), atol=1e-13)
+
+
+def test_stack_rejects_mismatched_guides(rng):
+    # Oracle: one guide of the images' size per image, else ValueError.
+    with pytest.raises(ValueError):
+        recursive_filter_stack(rng.random((2, 5, 5)), [rng.random((5, 5))], 1.0, 1.0)
+    with pytest.raises(ValueError):
+        recursive_filter_stack(rng.random((1, 5, 5)), [rng.random((4, 5))], 1.0, 1.0)

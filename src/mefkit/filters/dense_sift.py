@@ -69,26 +69,8 @@ def _cell_kernel(patch_size: int) -> tuple[np.ndarray, int]:
     return w[::-1].astype(np.float32).copy(), anchor
 
 
-def dense_sift(gray: np.ndarray, patch_size: int = 16) -> np.ndarray:
-    """Unnormalised 32-D dense SIFT descriptor at every pixel.
-
-    Parameters
-    ----------
-    gray : ndarray
-        ``(H, W)`` float gray image, values in [0, 1].
-    patch_size : int
-        Descriptor patch side in pixels (DSIFT-EF "scale", default 16); a multiple of 4.
-
-    Returns
-    -------
-    ndarray
-        ``(H, W, 32)`` float32, >= 0: for each of the 2 x 2 cells, 8 orientation bins.
-
-    References
-    ----------
-    Y. Liu, Z. Wang, "Dense SIFT for ghost-free multi-exposure fusion", JVCIR 31, 2015;
-    C. Liu et al., "SIFT Flow", ECCV 2008 (``DenseSIFT.m``).
-    """
+def _orientation_images(gray: np.ndarray, patch_size: int):
+    """Steps 1-3: yield ``(k, image)``, the padded magnitude-weighted orientation image of bin k."""
     if patch_size < 4 or patch_size % 4:
         raise ValueError(f"patch_size must be a positive multiple of 4, got {patch_size}")
     h, w = gray.shape
@@ -106,32 +88,101 @@ def dense_sift(gray: np.ndarray, patch_size: int = 16) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         cos_t = np.where(mag > 0, vert / mag, 1.0).astype(np.float32)
         sin_t = np.where(mag > 0, horz / mag, 0.0).astype(np.float32)
-    kernel, anchor = _cell_kernel(patch_size)
-    # Cell centres relative to the descriptor's pixel: linspace(1, P+1, 3)[:2] - P/4 - 1.
-    offsets = (-(patch_size // 4), patch_size // 4)
-    out = np.empty((h, w, N_CELLS * N_CELLS * N_ANGLES), np.float32)
-    for a in range(N_ANGLES):
-        angle = 2 * np.pi * a / N_ANGLES
-        t = cos_t * np.float32(np.cos(angle)) + sin_t * np.float32(np.sin(angle))
+    for k in range(N_ANGLES):
+        angle = 2 * np.pi * k / N_ANGLES
+        t = cos_t * np.float32(np.cos(angle))
+        t += sin_t * np.float32(np.sin(angle))
         np.maximum(t, 0, out=t)
         t2 = t * t
-        t4 = t2 * t2
-        orient = t4 * t4 * t * mag  # t ** ANGLE_ALPHA (= 9) times the magnitude
-        orient = cv2.sepFilter2D(
-            orient, cv2.CV_32F, kernel, kernel, anchor=(anchor, anchor), borderType=border
-        )
-        # Descriptor of input pixel (y, x) sits at padded pixel (y + pad, x + pad).
-        n = 0
-        # Cell order of DenseSIFT.m (meshgrid then (:)): x offset outer, y offset inner.
-        for ox in offsets:
-            for oy in offsets:
-                y0, x0 = pad + oy, pad + ox
-                out[:, :, n * N_ANGLES + a] = orient[y0 : y0 + h, x0 : x0 + w]
-                n += 1
-    return out
+        np.multiply(t2, t2, out=t2)
+        np.multiply(t2, t2, out=t2)
+        t *= t2  # t ** ANGLE_ALPHA (= 9)
+        t *= mag
+        yield k, t
 
 
-def normalize_descriptors(desc: np.ndarray) -> np.ndarray:
+def _cell_filter(orient: np.ndarray, patch_size: int) -> np.ndarray:
+    """Step 4: the separable triangular cell filter (MATLAB ``conv2(w, w', x, 'same')``)."""
+    kernel, anchor = _cell_kernel(patch_size)
+    return cv2.sepFilter2D(
+        orient, cv2.CV_32F, kernel, kernel, anchor=(anchor, anchor), borderType=cv2.BORDER_CONSTANT
+    )
+
+
+def _cell_views(filtered: np.ndarray, patch_size: int, h: int, w: int):
+    """Step 5: the four ``(H, W)`` views of cell centres, in DenseSIFT.m's order.
+
+    Cell centres sit at ``linspace(1, P + 1, 3)[:2] - P/4 - 1`` = -P/4, +P/4 around the
+    descriptor's pixel, which is padded pixel (y + pad, x + pad); MATLAB's ``meshgrid``
+    then ``(:)`` puts the x offset outer and the y offset inner.
+    """
+    pad = patch_size // 2 - 1
+    offsets = (-(patch_size // 4), patch_size // 4)
+    for ox in offsets:
+        for oy in offsets:
+            yield filtered[pad + oy : pad + oy + h, pad + ox : pad + ox + w]
+
+
+def dense_sift(gray: np.ndarray, patch_size: int = 16, channels_first: bool = False) -> np.ndarray:
+    """Unnormalised 32-D dense SIFT descriptor at every pixel.
+
+    Parameters
+    ----------
+    gray : ndarray
+        ``(H, W)`` float gray image, values in [0, 1].
+    patch_size : int
+        Descriptor patch side in pixels (DSIFT-EF "scale", default 16); a multiple of 4.
+    channels_first : bool
+        Return ``(32, H, W)`` (contiguous per bin) instead of ``(H, W, 32)``.
+
+    Returns
+    -------
+    ndarray
+        ``(H, W, 32)`` float32, >= 0: for each of the 2 x 2 cells, 8 orientation bins
+        (bin ``cell * 8 + orientation``).
+
+    References
+    ----------
+    Y. Liu, Z. Wang, "Dense SIFT for ghost-free multi-exposure fusion", JVCIR 31, 2015;
+    C. Liu et al., "SIFT Flow", ECCV 2008 (``DenseSIFT.m``).
+    """
+    h, w = gray.shape
+    out = np.empty((N_CELLS * N_CELLS * N_ANGLES, h, w), np.float32)
+    for k, orient in _orientation_images(gray, patch_size):
+        filtered = _cell_filter(orient, patch_size)
+        for n, view in enumerate(_cell_views(filtered, patch_size, h, w)):
+            out[n * N_ANGLES + k] = view
+    return out if channels_first else out.transpose(1, 2, 0)
+
+
+def dense_sift_contrast(gray: np.ndarray, patch_size: int = 16) -> np.ndarray:
+    """Sum of the 32 dense SIFT bins at every pixel: DSIFT-EF's local contrast.
+
+    Equal to ``dense_sift(gray).sum(axis=2)`` (up to float32 rounding) but 8 times
+    cheaper: the cell filter is linear, so the orientation images are summed first.
+
+    Parameters
+    ----------
+    gray : ndarray
+        ``(H, W)`` float gray image in [0, 1].
+    patch_size : int
+        Descriptor patch side (a multiple of 4).
+
+    Returns
+    -------
+    ndarray
+        ``(H, W)`` float32, >= 0.
+    """
+    h, w = gray.shape
+    total = None
+    for _, orient in _orientation_images(gray, patch_size):
+        total = orient if total is None else total + orient
+    filtered = _cell_filter(total, patch_size)
+    views = list(_cell_views(filtered, patch_size, h, w))
+    return views[0] + views[1] + views[2] + views[3]
+
+
+def normalize_descriptors(desc: np.ndarray, axis: int = -1) -> np.ndarray:
     """Lowe's normalisation of descriptors whose L2 norm exceeds 1 (``DSIFTNormalization.m``).
 
     Such a descriptor is scaled to unit length, clamped at 0.2 and rescaled to unit
@@ -140,18 +191,23 @@ def normalize_descriptors(desc: np.ndarray) -> np.ndarray:
     Parameters
     ----------
     desc : ndarray
-        ``(H, W, D)`` float descriptors.
+        Float descriptors, the descriptor dimension along ``axis`` (``(H, W, D)`` for
+        the default ``axis=-1``, ``(D, H, W)`` with ``axis=0``).
+    axis : int
+        The descriptor axis.
 
     Returns
     -------
     ndarray
-        ``(H, W, D)`` float32.
+        Same shape, float32.
     """
-    d = desc.astype(np.float32, copy=True)
-    norm = np.sqrt((d * d).sum(axis=2, keepdims=True))
-    big = norm[:, :, 0] > 1
-    sel = d[big] / norm[big]
-    np.minimum(sel, NORMALIZATION_CLAMP, out=sel)
-    renorm = np.sqrt((sel * sel).sum(axis=1, keepdims=True))
-    d[big] = sel / renorm
-    return d
+    d = np.moveaxis(np.array(desc, np.float32, copy=True), axis, 0)
+    norm = np.sqrt(np.einsum("k...,k...->...", d, d))
+    big = norm > 1
+    # Whole-array passes with per-descriptor factors (1 and +inf where the norm is <= 1)
+    # instead of gathering the selected descriptors: no (D, N) temporaries.
+    d *= np.where(big, 1 / np.where(big, norm, 1), 1).astype(np.float32)
+    np.minimum(d, np.where(big, NORMALIZATION_CLAMP, np.inf).astype(np.float32), out=d)
+    renorm = np.sqrt(np.einsum("k...,k...->...", d, d))
+    d *= np.where(big, 1 / np.where(renorm > 0, renorm, 1), 1).astype(np.float32)
+    return np.moveaxis(d, 0, axis)

@@ -21,8 +21,8 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from ..filters.dense_sift import dense_sift, normalize_descriptors
-from ..filters.recursive import recursive_filter
+from ..filters.dense_sift import dense_sift, dense_sift_contrast, normalize_descriptors
+from ..filters.recursive import recursive_filter_stack
 from ..registry import register_method
 
 #: MATLAB ``rgb2gray`` coefficients on double images (inverse-NTSC row), as DSIFT_fusion.m uses.
@@ -101,31 +101,31 @@ def dsift_ef(
         weighted_average = bool(ghost_removal)
     n = len(frames)
     grays = [_gray(f) for f in frames]
-    descs = [dense_sift(g, int(patch_size)) for g in grays]
-    contrast = np.stack([d.sum(axis=2, dtype=np.float64) for d in descs])
+    contrast = np.stack([dense_sift_contrast(g, int(patch_size)) for g in grays]).astype(np.float64)
     if not weighted_average:
         # One-hot argmax; ties go to the first frame, like MATLAB max.
         labels = np.argmax(contrast, axis=0)
         contrast = (labels[None] == np.arange(n)[:, None, None]).astype(np.float64)
     quality = np.stack([((g > EXPOSURE_LOW) & (g < EXPOSURE_HIGH)).astype(np.float64) for g in grays])
     if ghost_removal:
-        normed = [normalize_descriptors(d) for d in descs]
+        normed = [normalize_descriptors(dense_sift(g, int(patch_size), channels_first=True), axis=0)
+                  for g in grays]
         consistency = np.zeros_like(quality)
         for i in range(n):
-            for j in range(n):
-                if i != j:
-                    diff = normed[i] - normed[j]
-                    dist = (diff * diff).sum(axis=2)
-                    dist = cv2.blur(
-                        dist, (CONSISTENCY_WINDOW, CONSISTENCY_WINDOW), borderType=cv2.BORDER_REPLICATE
-                    )
-                    consistency[i] += np.exp(-0.5 * dist.astype(np.float64) / CONSISTENCY_SIGMA**2)
+            for j in range(i + 1, n):  # the distance is symmetric: one computation per pair
+                diff = normed[i] - normed[j]
+                dist = np.einsum("khw,khw->hw", diff, diff)
+                dist = cv2.blur(
+                    dist, (CONSISTENCY_WINDOW, CONSISTENCY_WINDOW), borderType=cv2.BORDER_REPLICATE
+                )
+                similarity = np.exp(-0.5 * dist.astype(np.float64) / CONSISTENCY_SIGMA**2)
+                consistency[i] += similarity
+                consistency[j] += similarity
         quality *= consistency
     quality += EPSILON
     quality /= quality.sum(axis=0, keepdims=True)
     weights = contrast * quality
-    for k, frame in enumerate(frames):
-        weights[k] = recursive_filter(weights[k], sigma_s, sigma_r, int(iterations), guide=frame)
+    weights = recursive_filter_stack(weights, frames, sigma_s, sigma_r, int(iterations))
     weights += EPSILON
     weights /= weights.sum(axis=0, keepdims=True)
     fused = np.zeros(frames[0].shape, np.float64)
