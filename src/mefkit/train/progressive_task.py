@@ -1,0 +1,178 @@
+"""The progressive-fusion :class:`~mefkit.train.engine.Task`: decoupled two-phase training.
+
+Phase 1 trains :class:`~mefkit.nn.progressive.IntermediateUNet` on ``(under, over) ->
+label``; phase 2 trains :class:`~mefkit.nn.progressive.AMNet` on ``(under, I_inter,
+over) -> label`` with phase 1 loaded and frozen (the thesis's decoupled training).
+
+Task parameters (``TrainConfig.task_params``):
+
+* ``phase``: 1 or 2.
+* ``size``: ``"default"`` (the shipped CPU-sized networks) or ``"thesis"``.
+* ``width``: shorthand for the UNet's base width (channels cap at 8x) and AMNet's
+  feature count.
+* ``unet`` / ``amnet``: dicts overriding single fields of the chosen
+  :class:`~mefkit.nn.progressive.UNetConfig` / :class:`~mefkit.nn.progressive.AMNetConfig`.
+* ``phase1_weights`` (phase 2): phase 1's weights: the engine's ``unet.safetensors``,
+  a phase-1 ``checkpoint.pt``, or a combined file from :func:`export_weights`. The
+  UNet's widths are read from the file's metadata when it has them.
+
+Use::
+
+    from mefkit.train.progressive_task import build_task
+    task = build_task({"phase": 1})                       # -> Trainer(task, cfg).fit()
+    export_weights("p1/unet.safetensors", "p2/amnet.safetensors", "progressive_v1.safetensors")
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..errors import MefkitError
+from ..nn.progressive import (
+    DEFAULT_AMNET,
+    DEFAULT_UNET,
+    THESIS_AMNET,
+    THESIS_UNET,
+    AMNet,
+    AMNetConfig,
+    IntermediateUNet,
+    UNetConfig,
+)
+from .checkpoint import load_weights
+from .engine import Task
+
+SIZES = {"default": (DEFAULT_UNET, DEFAULT_AMNET), "thesis": (THESIS_UNET, THESIS_AMNET)}
+
+
+def unet_config(params: dict[str, Any]) -> UNetConfig:
+    """Phase-1 widths from task parameters (``size`` preset, then ``unet`` overrides)."""
+    base = SIZES[params.get("size", "default")][0]
+    if params.get("width"):
+        base = dataclasses.replace(base, base=int(params["width"]), max_ch=8 * int(params["width"]))
+    return dataclasses.replace(base, **params.get("unet", {}))
+
+
+def amnet_config(params: dict[str, Any]) -> AMNetConfig:
+    """Phase-2 widths from task parameters (``size`` preset, then ``amnet`` overrides)."""
+    base = SIZES[params.get("size", "default")][1]
+    if params.get("width"):
+        base = dataclasses.replace(base, feats=int(params["width"]))
+    return dataclasses.replace(base, **params.get("amnet", {}))
+
+
+def _file_metadata(path: Path) -> dict[str, str]:
+    if path.suffix != ".safetensors":
+        return {}
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        return dict(f.metadata() or {})
+
+
+def load_phase1(path: str | Path, params: dict[str, Any] | None = None) -> IntermediateUNet:
+    """Build phase 1 from an engine export, a checkpoint or a combined weights file.
+
+    The UNet's widths come from the file's ``unet_config`` metadata when present,
+    else from ``params`` (:func:`unet_config`).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MefkitError(f"{path}: phase-1 weights not found (train phase 1 first, or pass phase1_weights)")
+    meta = _file_metadata(path)
+    if "unet_config" in meta:
+        cfg = UNetConfig(**json.loads(meta["unet_config"]))
+    else:
+        cfg = unet_config(params or {})
+    unet = IntermediateUNet(cfg)
+    if meta.get("format", "").startswith("mefkit-progressive"):
+        from ..methods.progressive import load_weights as load_combined
+
+        unet.load_state_dict(load_combined(path).unet.state_dict())
+        return unet
+    return load_weights(unet, path, name="unet")
+
+
+class ProgressiveTask(Task):
+    """Engine task for one phase of the progressive fusion (see the module docstring)."""
+
+    name = "progressive"
+    symmetric = False  # two separate encoders: the darker frame must come first
+    with_mid = False
+
+    def __init__(self, params: dict[str, Any] | None = None):
+        super().__init__(params)
+        self.phase = int(self.params.get("phase", 1))
+        if self.phase not in (1, 2):
+            raise ValueError(f"phase must be 1 or 2, got {self.phase}")
+        if self.phase == 2 and not self.params.get("phase1_weights"):
+            raise MefkitError("phase 2 needs phase1_weights (the phase-1 run's unet.safetensors)")
+        self.name = f"progressive-phase{self.phase}"
+
+    def build_models(self) -> dict[str, nn.Module]:
+        if self.phase == 1:
+            return {"unet": IntermediateUNet(unet_config(self.params))}
+        return {"amnet": AMNet(amnet_config(self.params))}
+
+    def build_frozen(self) -> dict[str, nn.Module]:
+        if self.phase == 1:
+            return {}
+        return {"unet": load_phase1(self.params["phase1_weights"], self.params)}
+
+    def forward(self, models: dict[str, nn.Module], batch: dict[str, Any]) -> torch.Tensor:
+        under, over = batch["under"], batch["over"]
+        inter = models["unet"](under, over)
+        if self.phase == 1:
+            return inter
+        return models["amnet"](under, inter, over)
+
+    def weight_metadata(self) -> dict[str, Any]:
+        meta: dict[str, Any] = {"params": self.params, "phase": self.phase}
+        if self.phase == 1:
+            meta["unet_config"] = dataclasses.asdict(unet_config(self.params))
+        else:
+            meta["amnet_config"] = dataclasses.asdict(amnet_config(self.params))
+        return meta
+
+
+def build_task(params: dict[str, Any] | None = None) -> ProgressiveTask:
+    """A task from its parameters (``params["phase"]`` picks the phase)."""
+    return ProgressiveTask(params)
+
+
+def make_task(phase: int, params: dict[str, Any] | None = None) -> ProgressiveTask:
+    """The factory ``mefkit train progressive --phase N`` calls."""
+    return ProgressiveTask({**(params or {}), "phase": phase})
+
+
+def export_weights(
+    phase1: str | Path, phase2: str | Path | None, out: str | Path, info: dict[str, Any] | None = None
+) -> Path:
+    """Combine the two phases' engine exports into one file for ``method="progressive"``.
+
+    Parameters
+    ----------
+    phase1 : path
+        Phase 1's ``unet.safetensors`` (or checkpoint).
+    phase2 : path or None
+        Phase 2's ``amnet.safetensors``; None writes a phase-1-only file.
+    out : path
+        The combined ``.safetensors`` (format of :func:`mefkit.methods.progressive.save_weights`).
+    info : dict, optional
+        Provenance stored in the metadata (data, steps, time, hardware).
+    """
+    from ..methods.progressive import save_weights
+
+    unet = load_phase1(phase1)
+    amnet = None
+    if phase2 is not None:
+        meta = _file_metadata(Path(phase2))
+        cfg = AMNetConfig(**json.loads(meta["amnet_config"])) if "amnet_config" in meta else DEFAULT_AMNET
+        amnet = load_weights(AMNet(cfg), phase2, name="amnet")
+    save_weights(out, unet, amnet, info)
+    return Path(out)
