@@ -58,7 +58,7 @@ class COMMON:
     threads = typer.Option(None, "--threads", help="torch.set_num_threads for the run (default: leave torch's choice).")
     checkpoint_every = typer.Option(None, "--checkpoint-every", help="Steps between checkpoints (default 200).")
     val_every = typer.Option(None, "--val-every", help="Steps between validation passes (default 500; 0: at the end).")
-    label_cache = typer.Option(None, "--label-cache", help="Folder of cached stack labels (default RUN_DIR/../label_cache).")
+    label_cache = typer.Option(None, "--label-cache", help="Folder of cached stack labels (default ~/.cache/mefkit/stack_labels or $MEFKIT_LABEL_CACHE).")
     label_methods = typer.Option(None, "--label-methods", help="Comma list of classic methods tried for stack labels (default: all classic).")
     skip_label_methods = typer.Option(None, "--skip-label-methods", help="Comma list of methods never used for labels (e.g. slow ones).")
     max_side = typer.Option(None, "--max-side", help="Downscale training images to this longer side (default 512).")
@@ -231,7 +231,7 @@ def train_tiny(
 @reports_errors
 def train_labels(
     data: Path = typer.Argument(..., help="train_stacks root (<source>/<scene>/NN.jpg)."),
-    cache: Path = typer.Option(..., "--cache", help="Label cache folder (created)."),
+    cache: Optional[Path] = typer.Option(None, "--cache", help="Label cache folder (default ~/.cache/mefkit/stack_labels or $MEFKIT_LABEL_CACHE)."),
     methods: Optional[str] = typer.Option(None, "--methods", help="Comma list of candidate classic methods (default: all)."),
     skip: Optional[str] = typer.Option(None, "--skip", help="Comma list of methods not to try."),
     max_side: int = typer.Option(512, "--max-side", help="Downscale stacks to this longer side before fusing."),
@@ -241,9 +241,10 @@ def train_labels(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from ..train.labels import build_stack_labels
+    from ..train.labels import build_stack_labels, default_label_cache
     from ..train.stacks import find_stacks, guess_data_root, split_excluded
 
+    cache = cache or default_label_cache()
     stacks = find_stacks(data)
     roots = eval_root or [guess_data_root(data) / n for n in ("mefb", "mef_database", "memorial")]
     kept, excluded = split_excluded(stacks, roots)

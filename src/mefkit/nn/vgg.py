@@ -52,7 +52,8 @@ class VGG19Features(nn.Module):
     Notes
     -----
     Input ``(B, 3, H, W)`` float RGB in [0, 1]; output a list of tensors, one per
-    requested layer in the order given. Parameters are frozen (``requires_grad``
+    requested layer in the order given. Weights start at zero: load them with
+    :func:`load_vgg19_features` (or ``load_state_dict``). Parameters are frozen (``requires_grad``
     False) and the module stays in eval mode: it is a fixed loss network.
     """
 
@@ -67,7 +68,13 @@ class VGG19Features(nn.Module):
         in_ch = 3
         for block in VGG19_BLOCKS:
             for out_ch in block:
-                modules += [nn.Conv2d(in_ch, out_ch, 3, padding=1), nn.ReLU(inplace=False)]
+                # No random init (it costs seconds for 20 M weights): the weights are always
+                # loaded from a file; until then they are zero.
+                conv = nn.utils.skip_init(nn.Conv2d, in_ch, out_ch, 3, padding=1)
+                with torch.no_grad():
+                    conv.weight.zero_()
+                    conv.bias.zero_()
+                modules += [conv, nn.ReLU(inplace=False)]
                 in_ch = out_ch
             modules.append(nn.MaxPool2d(2, 2))
         self.features = nn.Sequential(*modules[: last + 1])

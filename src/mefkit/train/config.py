@@ -91,7 +91,8 @@ class DataConfig:
     synthetic_fraction : float
         Share of samples drawn from the synthetic source when others exist.
     label_cache : str or None
-        Folder of cached stack labels (default ``RUN_DIR/../label_cache``).
+        Folder of cached stack labels (default ``~/.cache/mefkit/stack_labels``, or
+        ``$MEFKIT_LABEL_CACHE``; see :func:`mefkit.train.labels.default_label_cache`).
     label_methods : tuple of str or None
         Classic methods tried for stack labels (None: every registered classic
         method that accepts the stack's frame count).

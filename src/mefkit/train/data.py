@@ -27,7 +27,7 @@ from torch.utils.data import Dataset, Sampler
 from .augment import draw_augment, ensure_min_side, sample_rng
 from .config import DataConfig
 from .images import ImageCache, to_float
-from .labels import LabelChoice, build_stack_labels, load_label
+from .labels import LabelChoice, build_stack_labels, default_label_cache, load_label
 from .sice import SiceSequence, find_sequences
 from .stacks import Stack, draw_pair, find_stacks, guess_data_root, split_excluded
 from .synthetic import SynthRanges, simulate_pair, well_exposed_images
@@ -301,7 +301,7 @@ def build_data(cfg: DataConfig, *, seed: int, swap: bool = False, with_mid: bool
     with_mid : bool
         Samples carry a ``"mid"`` frame.
     run_dir : path, optional
-        Default label cache is ``<run_dir>/../label_cache`` (shared by runs beside it).
+        The run folder (unused by the default sources; for tasks that build their own).
     eval_roots : sequence of path, optional
         Override the evaluation-scene folders used for exclusion.
     on_progress : callable, optional
@@ -319,7 +319,7 @@ def build_data(cfg: DataConfig, *, seed: int, swap: bool = False, with_mid: bool
         kept, excluded = split_excluded(all_stacks, eval_roots)
         n_val = min(cfg.val_scenes, max(0, len(kept) - 1))
         train_stacks, val_stacks = (kept[:-n_val], kept[-n_val:]) if n_val else (kept, [])
-        label_dir = cfg.label_cache or (str(Path(run_dir).resolve().parent / "label_cache") if run_dir else "label_cache")
+        label_dir = cfg.label_cache or str(default_label_cache())
         labels = build_stack_labels(train_stacks + val_stacks, label_dir, methods=cfg.label_methods,
                                     skip=cfg.skip_label_methods, max_side=cfg.max_side, on_progress=on_progress)
         src = StackSource(train_stacks, labels, cfg.max_side, cfg.under_max_frac, cfg.over_min_frac, cache)

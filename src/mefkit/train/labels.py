@@ -120,6 +120,18 @@ def load_label(path: str | Path) -> np.ndarray:
     return np.ascontiguousarray(data[:, :, ::-1]).astype(np.float32) / np.float32(scale)
 
 
+def default_label_cache() -> Path:
+    """``$MEFKIT_LABEL_CACHE``, else ``$XDG_CACHE_HOME/mefkit/stack_labels`` (``~/.cache/...``).
+
+    One cache per user: every run (and every method) reuses the same fused labels.
+    """
+    env = os.environ.get("MEFKIT_LABEL_CACHE")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "mefkit" / "stack_labels"
+
+
 def _mef_ssim_fn() -> Callable | None:
     try:
         from ..metrics import NO_REFERENCE_METRICS  # engineer A's package
