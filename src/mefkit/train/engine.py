@@ -549,7 +549,10 @@ class Trainer:
                 for k, fn in ref_fns.items():
                     row[k] = float(fn(pred, label))
                 for k, fn in nr_fns.items():
-                    row[k] = float(fn(frames, pred))
+                    try:
+                        row[k] = float(fn(frames, pred))
+                    except ValueError:  # image too small for the metric's scales
+                        row[k] = math.nan
                 rows.append(row)
         for k, m in models.items():
             m.train(was_training[k])  # frozen models were in eval mode and stay there

@@ -216,7 +216,12 @@ def build_stack_labels(
                 warnings.warn(f"label method {method} failed on {stack.id}: {exc}")
                 continue
             seconds = time.perf_counter() - start
-            score = float(score_fn(frames, fused)) if score_fn is not None else math.nan
+            score = math.nan
+            if score_fn is not None:
+                try:
+                    score = float(score_fn(frames, fused))
+                except ValueError as exc:  # e.g. a stack too small for 3-scale MEF-SSIM
+                    warnings.warn(f"MEF-SSIM of {method} on {stack.id} unavailable: {exc}")
             save_png16(png, fused)
             info = {"stack": stack.id, "method": method, "params": p, "max_side": max_side,
                     "score": score, "seconds": round(seconds, 3)}
