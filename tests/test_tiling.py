@@ -21,6 +21,16 @@ from mefkit.nn.tiling import (  # noqa: E402
 from .conftest import make_bracket  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One torch thread: these small convolutions gain nothing from more, and on a
+    busy shared CPU multi-threaded OpenMP regions wait on descheduled threads."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _local_net() -> torch.nn.Module:
     """Two 3x3 convs: receptive field radius 2, far below the tile context."""
     torch.manual_seed(0)
