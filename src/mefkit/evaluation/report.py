@@ -27,7 +27,7 @@ table.summary th:first-child,table.summary td:first-child{text-align:left}
 table.summary td.best{font-weight:bold;background:#eef5e9}
 .charts img{width:420px;margin:4px}
 .scene{margin:14px 0;border-top:1px solid #ddd;padding-top:6px}
-.row{display:flex;flex-wrap:nowrap;overflow-x:auto;gap:6px}
+.row{display:flex;flex-wrap:wrap;gap:6px}
 figure{margin:0;flex:0 0 166px;font-size:11px;text-align:center}
 figure img{max-width:160px;max-height:160px;display:block;margin:auto}
 figure.failed{color:#a00}
