@@ -82,6 +82,7 @@ def apply_translator(
     device: str = "cpu",
     tile: int = 512,
     tile_pad: int = 48,
+    overlap: int = 32,
     sigma_fraction: float = INPUT_SIGMA_FRACTION,
     slope: float = SMAP_SLOPE,
     centre: float = SMAP_CENTRE,
@@ -89,9 +90,9 @@ def apply_translator(
     """Translate one image with one generator, at full resolution.
 
     The switching map is computed on the whole image first; the network then runs on
-    overlapping tiles when the image is larger than ``tile`` (the shipped generators
-    have no normalisation layer, so tiles agree up to the border context
-    ``tile_pad`` gives them).
+    overlapping tiles (:func:`mefkit.nn.tiling.tiled_apply`) when the image is larger
+    than ``tile``. The shipped generators have no normalisation layer, so tiles agree
+    up to the context ``tile_pad`` gives them, and the feathered overlap hides the rest.
 
     Parameters
     ----------
@@ -101,8 +102,8 @@ def apply_translator(
         ``(H, W, 3)`` float32 RGB in [0, 1].
     device : str
         torch device.
-    tile, tile_pad : int
-        Tile side and overlap in pixels (``tile=0``: whole image at once).
+    tile, tile_pad, overlap : int
+        Tile side, context and feathered overlap in pixels (``tile=0``: whole image).
 
     Returns
     -------
@@ -111,40 +112,14 @@ def apply_translator(
     """
     import torch
 
+    from ..nn.tiling import tiled_apply
+
     smap = input_map(image, fraction=sigma_fraction, slope=slope, centre=centre)
-    x = np.concatenate([image, smap[:, :, None]], axis=2)
-    x = torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))[None].to(device)
-
-    def run(t: torch.Tensor) -> torch.Tensor:
-        return net(t[:, :3], t[:, 3:4])
-
+    rgb_t = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None].to(device)
+    map_t = torch.from_numpy(np.ascontiguousarray(smap))[None, None].to(device)
     with torch.inference_mode():
-        out = _tiled(run, x, tile, tile_pad)
-    return out[0].permute(1, 2, 0).cpu().numpy().astype(np.float32)
-
-
-def _tiled(run, x, tile: int, pad: int):
-    """Run ``run`` on ``x`` (1, C, H, W) in overlapping tiles, keeping each tile's centre.
-
-    Hand-written rather than via :mod:`mefkit.nn.tiling` so that this module needs
-    nothing beyond torch; tiles are cut with ``pad`` pixels of context on every side and
-    only their centre is kept, so no seam blending is needed for a normalisation-free
-    network whose receptive field stays within ``pad``.
-    """
-    import torch
-
-    _, _, h, w = x.shape
-    if tile <= 0 or (h <= tile and w <= tile):
-        return run(x)
-    out = torch.empty((1, 3, h, w), dtype=x.dtype, device=x.device)
-    for top in range(0, h, tile):
-        for left in range(0, w, tile):
-            bottom, right = min(top + tile, h), min(left + tile, w)
-            t0, l0 = max(top - pad, 0), max(left - pad, 0)
-            t1, l1 = min(bottom + pad, h), min(right + pad, w)
-            res = run(x[:, :, t0:t1, l0:l1])
-            out[:, :, top:bottom, left:right] = res[:, :, top - t0 : top - t0 + bottom - top, left - l0 : left - l0 + right - left]
-    return out
+        out = tiled_apply(net, [rgb_t, map_t], tile=tile, tile_pad=tile_pad, overlap=min(overlap, max(tile - 1, 0)))
+    return out[0].clamp(0, 1).permute(1, 2, 0).cpu().numpy().astype(np.float32)
 
 
 def translate_pair(
