@@ -116,9 +116,11 @@ def summary_markdown(rows: Sequence[MethodSummary], metrics: Sequence[str], titl
         out.write(
             f" Not shown (no value on any scene, e.g. no ground truth): {', '.join(metric_title(m) for m in missing)}."
         )
-    counts = {r.counts.get(m, 0) for r in rows for m in shown}
-    if len(counts) > 1:
-        out.write(" Scene counts differ between cells; see the table below and results.csv.")
+    per_metric = {m: sorted({r.counts.get(m, 0) for r in rows if r.counts.get(m)}) for m in shown}
+    if len({n for ns in per_metric.values() for n in ns}) > 1:
+        parts = [f"{metric_title(m)} {ns[0]}" if len(ns) == 1 else f"{metric_title(m)} {ns[0]}-{ns[-1]}"
+                 for m, ns in per_metric.items()]
+        out.write(f" Scenes per column (reference metrics need a ground truth): {', '.join(parts)}.")
     out.write("\n\n| Methods | source | scenes | failed | s / image | s / MP |\n|---|---|---:|---:|---:|---:|\n")
     timed = [r.s_per_mp for r in rows if r.s_per_mp is not None]
     fastest = min(timed) if timed else None
