@@ -51,6 +51,30 @@ def test_exclusion_on_shared_data():
     assert not any(normalize_scene_name(s.scene) in eval_names for s in kept)
     assert not any(s.source in ("pmef_madb", "pmef_mefb_src") for s in kept)
     assert "ssarcandy/memorial" in excluded and "pmef_hdrps/BloomingGorse_1" in excluded
+    # Content rule: MEFB ICCV_04 is a frame of DeepFuse's Seq_19 under another name.
+    assert "mefb/ICCV_04" in excluded["pmef_deepfuse/Seq_19"]
+
+
+def test_content_duplicate_excluded(tmp_path):
+    # A stack whose frame is the evaluation image at another exposure (gamma-darkened, then
+    # JPEG-saved) is excluded by content although its name differs; a different scene is kept.
+    from mefkit.train.exclusion import content_matches, eval_images
+
+    rng = np.random.default_rng(0)
+    scene = cv2.GaussianBlur(rng.random((120, 180)).astype(np.float32), (0, 0), 4)
+    scene = (scene - scene.min()) / (scene.max() - scene.min())
+    other = cv2.GaussianBlur(rng.random((120, 180)).astype(np.float32), (0, 0), 4)
+    other = (other - other.min()) / (other.max() - other.min())
+    (tmp_path / "mefb" / "Hall").mkdir(parents=True)
+    cv2.imwrite(str(tmp_path / "mefb" / "Hall" / "under.png"), (scene * 255).astype(np.uint8))
+    for name, img in (("renamed", scene**2.2 * 0.6), ("different", other)):
+        folder = tmp_path / "stacks" / "src" / name
+        folder.mkdir(parents=True)
+        for k in range(3):
+            cv2.imwrite(str(folder / f"{k + 1:02d}.jpg"), (np.clip(img * (0.5 + 0.5 * k), 0, 1) * 255).astype(np.uint8))
+    stacks = find_stacks(tmp_path / "stacks")
+    found = content_matches(stacks, eval_images([tmp_path / "mefb"]))
+    assert list(found) == ["src/renamed"] and "mefb/Hall/under.png" in found["src/renamed"]
 
 
 # -- pair draw, crops, sampler -----------------------------------------------------------

@@ -15,7 +15,7 @@ from typing import Iterable
 import numpy as np
 
 from ..io import IMAGE_EXTENSIONS
-from .exclusion import default_eval_roots, eval_scene_names, exclusion_reason
+from .exclusion import content_matches, default_eval_roots, eval_images, eval_scene_names, exclusion_reason
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,10 @@ def find_stacks(root: str | Path, min_frames: int = 3) -> list[Stack]:
 
 
 def split_excluded(
-    stacks: Iterable[Stack], eval_roots: Iterable[str | Path] | None = None, data_root: str | Path | None = None
+    stacks: Iterable[Stack],
+    eval_roots: Iterable[str | Path] | None = None,
+    data_root: str | Path | None = None,
+    content: bool = True,
 ) -> tuple[list[Stack], dict[str, str]]:
     """Separate stacks allowed for training from those of evaluation scenes.
 
@@ -82,6 +85,9 @@ def split_excluded(
     data_root : path, optional
         Shared data root; when ``eval_roots`` is None its ``mefb``, ``mef_database``
         and ``memorial`` folders are used.
+    content : bool
+        Also exclude stacks whose frames are the same picture as an evaluation image
+        (:func:`mefkit.train.exclusion.content_matches`; a few seconds on the shared data).
 
     Returns
     -------
@@ -91,15 +97,18 @@ def split_excluded(
     """
     if eval_roots is None:
         eval_roots = default_eval_roots(data_root) if data_root is not None else []
+    eval_roots = list(eval_roots)
     names = eval_scene_names(eval_roots)
-    kept, excluded = [], {}
+    by_name, excluded = [], {}
     for stack in stacks:
         reason = exclusion_reason(stack.source, stack.scene, names)
         if reason is None:
-            kept.append(stack)
+            by_name.append(stack)
         else:
             excluded[stack.id] = reason
-    return kept, excluded
+    if content:
+        excluded.update(content_matches(by_name, eval_images(eval_roots)))
+    return [s for s in by_name if s.id not in excluded], excluded
 
 
 def guess_data_root(stacks_root: str | Path) -> Path:
