@@ -235,3 +235,34 @@ def test_build_data_end_to_end(tmp_path):
     assert sources == {"stacks", "synthetic"}
     assert bundle.train[0]["label"].shape == (3, 24, 24)
     assert len(bundle.val) == 1 and bundle.val[0]["under"].shape == (3, 48, 56)
+
+
+def test_data_manifest_freezes_choices(tmp_path):
+    # Property: a run folder's data.json fixes the stacks and labels; rebuilding for a resume
+    # after the candidate methods changed still uses the recorded labels.
+    root = _fake_stacks(tmp_path / "data" / "train_stacks", ("s/a", "s/b", "s/c"))
+    cfg = DataConfig(stacks=str(root), label_cache=str(tmp_path / "cache"), label_methods=("mertens",),
+                     crop=24, max_side=0, val_scenes=1)
+    first = build_data(cfg, seed=0, run_dir=tmp_path / "run")
+    assert (tmp_path / "run" / "data.json").is_file()
+    cfg.label_methods = ("dem",)
+    again = build_data(cfg, seed=0, run_dir=tmp_path / "run")
+    assert again.info["stacks"] == first.info["stacks"]
+    assert {c["method"] for c in again.info["stacks"]["labels"].values()} == {"mertens"}
+    assert torch.equal(again.train[3]["label"], first.train[3]["label"])
+
+
+def test_split_validation_keeps_scene_variants_together():
+    # Property: captures of one scene (name_1, name_2) are never split between train and val.
+    from pathlib import Path
+
+    from mefkit.train.data import split_validation
+    from mefkit.train.stacks import Stack
+
+    names = ["A_1", "A_2", "B", "C_1", "C_2", "D", "E", "F"]
+    stacks = [Stack("src", n, (Path(f"{n}.jpg"),)) for n in names]
+    train, val = split_validation(stacks, 3)
+    assert len(val) >= 3 and train
+    groups = lambda ss: {normalize_scene_name(s.scene) for s in ss}  # noqa: E731
+    assert not groups(train) & groups(val)
+    assert split_validation(stacks, 3) == (train, val)  # fixed draw

@@ -15,7 +15,9 @@ different frame counts and every (pair, crop) is a new sample anyway.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+import os
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -26,6 +28,7 @@ from torch.utils.data import Dataset, Sampler
 
 from .augment import draw_augment, ensure_min_side, sample_rng
 from .config import DataConfig
+from .exclusion import normalize_scene_name
 from .images import ImageCache, to_float
 from .labels import LabelChoice, build_stack_labels, default_label_cache, load_label
 from .sice import SiceSequence, find_sequences
@@ -33,6 +36,8 @@ from .stacks import Stack, draw_pair, find_stacks, guess_data_root, split_exclud
 from .synthetic import SynthRanges, simulate_pair, well_exposed_images
 
 IMAGE_KEYS = ("under", "over", "mid", "label")
+#: File in the run folder recording the data a run trains on (stacks, labels, exclusions).
+DATA_MANIFEST = "data.json"
 
 
 def _crop_all(images: dict[str, np.ndarray], rng: np.random.Generator, crop: int, flips: bool) -> dict[str, np.ndarray]:
@@ -286,9 +291,9 @@ def build_data(cfg: DataConfig, *, seed: int, swap: bool = False, with_mid: bool
     """Build the training mixture and validation pairs a :class:`DataConfig` describes.
 
     Stacks: discovered under ``cfg.stacks``; evaluation scenes excluded (evaluation roots
-    default to ``mefb``, ``mef_database`` and ``memorial`` beside the stacks folder); the
-    last ``cfg.val_scenes`` kept stacks held out for validation; labels built or read
-    from the cache. SICE: the shipped split's training sequences. Synthetic: images of
+    default to ``mefb``, ``mef_database`` and ``memorial`` beside the stacks folder);
+    about ``cfg.val_scenes`` kept stacks held out for validation
+    (:func:`split_validation`); labels built or read from the cache. SICE: the shipped split's training sequences. Synthetic: images of
     ``cfg.synthetic`` (or the stack labels for ``"labels"``), weighted
     ``cfg.synthetic_fraction`` of the samples when another source exists.
 
@@ -301,7 +306,9 @@ def build_data(cfg: DataConfig, *, seed: int, swap: bool = False, with_mid: bool
     with_mid : bool
         Samples carry a ``"mid"`` frame.
     run_dir : path, optional
-        The run folder (unused by the default sources; for tasks that build their own).
+        The run folder. The choices (training / validation stacks, excluded stacks and
+        why, each stack's label) are written to ``RUN_DIR/data.json`` the first time and
+        read back from it afterwards, so a resumed run trains on the same data.
     eval_roots : sequence of path, optional
         Override the evaluation-scene folders used for exclusion.
     on_progress : callable, optional
@@ -312,26 +319,41 @@ def build_data(cfg: DataConfig, *, seed: int, swap: bool = False, with_mid: bool
     info: dict = {"sources": {}}
     val_items: list[tuple[str, dict[str, np.ndarray]]] = []
     labels: dict[str, LabelChoice] = {}
+    manifest_path = Path(run_dir) / DATA_MANIFEST if run_dir else None
+    manifest = json.loads(manifest_path.read_text()) if manifest_path and manifest_path.is_file() else None
     if cfg.stacks:
-        all_stacks = find_stacks(cfg.stacks)
-        if eval_roots is None:
-            eval_roots = [guess_data_root(cfg.stacks) / n for n in ("mefb", "mef_database", "memorial")]
-        kept, excluded = split_excluded(all_stacks, eval_roots)
-        n_val = min(cfg.val_scenes, max(0, len(kept) - 1))
-        train_stacks, val_stacks = (kept[:-n_val], kept[-n_val:]) if n_val else (kept, [])
-        label_dir = cfg.label_cache or str(default_label_cache())
-        labels = build_stack_labels(train_stacks + val_stacks, label_dir, methods=cfg.label_methods,
-                                    skip=cfg.skip_label_methods, max_side=cfg.max_side, on_progress=on_progress)
+        found = {s.id: s for s in find_stacks(cfg.stacks)}
+        if manifest is not None and "stacks" in manifest:
+            # A resumed run keeps the data it started with, even if the exclusion rules, the
+            # registered methods or the label cache changed since: an exact resume needs it.
+            m = manifest["stacks"]
+            missing = [sid for sid in m["train"] + m["val"] if sid not in found]
+            if missing:
+                raise FileNotFoundError(f"{manifest_path}: stacks no longer under {cfg.stacks}: {missing[:3]}")
+            train_stacks = [found[sid] for sid in m["train"]]
+            val_stacks = [found[sid] for sid in m["val"]]
+            excluded = m["excluded"]
+            labels = {sid: LabelChoice(**c) for sid, c in m["labels"].items()}
+            label_dir = m["label_cache"]
+        else:
+            if eval_roots is None:
+                eval_roots = [guess_data_root(cfg.stacks) / n for n in ("mefb", "mef_database", "memorial")]
+            kept, excluded = split_excluded(found.values(), eval_roots)
+            train_stacks, val_stacks = split_validation(kept, cfg.val_scenes)
+            label_dir = cfg.label_cache or str(default_label_cache())
+            labels = build_stack_labels(train_stacks + val_stacks, label_dir, methods=cfg.label_methods,
+                                        skip=cfg.skip_label_methods, max_side=cfg.max_side, on_progress=on_progress)
         src = StackSource(train_stacks, labels, cfg.max_side, cfg.under_max_frac, cfg.over_min_frac, cache)
         sources.append((src, 1.0))
         for k, stack in enumerate(val_stacks):
             u, o = draw_pair(len(stack.frames), sample_rng(seed, k, stream=7), cfg.under_max_frac, cfg.over_min_frac)
             val_items.append((f"{stack.id}[{u + 1},{o + 1}]", src.pair(stack, u, o, with_mid)))
         info["sources"]["stacks"] = len(train_stacks)
+        info["stacks"] = {"train": [s.id for s in train_stacks], "val": [s.id for s in val_stacks],
+                          "excluded": excluded, "label_cache": label_dir,
+                          "labels": {k: asdict(v) for k, v in labels.items()}}
         info["excluded"] = excluded
         info["val_stacks"] = [s.id for s in val_stacks]
-        info["label_cache"] = label_dir
-        info["label_methods"] = {k: v.method for k, v in labels.items()}
     if cfg.sice:
         seqs = find_sequences(cfg.sice, "train", cfg.sice_under, cfg.sice_over)
         sources.append((SiceSource(seqs, cfg.sice_under, cfg.sice_over, cfg.max_side, cache), 1.0))
@@ -347,4 +369,34 @@ def build_data(cfg: DataConfig, *, seed: int, swap: bool = False, with_mid: bool
     if not sources:
         raise ValueError("no training data: give stacks, sice or synthetic")
     train = TrainPairs(sources, seed=seed, crop=cfg.crop, flips=cfg.flips, swap=swap and cfg.swap, with_mid=with_mid)
+    if manifest_path is not None and manifest is None:
+        manifest_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = manifest_path.with_name(manifest_path.name + ".tmp")
+        tmp.write_text(json.dumps(info, indent=1, default=str) + "\n")
+        os.replace(tmp, manifest_path)
     return DataBundle(train, ValPairs(val_items) if val_items else None, info)
+
+
+def split_validation(stacks: Sequence[Stack], n_val: int) -> tuple[list[Stack], list[Stack]]:
+    """Hold out about ``n_val`` stacks for validation, whole scenes at a time.
+
+    Captures of one scene (``BandonSunset_1``, ``BandonSunset_2``: same
+    :func:`~mefkit.train.exclusion.normalize_scene_name`) go to the same side, so
+    validation never sees a scene that trains. Scenes are drawn with a fixed seed (0),
+    independent of the run seed, so every run validates on the same scenes.
+    """
+    if n_val <= 0 or len(stacks) < 2:
+        return list(stacks), []
+    groups: dict[str, list[Stack]] = {}
+    for s in stacks:
+        groups.setdefault(normalize_scene_name(s.scene), []).append(s)
+    names = sorted(groups)
+    val_names: set[str] = set()
+    count = 0
+    for i in np.random.default_rng(0).permutation(len(names)):
+        if count >= n_val or len(val_names) >= len(names) - 1:
+            break
+        val_names.add(names[i])
+        count += len(groups[names[i]])
+    val = [s for s in stacks if normalize_scene_name(s.scene) in val_names]
+    return [s for s in stacks if normalize_scene_name(s.scene) not in val_names], val
