@@ -113,6 +113,30 @@ def test_resume_reuses_finished_cells_and_redoes_changed_ones(data, tmp_path, co
     assert len(count_fuse) == 9
 
 
+def test_changed_code_invalidates_cells(data, tmp_path, count_fuse, monkeypatch):
+    # Edited method or metric code (a new source hash) must not reuse old numbers.
+    rep = tmp_path / "rep"
+    evaluate(load_dataset(data), rep, ["mertens"], metrics=METRICS, metric_fns=FAKE)
+    monkeypatch.setattr(runner, "code_hash", lambda fn, include_weights=False: "edited")
+    res = evaluate(load_dataset(data), rep, ["mertens"], metrics=METRICS, metric_fns=FAKE)
+    assert (res.reused, res.computed) == (0, 2) and len(count_fuse) == 4
+
+
+def test_code_closure_follows_mefkit_imports():
+    # Hand-read imports: mertens.py does "from .. import pyramid" and "from ..registry
+    # import"; the metrics modules import only their siblings, never a fusion method.
+    from mefkit.evaluation.provenance import module_closure
+
+    def rel(mod):
+        return {p.relative_to(p.parents[1]).as_posix() if p.parent.name != "mefkit" else p.name
+                for p in module_closure(mod)}
+
+    assert {"methods/mertens.py", "pyramid.py", "registry.py"} <= rel("mefkit.methods.mertens")
+    assert "methods/gff.py" not in rel("mefkit.methods.mertens")
+    metric_files = rel("mefkit.metrics.mef_ssim")
+    assert "metrics/mef_ssim.py" in metric_files and all(f.startswith("metrics/") for f in metric_files)
+
+
 def test_interrupted_run_keeps_finished_cells_and_resumes(data, tmp_path, count_fuse):
     rep = tmp_path / "rep"
 

@@ -5,7 +5,8 @@ fuses them with each method through :func:`mefkit.fuse` (timed), or reads a resu
 elsewhere, then computes the reference metrics where the scene has a ground truth and
 the no-reference metrics (MEF-SSIM) always, against the frames the method was given.
 Each finished cell is stored at once (see :mod:`mefkit.evaluation.store`), so an
-interrupted run resumes where it stopped.
+interrupted run resumes where it stopped; a stored cell is reused only while the method's
+and the metrics' code is unchanged (see :mod:`mefkit.evaluation.provenance`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from ..api import fuse
 from ..datasets.scene import Dataset, Scene
 from ..errors import MefkitError
 from ..io import Bracket, read_bracket, read_image, write_image
+from ..registry import get_method
 from .outputs import find_outputs, fit_to_inputs
+from .provenance import code_hash
 from .store import CellStore, file_stamp, fingerprint
 
 #: Metrics computed when none are named: the seed paper's four plus MEF-SSIM.
@@ -176,10 +179,24 @@ def _score(
     return values, errors
 
 
-def _job_fingerprint(job: Job) -> str:
+def _method_code(job: Job) -> str | None:
+    if job.external is not None:
+        return None
+    info = get_method(job.method)
+    return code_hash(info.fn, include_weights=info.kind == "learned")
+
+
+def _metrics_code(metrics: Sequence[str], metric_fns: MetricFns) -> str:
+    ref, noref = metric_fns
+    return fingerprint(**{m: code_hash(noref[m] if m in noref else ref[m]) for m in metrics})
+
+
+def _job_fingerprint(job: Job, metrics_code: str) -> str:
     scene = job.scene
     return fingerprint(
         method=job.method,
+        code=_method_code(job),
+        metrics_code=metrics_code,
         params=dict(job.params),
         frames=[file_stamp(p) for p in scene.frames],
         gt=file_stamp(scene.gt),
@@ -293,13 +310,14 @@ def evaluate(
     if jobs is None:
         jobs = plan_jobs(dataset, methods, params, outputs, published)
     result = EvalResult([])
+    metrics_code = _metrics_code(metrics, metric_fns)
     scene_data: dict[str, _SceneData] = {}
     for job in jobs:
         name = job.scene.name
         if name not in scene_data:
             scene_data.clear()  # jobs come scene by scene: keep one scene's frames in memory
             scene_data[name] = _SceneData(job.scene, store)
-        fp = _job_fingerprint(job)
+        fp = _job_fingerprint(job, metrics_code)
         cell = None if fresh else store.reusable(name, job.method, fp, metrics)
         reused = cell is not None
         if cell is None:

@@ -2,8 +2,8 @@
 
 A cell file is written atomically once the cell's thumbnail is on disk, so a present
 cell file always means a finished cell. Re-running with the same report folder reuses a
-cell when its fingerprint (method, parameters, input files' size and mtime) matches and
-it holds every metric asked for.
+cell when its fingerprint (method, parameters, the hash of the method's and the metrics'
+code, input files' size and mtime) matches and it holds every metric asked for.
 """
 
 from __future__ import annotations
