@@ -255,3 +255,31 @@ def test_cli_rejects_unknown_method_metric_and_ambiguous_param(data, tmp_path):
     res = r.invoke(app, ["eval", str(data), "-m", "mertens,dem", "-p", "levels=3", "-o", str(tmp_path / "r")])
     assert res.exit_code == 2 and "which method" in res.output
     assert r.invoke(app, ["eval", str(data), "-o", str(tmp_path / "r")]).exit_code == 2
+
+
+def test_flat_outputs_naming_and_save_fused(data, tmp_path):
+    # MEFB's original naming, DIR/<scene>_<method>.*, and full-size fused PNGs kept on request.
+    flat = tmp_path / "flat"
+    under = _load(data / "s2" / "under.png")
+    _save(flat / "s2_DEM.png", under)
+    ds = load_dataset(data)
+    res = evaluate(ds, tmp_path / "rep", ["mertens"], metrics=METRICS, outputs=[("m", flat)], metric_fns=FAKE,
+                   save_fused=True)
+    assert [(c["scene"], c["method"]) for c in res.cells] == [("s1", "mertens"), ("s2", "mertens"), ("s2", "m:DEM")]
+    kept = tmp_path / "rep" / res.cells[2]["fused_file"]
+    assert np.array_equal(cv2.imread(str(kept)), cv2.imread(str(flat / "s2_DEM.png")))  # lossless copy
+
+
+def test_cli_published_outputs_label_and_scene_filter(data, tmp_path):
+    pytest.importorskip("mefkit.metrics")
+    _save(data / "s1" / "fused" / "DEM.png", _load(data / "s1" / "gt.png"))
+    _save(tmp_path / "o" / "s1" / "Y.png", _load(data / "s1" / "gt.png"))
+    rep = tmp_path / "rep"
+    res = CliRunner().invoke(app, ["eval", str(data), "-m", "mertens", "--published", "--outputs",
+                                   f"tool={tmp_path / 'o'}", "--metrics", "psnr,mef_ssim", "--scenes", "s1",
+                                   "-o", str(rep)])
+    assert res.exit_code == 0, res.output
+    rows = list(csv.DictReader((rep / "results.csv").open()))
+    assert [r["method"] for r in rows] == ["mertens", "data:DEM", "tool:Y"]
+    assert rows[1]["psnr"] == rows[2]["psnr"] == "inf"  # both are the gt itself: PSNR is infinite
+    assert "| data:DEM | **inf** |" in (rep / "summary.md").read_text()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import math
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -54,7 +55,11 @@ def bar_chart(rows: Sequence[MethodSummary], metric: str) -> bytes:
     matplotlib.use("Agg")  # headless: never open a window
     from matplotlib.figure import Figure
 
-    data = [(r.method, r.means[metric], r.source) for r in rows if r.means.get(metric) is not None]
+    data = [(r.method, r.means[metric], r.source) for r in rows
+            if r.means.get(metric) is not None and math.isfinite(r.means[metric])]
+    infinite = [r.method for r in rows if r.means.get(metric) is not None and math.isinf(r.means[metric])]
+    if not data:
+        data = [("(no finite value)", 0.0, "")]
     fig = Figure(figsize=(5.6, 0.35 * len(data) + 1.2), dpi=100)
     ax = fig.add_subplot()
     names = [d[0] for d in data][::-1]
@@ -66,7 +71,10 @@ def bar_chart(rows: Sequence[MethodSummary], metric: str) -> bytes:
     ax.set_xlim(max(0.0, lo - 3 * pad) if lo >= 0 else lo - pad, hi + pad)
     for y, v in enumerate(vals):
         ax.text(v, y, f" {v:.4f}", va="center", fontsize=8)
-    ax.set_title(f"{metric_title(metric)} (mean, higher is better)", fontsize=10)
+    title = f"{metric_title(metric)} (mean, higher is better)"
+    if infinite:  # PSNR of an exact copy: no bar can show it
+        title += "\ninfinite, not drawn: " + ", ".join(infinite)
+    ax.set_title(title, fontsize=10)
     ax.tick_params(labelsize=8)
     fig.tight_layout()
     buf = io.BytesIO()

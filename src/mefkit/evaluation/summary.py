@@ -42,7 +42,9 @@ class MethodSummary:
 
 
 def _mean(values: list[float]) -> float | None:
-    vals = [v for v in values if v is not None and math.isfinite(v)]
+    # NaN (undefined) is left out; +inf (PSNR of an exact copy) is kept: dropping it
+    # would silently lower the mean of the method that was perfect on a scene.
+    vals = [v for v in values if v is not None and not math.isnan(v)]
     return sum(vals) / len(vals) if vals else None
 
 
