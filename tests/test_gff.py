@@ -64,14 +64,14 @@ def test_matches_matlab_reimplementation_gray_guide():
     # Oracle: an independent float64 transcription of the public GFF.m (gray guide).
     frames = make_bracket(40, 52, 3, seed=2)
     ref = _reference_gff([f.astype(np.float64) for f in frames])
-    np.testing.assert_allclose(gff(frames, guide="gray"), ref, atol=1e-5)
+    np.testing.assert_allclose(gff(frames), ref, atol=1e-5)  # default guide: gray
 
 
 def test_colour_guide_differs_little_from_gray_guide():
     # Property: the colour guided filter refines the same one-hot maps; on a natural-ish
     # bracket the two guides give close results (they differ only at colour edges).
     frames = make_bracket(48, 64, 2, seed=4)
-    diff = np.abs(gff(frames) - gff(frames, guide="gray"))
+    diff = np.abs(gff(frames, guide="color") - gff(frames, guide="gray"))
     assert diff.mean() < 0.01
 
 
