@@ -23,6 +23,7 @@ engine refuses changes that would break an exact resume, e.g. ``--lr``).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, List, Optional
 
@@ -135,10 +136,12 @@ def run_training(task, cfg, resume: bool = False) -> None:  # noqa: ANN001 - a T
     """Run the engine and report the outcome; exit status 130 when interrupted."""
     from ..train.engine import Trainer
 
-    console.print(f"training {cfg.task or task.name} -> {cfg.out} ({cfg.steps} steps, batch {cfg.batch}, "
-                  f"device {cfg.device})", highlight=False)
+    rank0 = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 talks
+    if rank0:
+        console.print(f"training {cfg.task or task.name} -> {cfg.out} ({cfg.steps} steps, batch {cfg.batch}, "
+                      f"device {cfg.device})", highlight=False)
     result = Trainer(task, cfg, resume=resume, console=console).fit()
-    if result.interrupted:
+    if result.interrupted and rank0:
         console.print(f"stopped at step {result.step}; continue with the same command and --resume", highlight=False)
         raise typer.Exit(130)
 

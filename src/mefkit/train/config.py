@@ -172,7 +172,10 @@ class TrainConfig:
     deterministic : bool
         Ask torch for deterministic kernels (slower on CUDA).
     progress : bool
-        Show a rich progress bar (rank 0 only).
+        Show a rich progress bar (rank 0, on a terminal; in a log file a line every
+        ``10 * log_every`` steps instead).
+    ddp_find_unused : bool
+        DDP's ``find_unused_parameters`` (for models whose forward skips parameters).
     optim, loss, data : OptimConfig, LossConfig, DataConfig
     task_params : dict
         Parameters of the task itself (model width, phase-1 weights, ...).
@@ -193,6 +196,7 @@ class TrainConfig:
     threads: int = 0
     deterministic: bool = False
     progress: bool = True
+    ddp_find_unused: bool = False
     optim: OptimConfig = field(default_factory=OptimConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     data: DataConfig = field(default_factory=DataConfig)

@@ -48,8 +48,9 @@ Subclass :class:`Task` (models, loss, prediction), describe the run with a
   :func:`mefkit.cli.train.config_from_options` and calls :func:`mefkit.cli.train.run_training`.
 
 What the engine does: Adam (``cfg.optim``), CPU or CUDA with AMP (float16 autocast +
-GradScaler), multi-GPU with ``torchrun --nproc_per_node N -m mefkit.cli train ...``
-(DDP; NCCL on CUDA, gloo on CPU; rank 0 logs and saves), ``RUN_DIR/config.json``,
+GradScaler), multi-GPU with ``torchrun --nproc_per_node N "$(which mefkit)" train ...``
+(DDP; NCCL on CUDA, gloo on CPU; each process reads its own samples, see
+:class:`~mefkit.train.data.StepSampler`; ``--batch`` is per process; rank 0 logs and saves), ``RUN_DIR/config.json``,
 ``checkpoint.pt`` every ``checkpoint_every`` steps and at exit (also on Ctrl-C and
 SIGTERM: the current step finishes, the checkpoint is written, the run stops),
 ``resume=True`` continuing exactly (models, optimizer, scaler, step, RNG states; the
@@ -406,7 +407,8 @@ class Trainer:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
             ids = [device.index] if device.type == "cuda" else None
-            models = {k: DDP(m, device_ids=ids) if any(p.requires_grad for p in m.parameters()) else m
+            models = {k: DDP(m, device_ids=ids, find_unused_parameters=cfg.ddp_find_unused)
+                      if any(p.requires_grad for p in m.parameters()) else m
                       for k, m in models.items()}
         all_models = {**models, **frozen}
         plain_all = {**plain, **frozen}
@@ -440,6 +442,7 @@ class Trainer:
                 "rng": rng_state(),
                 "config": config_to_dict(cfg),
                 "task": task.name,
+                "time_s": time_before + time.perf_counter() - t0,
             }
             atomic_torch_save(state, ckpt_path)
             if cfg.keep_checkpoints:
@@ -451,8 +454,11 @@ class Trainer:
         val: dict[str, float] = {}
         interrupted = False
         t0 = time.perf_counter()
+        time_before = float(ckpt.get("time_s", 0.0)) if ckpt is not None else 0.0  # training time so far
+        live_bar = bool(cfg.progress and self.console.is_terminal and self.rank == 0)
+        plain_lines = self.rank == 0 and not live_bar
         start_step = step
-        progress = self._progress(step) if (cfg.progress and self.rank == 0) else None
+        progress = self._progress(step) if live_bar else None
         with _StopOnSignal() as stop, (progress or contextlib.nullcontext()):
             bar = progress.add_task(task.name, total=cfg.steps, completed=step, loss="-", rate="-") if progress else None
             for batch in loader:
@@ -474,8 +480,14 @@ class Trainer:
                 optimizer.zero_grad(set_to_none=True)
                 step += 1
                 elapsed = time.perf_counter() - t0
+                total_time = time_before + elapsed
                 if csv_log is not None and (step % cfg.log_every == 0 or step == cfg.steps):
-                    csv_log.write({"step": step, "time_s": round(elapsed, 3), "lr": lr, **logs})
+                    csv_log.write({"step": step, "time_s": round(total_time, 3), "lr": lr, **logs})
+                if plain_lines and (step % (10 * cfg.log_every) == 0 or step == cfg.steps):
+                    # No live bar in a log file: a line now and then instead.
+                    rate = (step - start_step) / max(elapsed, 1e-9)
+                    self.console.print(f"step {step}/{cfg.steps} loss {float(loss.detach()):.4f} "
+                                       f"{rate:.2f} it/s {total_time / 60:.1f} min", highlight=False)
                 if progress is not None:
                     rate = (step - start_step) / max(elapsed, 1e-9)
                     progress.update(bar, completed=step, loss=f"{float(loss.detach()):.4f}", rate=f"{rate:.2f}")
