@@ -50,7 +50,8 @@ class COMMON:
     steps = typer.Option(None, "--steps", help="Total optimiser steps (default 1000).")
     batch = typer.Option(None, "--batch", help="Samples per step per process (thesis 8).")
     crop = typer.Option(None, "--crop", help="Random crop side in pixels (thesis 256).")
-    lr = typer.Option(None, "--lr", help="Adam learning rate (thesis 1e-4; beta1 0.5).")
+    lr = typer.Option(None, "--lr", help="Adam learning rate (thesis 1e-4).")
+    beta1 = typer.Option(None, "--beta1", help="Adam beta1 (thesis 0.5).")
     lambda_vgg = typer.Option(None, "--lambda-vgg", help="Weight of the VGG19 perceptual loss (thesis 0.01; needs --vgg-weights).")
     vgg_weights = typer.Option(None, "--vgg-weights", help="torchvision-format VGG19 state dict (.pth or .safetensors); nothing is downloaded.")
     lambda_ssim = typer.Option(None, "--lambda-ssim", help="Weight of 1 - SSIM on grayscale (thesis 0.1).")
@@ -112,6 +113,8 @@ def config_from_options(*, out: Path, resume: bool = False, task: str = "", task
             setattr(cfg, fld, opts[opt])
     if opts.get("lr") is not None:
         cfg.optim.lr = opts["lr"]
+    if opts.get("beta1") is not None:
+        cfg.optim.betas = (float(opts["beta1"]), cfg.optim.betas[1])
     for opt in ("lambda_vgg", "lambda_ssim", "vgg_weights"):
         if opts.get(opt) is not None:
             setattr(cfg.loss, opt, str(opts[opt]) if opt == "vgg_weights" else opts[opt])
@@ -169,6 +172,7 @@ def train_progressive(
     batch: Optional[int] = COMMON.batch,
     crop: Optional[int] = COMMON.crop,
     lr: Optional[float] = COMMON.lr,
+    beta1: Optional[float] = COMMON.beta1,
     lambda_vgg: Optional[float] = COMMON.lambda_vgg,
     vgg_weights: Optional[Path] = COMMON.vgg_weights,
     lambda_ssim: Optional[float] = COMMON.lambda_ssim,
