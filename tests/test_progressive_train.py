@@ -134,3 +134,31 @@ def test_phase2_without_phase1_weights_is_refused():
         build_task({"phase": 2})
     with pytest.raises(ValueError, match="phase must be"):
         build_task({"phase": 3})
+
+
+def test_mef_ssim_loss_oracles():
+    # Hand-derived: if the fused image IS the exposure with the larger local variance
+    # everywhere, every q = (2 var + C2) / (2 var + C2) = 1, so the loss is 0; a flat
+    # fused image has no structure (loss > 0); the frame order does not matter.
+    from mefkit.train.progressive_task import mef_ssim_loss
+
+    g = torch.Generator().manual_seed(0)
+    over = torch.rand(2, 3, 32, 40, generator=g)
+    under = 0.5 * over  # a quarter of the variance at every position
+    assert torch.allclose(mef_ssim_loss([under, over], over), torch.zeros(2), atol=1e-5)
+    flat = mef_ssim_loss([under, over], torch.full_like(over, 0.5))
+    assert (flat > 0.5).all()
+    assert torch.allclose(mef_ssim_loss([under, over], under), mef_ssim_loss([over, under], under))
+
+
+def test_lambda_mef_adds_the_structure_term(tmp_path, image_dir):
+    # Property: with lambda_mef the task loss is the engine loss plus lambda * term.
+    cfg = _cfg(tmp_path / "p1", image_dir, 1, 1, extra={"lambda_mef": 0.5})
+    task = build_task(cfg.task_params)
+    task.setup(cfg, torch.device("cpu"))
+    batch = _fixed_batch(task, cfg)
+    models = task.build_models()
+    with torch.no_grad():
+        loss, logs = task.loss(models, batch)
+        base, _ = task.criterion(task.forward(models, batch), batch["label"])
+    assert abs(float(loss) - (float(base) + 0.5 * logs["mef"])) < 1e-5

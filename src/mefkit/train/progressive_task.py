@@ -12,6 +12,9 @@ Task parameters (``TrainConfig.task_params``):
   feature count.
 * ``unet`` / ``amnet``: dicts overriding single fields of the chosen
   :class:`~mefkit.nn.progressive.UNetConfig` / :class:`~mefkit.nn.progressive.AMNetConfig`.
+* ``lambda_mef``: weight of an extra no-reference structure term, ``1 - MEF-SSIM``
+  of the prediction against its own input pair (:func:`mef_ssim_loss`, the
+  MEFNet-style training form). Default 0 (the thesis's loss alone).
 * ``phase1_weights`` (phase 2): phase 1's weights: the engine's ``unet.safetensors``,
   a phase-1 ``checkpoint.pt``, or a combined file from :func:`export_weights`. The
   UNet's widths are read from the file's metadata when it has them.
@@ -31,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..errors import MefkitError
@@ -46,6 +50,53 @@ from ..nn.progressive import (
 )
 from .checkpoint import load_weights
 from .engine import Task
+from .losses import _gaussian_window, rgb_to_gray
+
+#: MEF-SSIM's stabiliser for data in [0, 1]: C2 = (K2 L)^2 with K2 = 0.03 (Ma et al. 2015).
+MEF_SSIM_C2 = 0.03**2
+#: Gaussian window of the structure comparison (Ma et al. 2015: 11x11, sigma 1.5).
+MEF_SSIM_WINDOW, MEF_SSIM_SIGMA = 11, 1.5
+
+
+def mef_ssim_loss(frames: list[torch.Tensor], fused: torch.Tensor) -> torch.Tensor:
+    """``1 - MEF-SSIM`` in the MEFNet training form, differentiable, grayscale, one scale.
+
+    At each position the reference structure is the exposure with the largest local
+    variance (a hard choice, as in MEFNet's ``mefssim.py``; the 2015 metric blends
+    the exposures' structures instead), compared with the fused image by the
+    contrast-structure term of SSIM over an 11x11 Gaussian window ('valid').
+
+    Parameters
+    ----------
+    frames : list of Tensor
+        K exposures ``(B, 3, H, W)`` in [0, 1], ``H, W >= 11``.
+    fused : Tensor
+        ``(B, 3, H, W)`` in [0, 1].
+
+    Returns
+    -------
+    Tensor
+        ``(B,)``: 0 when the fused image carries the strongest structure everywhere.
+    """
+    y = rgb_to_gray(fused.float())
+    win = _gaussian_window(MEF_SSIM_WINDOW, MEF_SSIM_SIGMA, 1, y.device, y.dtype)
+    filt = lambda t: F.conv2d(t, win)  # noqa: E731 - 'valid' Gaussian filter
+    mu_y = filt(y)
+    var_y = filt(y * y) - mu_y**2
+    best_var = best_q = None
+    for frame in frames:
+        x = rgb_to_gray(frame.float())
+        mu_x = filt(x)
+        var_x = (filt(x * x) - mu_x**2).clamp_min(0)
+        cov = filt(x * y) - mu_x * mu_y
+        q = (2 * cov + MEF_SSIM_C2) / (var_x + var_y + MEF_SSIM_C2)
+        if best_var is None:
+            best_var, best_q = var_x, q
+        else:
+            take = var_x > best_var
+            best_q = torch.where(take, q, best_q)
+            best_var = torch.where(take, var_x, best_var)
+    return 1.0 - best_q.flatten(1).mean(dim=1)
 
 SIZES = {"default": (DEFAULT_UNET, DEFAULT_AMNET), "thesis": (THESIS_UNET, THESIS_AMNET)}
 
@@ -130,6 +181,16 @@ class ProgressiveTask(Task):
         if self.phase == 1:
             return inter
         return models["amnet"](under, inter, over)
+
+    def loss(self, models: dict[str, nn.Module], batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
+        pred = self.forward(models, batch)
+        loss, logs = self.criterion(pred, batch["label"])
+        lam = float(self.params.get("lambda_mef", 0.0))
+        if lam > 0:
+            mef = mef_ssim_loss([batch["under"], batch["over"]], pred).mean()
+            loss = loss + lam * mef
+            logs = {**logs, "mef": float(mef), "loss": float(loss)}
+        return loss, logs
 
     def weight_metadata(self) -> dict[str, Any]:
         meta: dict[str, Any] = {"params": self.params, "phase": self.phase}
