@@ -78,9 +78,11 @@ def test_channels_first_and_normalisation_axis(rng):
     last = dense_sift(gray)
     first = dense_sift(gray, channels_first=True)
     np.testing.assert_array_equal(first.transpose(1, 2, 0), last)
-    np.testing.assert_allclose(
-        normalize_descriptors(first, axis=0).transpose(1, 2, 0), normalize_descriptors(last), atol=1e-7
-    )
+    expected = normalize_descriptors(last)
+    np.testing.assert_allclose(normalize_descriptors(first, axis=0).transpose(1, 2, 0), expected, atol=1e-7)
+    in_place = normalize_descriptors(first, axis=0, copy=False)
+    assert np.shares_memory(in_place, first)
+    np.testing.assert_allclose(in_place.transpose(1, 2, 0), expected, atol=1e-7)
 
 
 def test_dense_sift_zero_inside_a_flat_image():

@@ -182,7 +182,7 @@ def dense_sift_contrast(gray: np.ndarray, patch_size: int = 16) -> np.ndarray:
     return views[0] + views[1] + views[2] + views[3]
 
 
-def normalize_descriptors(desc: np.ndarray, axis: int = -1) -> np.ndarray:
+def normalize_descriptors(desc: np.ndarray, axis: int = -1, copy: bool = True) -> np.ndarray:
     """Lowe's normalisation of descriptors whose L2 norm exceeds 1 (``DSIFTNormalization.m``).
 
     Such a descriptor is scaled to unit length, clamped at 0.2 and rescaled to unit
@@ -195,13 +195,16 @@ def normalize_descriptors(desc: np.ndarray, axis: int = -1) -> np.ndarray:
         the default ``axis=-1``, ``(D, H, W)`` with ``axis=0``).
     axis : int
         The descriptor axis.
+    copy : bool
+        False: normalise a float32 ``desc`` in place (saves a copy of a large array).
 
     Returns
     -------
     ndarray
         Same shape, float32.
     """
-    d = np.moveaxis(np.array(desc, np.float32, copy=True), axis, 0)
+    in_place = not copy and desc.dtype == np.float32
+    d = np.moveaxis(desc if in_place else np.array(desc, np.float32), axis, 0)
     norm = np.sqrt(np.einsum("k...,k...->...", d, d))
     big = norm > 1
     # Whole-array passes with per-descriptor factors (1 and +inf where the norm is <= 1)

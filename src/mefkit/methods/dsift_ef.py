@@ -108,8 +108,10 @@ def dsift_ef(
         contrast = (labels[None] == np.arange(n)[:, None, None]).astype(np.float64)
     quality = np.stack([((g > EXPOSURE_LOW) & (g < EXPOSURE_HIGH)).astype(np.float64) for g in grays])
     if ghost_removal:
-        normed = [normalize_descriptors(dense_sift(g, int(patch_size), channels_first=True), axis=0)
-                  for g in grays]
+        normed = [
+            normalize_descriptors(dense_sift(g, int(patch_size), channels_first=True), axis=0, copy=False)
+            for g in grays
+        ]
         consistency = np.zeros_like(quality)
         for i in range(n):
             for j in range(i + 1, n):  # the distance is symmetric: one computation per pair
