@@ -198,6 +198,9 @@ def test_published_fused_folder_and_data_as_outputs(data, tmp_path):
     assert [(c["scene"], c["method"]) for c in pub.cells] == [("s1", "mefb:DEM")]
     assert [(c["scene"], c["method"]) for c in via.cells] == [("s1", "mefb:DEM")]
     assert pub.cells[0]["metrics"]["psnr"] == pytest.approx(120.0)
+    both = evaluate(ds, tmp_path / "c", [], metrics=METRICS, published="mefb", outputs=[("mefb", data)],
+                    metric_fns=FAKE)
+    assert len(both.cells) == 1  # one cell, not the same result twice
 
 
 def test_report_files_layout_and_bold_best(data, tmp_path):

@@ -105,7 +105,11 @@ def plan_jobs(
         for label, folder in outputs:
             for meth, path in sorted(find_outputs(folder, scene).items()):
                 jobs.append(Job(scene, f"{label}:{meth}", path))
-    return jobs
+    # The same cell named twice (--published and the data folder as --outputs) runs once.
+    unique: dict[tuple[str, str], Job] = {}
+    for job in jobs:
+        unique.setdefault((job.scene.name, job.method), job)
+    return list(unique.values())
 
 
 def write_thumbnail(path: Path, image: np.ndarray, size: int = THUMB_SIZE) -> Path:
