@@ -127,6 +127,25 @@ def test_generic_layout_orders_by_names_then_luminance(tmp_path):
     assert {s.layout for s in ds} == {"generic"}
 
 
+def _exif_jpeg(path: Path, level: int, seconds: float) -> None:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    exif = Image.Exif()
+    ifd = exif.get_ifd(0x8769)  # EXIF sub-IFD: exposure time, f-number, ISO
+    ifd[0x829A], ifd[0x829D], ifd[0x8827] = seconds, 4.0, 100
+    Image.fromarray(np.full((12, 16, 3), level, np.uint8)).save(path, exif=exif)
+
+
+def test_generic_layout_prefers_exif_over_luminance(tmp_path):
+    # EXIF says DSC_2 (1/8 s) < DSC_1 (1/2 s) < DSC_3 (2 s) although the pixels say otherwise.
+    _exif_jpeg(tmp_path / "s" / "DSC_1.jpg", 10, 0.5)
+    _exif_jpeg(tmp_path / "s" / "DSC_2.jpg", 200, 0.125)
+    _exif_jpeg(tmp_path / "s" / "DSC_3.jpg", 100, 2.0)
+    scene = load_dataset(tmp_path, pairs="all")["s"]
+    assert _names(scene.frames) == ["DSC_2.jpg", "DSC_1.jpg", "DSC_3.jpg"] and scene.ordered_by == "exif"
+
+
 def test_malformed_folders_are_skipped_by_name(tmp_path):
     _img(tmp_path / "good" / "under.png", 20)
     _img(tmp_path / "good" / "over.png", 200)
