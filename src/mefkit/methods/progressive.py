@@ -126,7 +126,7 @@ def progressive(
     weights: str | None = None,
     phase: int = 2,
     max_mp: float | None = 1.0,
-    tile: int = 512,
+    tile: int = 1024,
     tile_pad: int = 32,
     device: str = "cpu",
 ) -> np.ndarray:
@@ -177,3 +177,35 @@ def progressive(
 
     pair = [frames[0], frames[-1]]
     return fuse_full_resolution(net, pair, max_mp=max_mp, tile=tile, tile_pad=tile_pad, device=device)
+
+
+def fuse_both_phases(
+    frames: Sequence[np.ndarray],
+    *,
+    weights: str | None = None,
+    max_mp: float | None = 1.0,
+    tile: int = 1024,
+    tile_pad: int = 32,
+    device: str = "cpu",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Phase 1's and phase 2's results from one network pass (for evaluation).
+
+    Same parameters as :func:`progressive`; returns ``(intermediate, final)``, each
+    ``(H, W, 3)`` float32 in [0, 1], equal to ``phase=1`` and ``phase=2`` calls.
+    """
+    import torch
+
+    from ..nn.tiling import fuse_full_resolution
+
+    model = load_weights(Path(weights) if weights else SHIPPED_WEIGHTS, device)
+    if model.amnet is None:
+        raise ValueError("these weights hold phase 1 only")
+
+    def net(under: Any, over: Any) -> Any:
+        inter = model.unet(under, over)
+        return torch.cat([inter, model.amnet(under, inter, over)], dim=1)
+
+    both = fuse_full_resolution(
+        net, [frames[0], frames[-1]], max_mp=max_mp, tile=tile, tile_pad=tile_pad, device=device, out_channels=6
+    )
+    return both[..., :3], both[..., 3:]

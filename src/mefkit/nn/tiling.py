@@ -151,7 +151,7 @@ def guided_coefficients(
     guide : ndarray
         ``(h, w, G)`` float32, e.g. the stacked frames of a bracket (G = 3N).
     target : ndarray
-        ``(h, w, 3)`` float32, the network's output at the same size.
+        ``(h, w, C)`` float32, the network's output at the same size.
     radius : int
         Box window radius in pixels.
     eps : float
@@ -160,15 +160,16 @@ def guided_coefficients(
     Returns
     -------
     ndarray
-        ``(h, w, 3, G + 1)`` float32: per pixel, for each output channel, the ``G``
+        ``(h, w, C, G + 1)`` float32: per pixel, for each output channel, the ``G``
         slopes and the offset, averaged over the windows covering the pixel (He et
         al. 2013, eq. 8).
     """
     g = guide.astype(np.float32)
     t = target.astype(np.float32)
     h, w, gc = g.shape
+    tc = t.shape[2]
     mean_g = _box(g, radius) if gc <= 4 else np.stack([_box(g[..., i], radius) for i in range(gc)], -1)
-    mean_t = _box(t, radius)
+    mean_t = np.stack([_box(t[..., c], radius) for c in range(tc)], -1)
     cov = np.empty((h, w, gc, gc), np.float32)
     for i in range(gc):
         for j in range(i, gc):
@@ -176,16 +177,16 @@ def guided_coefficients(
             cov[..., i, j] = c
             cov[..., j, i] = c
     cov += np.float32(eps) * np.eye(gc, dtype=np.float32)
-    cross = np.empty((h, w, gc, 3), np.float32)
+    cross = np.empty((h, w, gc, tc), np.float32)
     for i in range(gc):
-        for c in range(3):
+        for c in range(tc):
             cross[..., i, c] = _box(g[..., i] * t[..., c], radius) - mean_g[..., i] * mean_t[..., c]
-    a = np.linalg.solve(cov, cross)  # (h, w, G, 3)
+    a = np.linalg.solve(cov, cross)  # (h, w, G, C)
     b = mean_t - np.einsum("hwgc,hwg->hwc", a, mean_g)
-    coef = np.concatenate([np.transpose(a, (0, 1, 3, 2)), b[..., None]], axis=-1)  # (h, w, 3, G+1)
+    coef = np.concatenate([np.transpose(a, (0, 1, 3, 2)), b[..., None]], axis=-1)  # (h, w, C, G+1)
     flat = coef.reshape(h, w, -1)
     flat = np.stack([_box(flat[..., k], radius) for k in range(flat.shape[-1])], -1)
-    return flat.reshape(h, w, 3, gc + 1)
+    return flat.reshape(h, w, tc, gc + 1)
 
 
 def guided_upsample(
@@ -199,7 +200,7 @@ def guided_upsample(
     Parameters
     ----------
     coefficients : ndarray
-        ``(h, w, 3, G + 1)`` from :func:`guided_coefficients`.
+        ``(h, w, C, G + 1)`` from :func:`guided_coefficients`.
     full_guide : sequence of ndarray
         The full-resolution guide as frames ``(H, W, 3)`` float32 whose channels,
         stacked, make the ``G`` guide channels.
@@ -209,15 +210,15 @@ def guided_upsample(
     Returns
     -------
     ndarray
-        ``(H, W, 3)`` float32 (not clipped).
+        ``(H, W, C)`` float32 (not clipped).
     """
-    h, w = coefficients.shape[:2]
+    h, w, tc = coefficients.shape[:3]
     big_h, big_w = full_guide[0].shape[:2]
     gc = coefficients.shape[3] - 1
     flat = np.ascontiguousarray(coefficients.reshape(h, w, -1))
     # Source coordinates of output pixel centres (align_corners=False convention).
     sx = ((np.arange(big_w, dtype=np.float32) + 0.5) * (w / big_w) - 0.5).astype(np.float32)
-    out = np.empty((big_h, big_w, 3), np.float32)
+    out = np.empty((big_h, big_w, tc), np.float32)
     for y0 in range(0, big_h, rows_per_strip):
         y1 = min(y0 + rows_per_strip, big_h)
         sy = ((np.arange(y0, y1, dtype=np.float32) + 0.5) * (h / big_h) - 0.5).astype(np.float32)
@@ -228,10 +229,10 @@ def guided_upsample(
             cv2.remap(flat[..., k : k + 4], map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
             for k in range(0, flat.shape[-1], 4)
         ]
-        coef = np.concatenate([p.reshape(y1 - y0, big_w, -1) for p in parts], -1).reshape(y1 - y0, big_w, 3, gc + 1)
+        coef = np.concatenate([p.reshape(y1 - y0, big_w, -1) for p in parts], -1).reshape(y1 - y0, big_w, tc, gc + 1)
         guide = [f[y0:y1, :, c] for f in full_guide for c in range(f.shape[2])]
         # Explicit multiply-adds: several times faster than einsum on these shapes.
-        for c in range(3):
+        for c in range(tc):
             acc = coef[:, :, c, gc].copy()
             for g in range(gc):
                 acc += coef[:, :, c, g] * guide[g]
@@ -265,13 +266,15 @@ def fuse_full_resolution(
     device: str | torch.device = "cpu",
     radius: int = GUIDE_RADIUS,
     eps: float = GUIDE_EPS,
+    out_channels: int = 3,
 ) -> np.ndarray:
     """Fuse a bracket of any size with ``net``, full resolution out, bounded memory.
 
     Parameters
     ----------
     net : callable
-        ``net(*frames) -> (1, 3, h, w)`` on tensors ``(1, 3, h, w)`` in [0, 1].
+        ``net(*frames) -> (1, out_channels, h, w)`` on tensors ``(1, 3, h, w)`` in [0, 1]
+        (more than 3 channels: several images at once, e.g. both phases).
     frames : sequence of ndarray
         ``(H, W, 3)`` float32 in [0, 1], in the order ``net`` expects.
     max_mp : float or None
@@ -284,11 +287,13 @@ def fuse_full_resolution(
         Where the network runs.
     radius, eps : int, float
         Guided upsampling window (low-resolution pixels) and regulariser.
+    out_channels : int
+        Channels of ``net``'s output.
 
     Returns
     -------
     ndarray
-        ``(H, W, 3)`` float32 in [0, 1].
+        ``(H, W, out_channels)`` float32 in [0, 1].
     """
     h, w = frames[0].shape[:2]
     sh, sw = working_size(h, w, max_mp)
@@ -297,7 +302,10 @@ def fuse_full_resolution(
     else:  # INTER_AREA can overshoot 1.0 by rounding; the network expects [0, 1].
         small = [np.clip(cv2.resize(f, (sw, sh), interpolation=cv2.INTER_AREA), 0.0, 1.0) for f in frames]
     with torch.no_grad():
-        out = tiled_apply(net, [_to_tensor(f, device) for f in small], tile=tile, tile_pad=tile_pad, overlap=overlap)
+        out = tiled_apply(
+            net, [_to_tensor(f, device) for f in small], tile=tile, tile_pad=tile_pad, overlap=overlap,
+            out_channels=out_channels,
+        )
     low = out[0].permute(1, 2, 0).cpu().numpy()
     if (sh, sw) == (h, w):
         return np.clip(low, 0.0, 1.0)
