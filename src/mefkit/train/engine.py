@@ -29,6 +29,9 @@ Subclass :class:`Task` (models, loss, prediction), describe the run with a
         def predict(self, models, batch):      # validation; default: self.forward
             return self.forward(models, batch)
 
+        # optional: val_columns = ("psnr", ...) and val_metrics(pred, batch) -> {column: float}
+        # (default: PSNR, SSIM vs label and MEF-SSIM vs the input pair, from mefkit.metrics)
+
     cfg = TrainConfig(task="mymethod", out="runs/my", steps=2000, batch=8,
                       data=DataConfig(stacks="../shared/data/train_stacks", synthetic="labels"),
                       loss=LossConfig(lambda_vgg=0.0), task_params={"width": 16})
@@ -123,11 +126,14 @@ class Task:
         The model treats its two inputs symmetrically: the data may swap them.
     with_mid : bool
         Batches carry a ``"mid"`` frame.
+    val_columns : tuple of str
+        Columns of ``val.csv`` (the keys :meth:`val_metrics` returns).
     """
 
     name = "task"
     symmetric = False
     with_mid = False
+    val_columns: tuple[str, ...] = ("psnr", "ssim", "mef_ssim")
 
     def __init__(self, params: dict[str, Any] | None = None):
         self.params = dict(params or {})
@@ -170,6 +176,24 @@ class Task:
     def predict(self, models: dict[str, nn.Module], batch: dict[str, Any]) -> torch.Tensor:
         """Validation prediction, ``(B, 3, H, W)`` in [0, 1] (default: :meth:`forward`)."""
         return self.forward(models, batch)
+
+    def val_metrics(self, pred: torch.Tensor, batch: dict[str, Any]) -> dict[str, float]:
+        """Scores of one validation prediction (batch of 1), keys = :attr:`val_columns`.
+
+        Default: PSNR and SSIM against ``batch["label"]``, MEF-SSIM against the input pair
+        (``mefkit.metrics``; NaN where an image is too small for a metric).
+        """
+        ref_fns, nr_fns = _metric_fns()
+        out = _tensor_to_image(pred[0])
+        label = _tensor_to_image(batch["label"][0])
+        frames = [_tensor_to_image(batch["under"][0]), _tensor_to_image(batch["over"][0])]
+        row = {k: float(fn(out, label)) for k, fn in ref_fns.items()}
+        for k, fn in nr_fns.items():
+            try:
+                row[k] = float(fn(frames, out))
+            except ValueError:  # image too small for the metric's scales
+                row[k] = math.nan
+        return row
 
     def weight_metadata(self) -> dict[str, Any]:
         """Extra metadata stored in the exported safetensors (e.g. model width)."""
@@ -428,7 +452,7 @@ class Trainer:
         csv_log = val_log = None
         if self.rank == 0:
             csv_log = _CsvLog(self.out / "log.csv", log_cols, step if ckpt is not None else None)
-            val_log = _CsvLog(self.out / "val.csv", ["step", "item", "psnr", "ssim", "mef_ssim"],
+            val_log = _CsvLog(self.out / "val.csv", ["step", "item", *task.val_columns],
                               step if ckpt is not None else None)
 
         def save(at: int) -> None:
@@ -545,7 +569,6 @@ class Trainer:
         """PSNR/SSIM vs label and MEF-SSIM vs (under, over) on the validation pairs (rank 0 only)."""
         if self.rank != 0 or data.val is None or len(data.val) == 0:
             return {}
-        ref_fns, nr_fns = _metric_fns()
         was_training = {k: m.training for k, m in models.items()}
         for m in models.values():
             m.eval()
@@ -554,18 +577,8 @@ class Trainer:
             for i in range(len(data.val)):
                 item = data.val[i]
                 batch = _to_device({k: (v[None] if torch.is_tensor(v) else [v]) for k, v in item.items()}, device)
-                pred = _tensor_to_image(self.task.predict(models, batch)[0])
-                label = _tensor_to_image(batch["label"][0])
-                frames = [_tensor_to_image(batch["under"][0]), _tensor_to_image(batch["over"][0])]
-                row = {"item": item["name"]}
-                for k, fn in ref_fns.items():
-                    row[k] = float(fn(pred, label))
-                for k, fn in nr_fns.items():
-                    try:
-                        row[k] = float(fn(frames, pred))
-                    except ValueError:  # image too small for the metric's scales
-                        row[k] = math.nan
-                rows.append(row)
+                pred = self.task.predict(models, batch)
+                rows.append({"item": item["name"], **self.task.val_metrics(pred, batch)})
         for k, m in models.items():
             m.train(was_training[k])  # frozen models were in eval mode and stay there
         mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[0] if k != "item"}
