@@ -78,7 +78,6 @@ import random
 import signal
 import threading
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -99,7 +98,7 @@ from .checkpoint import (
     set_rng_state,
     unwrap,
 )
-from .config import TrainConfig, config_from_dict, config_to_dict, save_config
+from .config import TrainConfig, config_to_dict, save_config
 from .data import DataBundle, StepSampler, build_data
 from .losses import FusionLoss
 

@@ -10,6 +10,7 @@ re-encoded as JPEG at a random quality, as a camera would store it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence
 
 import cv2
@@ -101,10 +102,8 @@ def simulate_pair(
     return out
 
 
-def well_exposed_images(folder, extensions: Sequence[str] = (".jpg", ".jpeg", ".png", ".tif", ".tiff")) -> list:
+def well_exposed_images(folder: str | Path, extensions: Sequence[str] = (".jpg", ".jpeg", ".png", ".tif", ".tiff")) -> list[Path]:
     """Image files directly in ``folder`` or one level below, sorted."""
-    from pathlib import Path
-
     root = Path(folder)
     files = [p for p in root.rglob("*") if p.suffix.lower() in extensions and p.is_file()]
     return sorted(p for p in files if len(p.relative_to(root).parts) <= 2)
