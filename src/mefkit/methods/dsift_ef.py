@@ -101,22 +101,27 @@ def dsift_ef(
         weighted_average = bool(ghost_removal)
     n = len(frames)
     grays = [_gray(f) for f in frames]
-    contrast = np.stack([dense_sift_contrast(g, int(patch_size)) for g in grays]).astype(np.float64)
+    if ghost_removal:
+        # The consistency term needs the full descriptors; the contrast is their bin sum.
+        descs = [dense_sift(g, int(patch_size), channels_first=True) for g in grays]
+        contrast = np.stack([d.sum(axis=0, dtype=np.float64) for d in descs])
+    else:
+        contrast = np.stack([dense_sift_contrast(g, int(patch_size)) for g in grays]).astype(np.float64)
     if not weighted_average:
         # One-hot argmax; ties go to the first frame, like MATLAB max.
         labels = np.argmax(contrast, axis=0)
         contrast = (labels[None] == np.arange(n)[:, None, None]).astype(np.float64)
     quality = np.stack([((g > EXPOSURE_LOW) & (g < EXPOSURE_HIGH)).astype(np.float64) for g in grays])
     if ghost_removal:
-        normed = [
-            normalize_descriptors(dense_sift(g, int(patch_size), channels_first=True), axis=0, copy=False)
-            for g in grays
-        ]
+        normed = [normalize_descriptors(d, axis=0, copy=False) for d in descs]
         consistency = np.zeros_like(quality)
         for i in range(n):
             for j in range(i + 1, n):  # the distance is symmetric: one computation per pair
-                diff = normed[i] - normed[j]
-                dist = np.einsum("khw,khw->hw", diff, diff)
+                dist = np.zeros(quality.shape[1:], np.float32)
+                for di, dj in zip(normed[i], normed[j]):  # bin by bin: no 32-plane temporary
+                    t = di - dj
+                    t *= t
+                    dist += t
                 dist = cv2.blur(
                     dist, (CONSISTENCY_WINDOW, CONSISTENCY_WINDOW), borderType=cv2.BORDER_REPLICATE
                 )

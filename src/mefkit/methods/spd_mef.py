@@ -9,8 +9,9 @@ exposure (structural consistency + intensity mapping function) and replaces the
 inconsistent patches of an exposure by the reference, histogram-matched to it.
 
 Follows the authors' ``spd_mef.m`` (v1.0, 2016) with its helpers ``selectRef`` and
-``imfConsistency``; the static variant is ``spd_mef.m`` with every patch consistent,
-which is what the authors' ``spdmefStatic.m`` computes.
+``imfConsistency``; the static variant is ``spd_mef.m`` without the pseudo exposures,
+which is what the authors' ``spdmefStatic.m`` computes (that file defaults to 11-pixel
+patches, the ICIP 2015 setting; both variants here default to spd_mef.m's 21).
 
 Vectorisation (the authors' code loops over patches). The reconstructed pixel is the
 sum, over the patches that cover it, of ``beta(P) + sum_k alpha_k(P) x_k(pixel)`` with
