@@ -217,3 +217,13 @@ def test_ddp_gloo_two_processes(tmp_path):
     single = _state(tmp_path / "single")
     for k, v in single["models"]["net"].items():
         assert torch.allclose(v, ddp["models"]["net"][k], atol=1e-6), k
+
+
+def test_fresh_start_ignores_stale_data_record(tmp_path):
+    # Property: data.json left by an attempt that died before its first checkpoint is removed
+    # on a fresh start (only a resume reuses it).
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "data.json").write_text('{"stacks": "stale"}')
+    Trainer(ArrayTask({"width": 4}), _cfg(out, 1)).fit()
+    assert not (out / "data.json").exists()  # ArrayTask writes none; the stale one is gone

@@ -99,7 +99,7 @@ from .checkpoint import (
     unwrap,
 )
 from .config import TrainConfig, config_to_dict, save_config
-from .data import DataBundle, StepSampler, build_data
+from .data import DATA_MANIFEST, DataBundle, StepSampler, build_data
 from .losses import FusionLoss
 
 #: Config fields that may differ when a run is resumed (they do not change the result).
@@ -386,6 +386,10 @@ class Trainer:
         if self.rank == 0:
             self.out.mkdir(parents=True, exist_ok=True)
             save_config(cfg, self.out / "config.json")
+            if ckpt is None:
+                # A fresh start must not inherit the data record of an earlier attempt that
+                # died before its first checkpoint (its options may have differed).
+                (self.out / DATA_MANIFEST).unlink(missing_ok=True)
 
         # Same seed on every rank: identical initial weights (DDP also broadcasts rank 0's).
         torch.manual_seed(cfg.seed)
