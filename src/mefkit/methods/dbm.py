@@ -2,11 +2,15 @@
 
 **A reconstruction from the abstract**, not the paper's algorithm: only the title,
 abstract and introduction of the paper could be read (``shared/specs/papers.md`` §1).
-What the abstract states, and this module does: JPEG's 8x8 block DCT and
-quantisation tables serve as the image-quality measure that drives fusion, fusion
-happens on DCT coefficients (so it could live inside a JPEG encoder), and an erf
-(Gauss error function) curve lifts the global luminance of the result. Every
-detail the abstract leaves open is a parameter, at the spec's proposed default:
+What the abstract states: JPEG's 8x8 block DCT and quantisation tables serve as the
+image-quality measure that drives fusion, fusion fits in a DCT-based (JPEG)
+pipeline, and an erf (Gauss error function) curve lifts the global luminance of the
+result. This module scores blocks from quantised DCT coefficients, blends the frames
+with those block weights (on the DCT coefficients themselves with
+``weight_upsample="none"``, or, by default, on pixels with the weights expanded
+bilinearly) and applies the erf curve to the fused blocks' DC coefficients. Every
+detail the abstract leaves open is a parameter, at the spec's proposed default
+unless the table or the departures below say otherwise:
 
 =====  ==========================================  ==================================
 spec   open question                               choice (parameter, default)
@@ -179,7 +183,7 @@ def adaptive_mu(mean_luma: float) -> float:
 
 @register_method(
     "dbm",
-    summary="DBM (reconstructed): JPEG-quantisation block quality, DCT-domain fusion, erf tone curve",
+    summary="DBM (reconstructed): JPEG-quantisation block weights, block-weighted blend, erf tone curve",
     citation=(
         "C. Lee, H. Lee, O. Kwon (reconstructed from the abstract), DCT-based HDR exposure "
         "fusion using multiexposed image sensors, J. Sensors 2017, 2837970"
