@@ -227,3 +227,13 @@ def test_fresh_start_ignores_stale_data_record(tmp_path):
     (out / "data.json").write_text('{"stacks": "stale"}')
     Trainer(ArrayTask({"width": 4}), _cfg(out, 1)).fit()
     assert not (out / "data.json").exists()  # ArrayTask writes none; the stale one is gone
+
+
+def test_worker_count_does_not_change_the_run(tmp_path):
+    # Property (what resume and DDP rely on): samples depend only on (seed, key), so loading
+    # in a worker process gives bit-identical weights to loading in the training process.
+    Trainer(ArrayTask({"width": 4}), _cfg(tmp_path / "w0", 3, num_workers=0)).fit()
+    Trainer(ArrayTask({"width": 4}), _cfg(tmp_path / "w1", 3, num_workers=1)).fit()
+    a, b = _state(tmp_path / "w0"), _state(tmp_path / "w1")
+    for k, v in a["models"]["net"].items():
+        assert torch.equal(v, b["models"]["net"][k]), k
