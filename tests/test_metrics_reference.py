@@ -236,6 +236,25 @@ def test_ssim_wang_downsampling():
     assert ssim(small_f, small_r, downsample=True) == ssim(small_f, small_r)
 
 
+@pytest.mark.parametrize("f", [2, 3, 4])
+def test_ssim_m_box_decimation_matches_literal_imfilter(f):
+    """Oracle: a per-pixel transcription of imfilter(ones(f)/f^2, 'symmetric', 'same') with
+    MATLAB's kernel anchor floor((f+1)/2), then (1:f:end); odd and even sides."""
+    from mefkit.metrics.ssim import box_decimate, wang_scale_factor
+
+    img = np.random.default_rng(f).random((11, 14))
+    h, w = img.shape
+    a = (f + 1) // 2 - 1
+    mirror = lambda i, n: -i - 1 if i < 0 else (2 * n - 1 - i if i >= n else i)  # noqa: E731
+    same = np.zeros_like(img)
+    for i in range(h):
+        for j in range(w):
+            same[i, j] = np.mean([img[mirror(i - a + t, h), mirror(j - a + u, w)] for t in range(f) for u in range(f)])
+    np.testing.assert_allclose(box_decimate(img, f), same[::f, ::f], rtol=0, atol=1e-14)
+    # f from the image size: round(min/256), MATLAB rounding (640 -> 2.5 -> 3).
+    assert [wang_scale_factor((n, 1000)) for n in (383, 384, 639, 640)] == [1, 2, 2, 3]
+
+
 # --------------------------------------------------------------------------------------
 # MS-SSIM
 # --------------------------------------------------------------------------------------

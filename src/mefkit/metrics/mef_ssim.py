@@ -133,11 +133,20 @@ def mef_ssim_single_scale(
     var_n = np.stack([_centred_dot(x, mu, k, k, box, n_pix, flat_tol) for k in range(n_exp)])
     flat = var_n == 0.0  # var_n[k] = N sigma_k^2 = ||v_k - mu_k||^2
 
+    # Off-diagonal <v_k - mu_k, v_l - mu_l>, needed twice; kept for small brackets,
+    # recomputed (one box filter) for large ones so memory stays O(K) maps.
+    keep = n_exp <= 4
+    cache: dict[tuple[int, int], np.ndarray] = {}
+
     def cross(k: int, l: int) -> np.ndarray:
         if k == l:
             return var_n[k]
+        if (k, l) in cache:
+            return cache[(k, l)]
         c = _centred_dot(x, mu, k, l, box, n_pix, flat_tol)
         c[flat[k] | flat[l]] = 0.0  # Cauchy-Schwarz: exactly 0 beside a flat patch
+        if keep:
+            cache[(k, l)] = c
         return c
 
     cross_sum = var_n.sum(axis=0)  # ||sum_k (v_k - mu_k)||^2 = sum over all pairs
@@ -161,18 +170,24 @@ def mef_ssim_single_scale(
     # r (before rescaling) = sum_k b_k (v_k - mu_k); a flat patch contributes exactly 0.
     b = np.where(flat, 0.0, w_map / ed)
 
-    # ||r||^2 and the Gaussian moments of r, accumulated pair by pair so that memory
-    # stays O(K) maps.
+    # ||r||^2 and the Gaussian moments of r, accumulated pair by pair. With
+    # d_k = G x_k - mu_k:  G((x_k - mu_k)(x_l - mu_l)) = G(x_k x_l) - mu_l d_k - mu_k G x_l.
     gx = [filter_valid(x[k], gauss) for k in range(n_exp)]
+    d = [gx[k] - mu[k] for k in range(n_exp)]
     r_sq = np.zeros_like(c_hat)
     g_r2 = np.zeros_like(c_hat)
     for k in range(n_exp):
         for l in range(k, n_exp):
-            mult = 1.0 if k == l else 2.0
-            bb = mult * b[k] * b[l]
-            xx = x[k] * x[l]
+            bb = b[k] * b[l]
+            if k != l:
+                bb *= 2.0
             r_sq += bb * cross(k, l)
-            g_r2 += bb * (filter_valid(xx, gauss) - mu[l] * gx[k] - mu[k] * gx[l] + mu[k] * mu[l])
+            term = filter_valid(x[k] * x[l], gauss)
+            term -= mu[l] * d[k]
+            term -= mu[k] * gx[l]
+            term *= bb
+            g_r2 += term
+    cache.clear()
     r_norm = np.sqrt(np.maximum(r_sq, 0.0))
     scale = np.where(r_norm > 0, c_hat / np.where(r_norm > 0, r_norm, 1.0), 1.0)
 
@@ -181,7 +196,7 @@ def mef_ssim_single_scale(
     g_r = np.zeros_like(c_hat)
     g_rf = np.zeros_like(c_hat)
     for k in range(n_exp):
-        g_r += b[k] * (gx[k] - mu[k])
+        g_r += b[k] * d[k]
         g_rf += b[k] * (filter_valid(x[k] * f, gauss) - mu[k] * g_f)
     # MATLAB leaves r = 0 when ||r|| = 0; zero the moments there so rounding noise
     # cannot stand in for it.

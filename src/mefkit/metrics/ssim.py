@@ -6,7 +6,7 @@ import numpy as np
 
 from .color import check_color, to_channels
 from .inputs import check_data_range, check_min_size, check_pair
-from .windows import downsample2, filter_valid, gaussian_kernel1d
+from .windows import filter_valid, gaussian_kernel1d
 
 # Wang et al. 2004, Sec. III-C: 11x11 circular-symmetric Gaussian, sigma 1.5, K1, K2.
 WINDOW_SIZE = 11
@@ -43,17 +43,22 @@ def ssim_maps(x: np.ndarray, y: np.ndarray, data_range: float,
     return lum * cs, cs
 
 
-def _wang_downsample(x: np.ndarray) -> np.ndarray:
-    """``ssim.m``'s automatic downsampling: f = max(1, round(min(H, W) / 256)), f x f box, decimate."""
-    f = max(1, int(np.floor(min(x.shape) / 256 + 0.5)))  # MATLAB round: half away from zero
+def wang_scale_factor(shape: tuple[int, ...]) -> int:
+    """``ssim.m``'s automatic downsampling factor f = max(1, round(min(H, W) / 256))."""
+    return max(1, int(np.floor(min(shape[:2]) / 256 + 0.5)))  # MATLAB round: half away from zero
+
+
+def box_decimate(x: np.ndarray, f: int) -> np.ndarray:
+    """``imfilter(x, ones(f)/f^2, 'symmetric', 'same')`` then ``x(1:f:end, 1:f:end)``.
+
+    MATLAB anchors an f x f kernel at ``floor((f + 1) / 2)`` (1-based), so output pixel i
+    averages input rows ``i - a .. i - a + f - 1`` with ``a = floor((f + 1) / 2) - 1``,
+    mirrored ('symmetric') past the edges.
+    """
     if f == 1:
         return x
-    # imfilter(img, ones(f)/f^2, 'symmetric', 'same') then img(1:f:end, 1:f:end); for
-    # f = 2 this is exactly downsample2.
-    if f == 2:
-        return downsample2(x)
-    anchor = (f + 1) // 2 - 1  # MATLAB's centre of an f x f kernel, 0-based
-    padded = np.pad(x, ((anchor, f - 1 - anchor), (anchor, f - 1 - anchor)), mode="symmetric")
+    a = (f + 1) // 2 - 1
+    padded = np.pad(x, ((a, f - 1 - a), (a, f - 1 - a)), mode="symmetric")
     h, w = x.shape
     box = sum(padded[t:t + h, u:u + w] for t in range(f) for u in range(f)) / (f * f)
     return box[::f, ::f]
@@ -97,7 +102,8 @@ def ssim(fused, reference, *, data_range: float = 1.0, color: str = "rgb",
     scores = []
     for a, b in zip(fc, rc):
         if downsample:
-            a, b = _wang_downsample(a), _wang_downsample(b)
+            factor = wang_scale_factor(a.shape)
+            a, b = box_decimate(a, factor), box_decimate(b, factor)
             check_min_size(a.shape, WINDOW_SIZE, "fused (after downsampling)", "SSIM's 11x11 window")
         scores.append(ssim_maps(a, b, data_range)[0].mean())
     return float(np.mean(scores))
