@@ -119,8 +119,8 @@ def dem(
     Parameters
     ----------
     frames : sequence of ndarray
-        N >= 2 frames ``(H, W, 3)`` float32 RGB in [0, 1], darkest first (the code sorts
-        by mean intensity; :func:`mefkit.fuse` orders the frames the same way).
+        N >= 2 frames ``(H, W, 3)`` float32 RGB in [0, 1], in any order: they are sorted
+        by mean RGB intensity, ascending, as the authors' ``main.m`` does.
     contrast_weight, saturation_weight, exposure_weight : float
         Exponents of the three measures (code: ``[1 1 1]``).
     sigma : float
@@ -171,7 +171,11 @@ def dem(
     if not 1 <= levels <= full:
         raise ValueError(f"levels must be in 1..{full} for a {w}x{h} image, got {levels}")
 
-    yuv = [cv2.transform(np.asarray(f, np.float32), RGB_TO_YUV) for f in frames]
+    # main.m sorts by mean RGB intensity, ascending; the detail boost depends on it, so
+    # sort here too (mefkit.fuse's luminance order can differ, and order="given" keeps
+    # the caller's). A stable sort keeps ties in the given order, as MATLAB's sort.
+    order = np.argsort([float(np.mean(f, dtype=np.float64)) for f in frames], kind="stable")
+    yuv = [cv2.transform(np.asarray(frames[i], np.float32), RGB_TO_YUV) for i in order]
     weights = dem_weights(
         yuv, contrast_weight, saturation_weight, exposure_weight, sigma, prior_exponent
     )
@@ -180,8 +184,7 @@ def dem(
     n_under = math.ceil(n / 2) - 1
 
     acc: list[np.ndarray] = []
-    base_y = None
-    base_wsum = None
+    base_uv = base_y = base_wsum = None  # accumulators of the coarsest level
     for k in range(n):
         lap = pyr.laplacian_pyramid(yuv[k], levels)
         gw = pyr.gaussian_pyramid(weights[k], levels)
@@ -208,7 +211,7 @@ def dem(
             base_uv += uv
             base_y += w_final * b_y
             base_wsum += w_final + np.float32(WEIGHT_EPSILON)
-    top = np.empty_like(base_uv[:, :, :1].repeat(3, axis=2))
+    top = np.empty(base_uv.shape[:2] + (3,), np.float32)
     top[:, :, 0] = base_y / base_wsum
     top[:, :, 1:] = base_uv
     acc.append(top)
