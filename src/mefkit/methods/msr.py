@@ -152,10 +152,10 @@ def msr(
     Parameters
     ----------
     frames : sequence of ndarray
-        N >= 2 frames ``(H, W, 3)`` float32 RGB in [0, 1], darkest first.
+        N >= 2 frames ``(H, W, 3)`` float32 RGB in [0, 1], in any order.
     source : {"mean", "darkest"}
         The image MSRCR enhances: the per-pixel mean of all frames (default), or the
-        darkest frame (retinex as an under-exposure enhancer).
+        darkest frame, by mean value (retinex as an under-exposure enhancer).
     sigmas : sequence of float
         Surround scales (Gaussian sigmas in pixels; paper: 15, 80, 250).
     gain, offset : float
@@ -186,7 +186,8 @@ def msr(
     if not 0.0 <= low_clip < high_clip <= 1.0:
         raise ValueError(f"need 0 <= low_clip < high_clip <= 1, got {low_clip}, {high_clip}")
     if source == "darkest":
-        image = np.asarray(frames[0], np.float32)
+        # By mean value, not position: order="given" may pass the frames in any order.
+        image = np.asarray(min(frames, key=lambda f: float(np.mean(f, dtype=np.float64))), np.float32)
     else:
         image = np.mean(np.stack([np.asarray(f, np.float32) for f in frames]), axis=0)
     return msrcr(image, sigmas, gain, offset, alpha, beta, low_clip, high_clip)
