@@ -208,6 +208,8 @@ def test_labels_choose_best_and_cache(tmp_path, monkeypatch):
     calls.clear()
     build_stack_labels(stacks, tmp_path / "cache", methods=["mertens", "dem"], max_side=32)
     assert calls == []
+    build_stack_labels(stacks, tmp_path / "cache", methods=["mertens", "dem"], max_side=32, refresh=["dem"])
+    assert calls == ["dem", "dem"]
 
 
 def test_classic_candidates_are_registered_classics():

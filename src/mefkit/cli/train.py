@@ -242,6 +242,7 @@ def train_labels(
     methods: Optional[str] = typer.Option(None, "--methods", help="Comma list of candidate classic methods (default: all)."),
     skip: Optional[str] = typer.Option(None, "--skip", help="Comma list of methods not to try."),
     max_side: int = typer.Option(512, "--max-side", help="Downscale stacks to this longer side before fusing."),
+    refresh: Optional[str] = typer.Option(None, "--refresh", help="Comma list of methods to recompute (after a change to their code)."),
     eval_root: Optional[List[Path]] = typer.Option(None, "--eval-root", help="Folders of evaluation scenes to exclude (default: mefb, mef_database, memorial beside DATA)."),
 ) -> None:
     """Build (or read) the whole-stack labels and show each stack's chosen method."""
@@ -259,6 +260,7 @@ def train_labels(
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as prog:
         bar = prog.add_task("labels", total=len(kept))
         choices = build_stack_labels(kept, cache, methods=_split(methods), skip=_split(skip) or (), max_side=max_side,
+                                     refresh=_split(refresh) or (),
                                      on_progress=lambda sid, done, total: prog.update(bar, completed=done, description=sid))
     table = Table(title=f"stack labels ({cache}/choices.csv)")
     for col in ("stack", "method", "MEF-SSIM"):

@@ -148,6 +148,7 @@ def build_stack_labels(
     skip: Iterable[str] = (),
     params: dict[str, dict] | None = None,
     max_side: int = 512,
+    refresh: Iterable[str] = (),
     on_progress: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, LabelChoice]:
     """Fuse every stack with every candidate method, score by MEF-SSIM, keep the best.
@@ -168,6 +169,9 @@ def build_stack_labels(
     max_side : int
         Stacks are area-downscaled so the longer side is at most this before fusion;
         the label has exactly the size at which training reads the stack's frames.
+    refresh : iterable of str
+        Methods whose cached fusions are recomputed. The cache key does not follow a
+        method's code, so refresh a method after changing its implementation.
     on_progress : callable, optional
         ``fn(stack_id, done, total)`` after each stack.
 
@@ -186,6 +190,7 @@ def build_stack_labels(
     cache = Path(cache_dir)
     cache.mkdir(parents=True, exist_ok=True)
     params = params or {}
+    refresh = set(refresh)
     score_fn = _mef_ssim_fn()
     if score_fn is None:
         warnings.warn("mefkit.metrics.mef_ssim is unavailable: stack labels use the first candidate method unscored")
@@ -203,7 +208,7 @@ def build_stack_labels(
             p = params.get(method, {})
             key = _key(stack, method, p, max_side)
             png, meta = cache / f"{key}.png", cache / f"{key}.json"
-            if png.is_file() and meta.is_file():
+            if png.is_file() and meta.is_file() and method not in refresh:
                 scores[method] = float(json.loads(meta.read_text())["score"])
                 paths[method] = png
                 continue
