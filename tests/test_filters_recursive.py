@@ -99,6 +99,17 @@ def test_shape_and_dtype_kept(rng):
     assert recursive_filter(rng.random((4, 5, 3)), 2, 1).shape == (4, 5, 3)
 
 
+@pytest.mark.parametrize("shape", [(1, 6), (6, 1), (1, 1)])
+def test_single_row_or_column_matches_literal(rng, shape):
+    # Oracle: the literal RF.m transcription on degenerate sizes (one row or column).
+    img = rng.random(shape)
+    guide = rng.random(shape + (3,))
+    before = img.copy()
+    ours = recursive_filter(img, 5.0, 0.5, 3, guide=guide)
+    np.testing.assert_array_equal(img, before)  # the input is not filtered in place
+    np.testing.assert_allclose(ours, _rf_literal(img, 5.0, 0.5, 3, guide), atol=1e-12)
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [{"sigma_s": 0}, {"sigma_r": -1}, {"iterations": 0}, {"guide": np.zeros((3, 3))}],

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 
 #: Iterations of the horizontal + vertical pass pair (Gastal & Oliveira 2011, Sec. 5; RF.m default).
@@ -35,9 +36,14 @@ def _guide_derivatives(guide: np.ndarray, ratio: float) -> tuple[np.ndarray, np.
         g = g[:, :, None]
     dx = np.zeros(g.shape[:2], np.float64)
     dy = np.zeros(g.shape[:2], np.float64)
-    for c in range(g.shape[2]):  # a loop over channels beats NumPy's length-3 axis reduction
-        dx[:, 1:] += np.abs(g[:, 1:, c] - g[:, :-1, c])
-        dy[1:, :] += np.abs(g[1:, :, c] - g[:-1, :, c])
+    ones = np.ones((1, g.shape[2]))
+    # cv2.transform sums the channels ~10x faster than NumPy's length-3 axis reduction;
+    # it takes at most 4 channels.
+    chan_sum = (lambda d: cv2.transform(d, ones)) if g.shape[2] <= 4 else (lambda d: d.sum(axis=2))
+    if g.shape[1] > 1:
+        dx[:, 1:] = chan_sum(np.abs(np.diff(g, axis=1))).reshape(g.shape[0], g.shape[1] - 1)
+    if g.shape[0] > 1:
+        dy[1:, :] = chan_sum(np.abs(np.diff(g, axis=0))).reshape(g.shape[0] - 1, g.shape[1])
     dx *= ratio
     dx += 1.0
     dy *= ratio
@@ -113,8 +119,10 @@ def recursive_filter(
 def _filter(img: np.ndarray, dhdx: np.ndarray, dvdy: np.ndarray, sigma_s: float, n: int) -> np.ndarray:
     """The iterations of RF.m on ``(H, W, C)`` data with ``(H, W)`` or ``(H, W, C)`` derivatives."""
     # Horizontal passes run along axis 0 of the transposed image, so each recursion step
-    # touches one contiguous row of memory instead of a strided column.
-    horiz = np.ascontiguousarray(img.transpose(1, 0, 2))
+    # touches one contiguous row of memory instead of a strided column. Always a copy:
+    # the passes work in place, and ascontiguousarray may return a view of the caller's
+    # array (it does for a single row).
+    horiz = img.transpose(1, 0, 2).copy()
     axes = (1, 0, 2) if dhdx.ndim == 3 else (1, 0)
     dhdx_t = np.ascontiguousarray(dhdx.transpose(axes))
     log_h, log_v = -dhdx_t, -dvdy  # a ** D = exp(D * ln a), ln a = -sqrt(2) / sigma_i
