@@ -38,6 +38,7 @@ def test_exclusion_rules():
     assert exclusion_reason("x", "Window", evals) is None  # Window2 is another MEFB scene
 
 
+@pytest.mark.slow
 def test_exclusion_on_shared_data():
     # Property on the real data: nothing kept for training shares a (normalised) name with a
     # development scene, and the evaluation source folders are wholly excluded.

@@ -58,6 +58,7 @@ def _state(out):
     return torch.load(os.path.join(out, "checkpoint.pt"), weights_only=False)
 
 
+@pytest.mark.slow  # the first optimiser in a process imports torch._dynamo (seconds); the steps are fast
 def test_few_steps_lower_the_loss(tmp_path):
     # Property: on one fixed batch (crop = the whole 48x48 image, no flips), Adam at lr 1e-2
     # must reduce L1 + SSIM over 25 steps.
