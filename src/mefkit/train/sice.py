@@ -17,14 +17,12 @@ least ``max(under, over)`` frames; dropped sequences are reported.
 
 from __future__ import annotations
 
-import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..io import IMAGE_EXTENSIONS
 
 #: Seed of the shipped test draw from SICE Part 2 (see :func:`make_split_list`).
 SPLIT_SEED = 20240601
@@ -84,12 +82,12 @@ def read_split_list(text: str | None = None) -> dict[str, list[str]]:
     return out
 
 
-def _natural(p: Path) -> tuple:
-    return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", p.stem.lower()))
-
-
 def find_sequences(root: str | Path, subset: str = "train", under: int = 1, over: int = 7) -> list[SiceSequence]:
     """Sequences of ``subset`` in the shipped split that pass the filter.
+
+    The release layout is read by :func:`mefkit.datasets.load_dataset` (layout
+    ``"sice-release"``: frames in natural name order, ``Label/<n>.*`` as reference);
+    this function applies the split list and the frame-count filter.
 
     Parameters
     ----------
@@ -106,23 +104,28 @@ def find_sequences(root: str | Path, subset: str = "train", under: int = 1, over
     list of SiceSequence
         In split-list order. A warning lists how many were dropped and why.
     """
-    root = Path(root)
+    from ..datasets import DatasetError, load_dataset
+
     split = read_split_list()
     ids = split["train"] + split["test"] if subset == "all" else split[subset]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # folders without a label are counted below instead
+            scenes = {sc.name: sc for sc in load_dataset(root, layout="sice-release", pairs="all")}
+    except DatasetError:
+        scenes = {}
     need = max(under, over)
     kept, missing, short = [], 0, 0
     for sid in ids:
-        part, seq = sid.split("/")
-        folder = root / part / seq
-        labels = [p for p in (root / part / "Label").glob(f"{seq}.*") if p.suffix.lower() in IMAGE_EXTENSIONS]
-        if not folder.is_dir() or not labels:
+        scene = scenes.get(sid)
+        if scene is None or scene.gt is None:
             missing += 1
             continue
-        frames = tuple(sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS), key=_natural))
-        if len(frames) < need:
+        if len(scene.all_frames) < need:
             short += 1
             continue
-        kept.append(SiceSequence(part, seq, frames, labels[0]))
+        part, seq = sid.split("/")
+        kept.append(SiceSequence(part, seq, tuple(scene.all_frames), scene.gt))
     if missing or short:
         warnings.warn(
             f"SICE {subset}: {len(kept)} sequences used, {missing} missing (folder or label), "
