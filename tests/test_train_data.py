@@ -253,6 +253,12 @@ def test_data_manifest_freezes_choices(tmp_path):
     assert again.info["stacks"] == first.info["stacks"]
     assert {c["method"] for c in again.info["stacks"]["labels"].values()} == {"mertens"}
     assert torch.equal(again.train[3]["label"], first.train[3]["label"])
+    # A label rewritten in the cache since the run started is reported (the resume is not exact).
+    path = next(iter(first.info["stacks"]["labels"].values()))["path"]
+    img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    cv2.imwrite(path, 65535 - img)
+    with pytest.warns(UserWarning, match="labels changed since this run started"):
+        build_data(cfg, seed=0, run_dir=tmp_path / "run")
 
 
 def test_split_validation_keeps_scene_variants_together():

@@ -15,8 +15,10 @@ different frame counts and every (pair, crop) is a new sample anyway.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -335,6 +337,10 @@ def build_data(cfg: DataConfig, *, seed: int, swap: bool = False, with_mid: bool
             excluded = m["excluded"]
             labels = {sid: LabelChoice(**c) for sid, c in m["labels"].items()}
             label_dir = m["label_cache"]
+            changed = [sid for sid, h in m.get("label_sha1", {}).items() if _file_sha1(labels[sid].path) != h]
+            if changed:
+                warnings.warn(f"{len(changed)} stack labels changed since this run started (e.g. {changed[0]}; "
+                              "a method was refreshed in the label cache): the resume is not exact")
         else:
             if eval_roots is None:
                 eval_roots = [guess_data_root(cfg.stacks) / n for n in ("mefb", "mef_database", "memorial")]
@@ -352,7 +358,8 @@ def build_data(cfg: DataConfig, *, seed: int, swap: bool = False, with_mid: bool
         info["sources"]["stacks"] = len(train_stacks)
         info["stacks"] = {"train": [s.id for s in train_stacks], "val": [s.id for s in val_stacks],
                           "excluded": excluded, "label_cache": label_dir,
-                          "labels": {k: asdict(v) for k, v in labels.items()}}
+                          "labels": {k: asdict(v) for k, v in labels.items()},
+                          "label_sha1": {k: _file_sha1(v.path) for k, v in labels.items()}}
         info["excluded"] = excluded
         info["val_stacks"] = [s.id for s in val_stacks]
     if cfg.sice:
@@ -376,6 +383,10 @@ def build_data(cfg: DataConfig, *, seed: int, swap: bool = False, with_mid: bool
         tmp.write_text(json.dumps(info, indent=1, default=str) + "\n")
         os.replace(tmp, manifest_path)
     return DataBundle(train, ValPairs(val_items) if val_items else None, info)
+
+
+def _file_sha1(path: str | Path) -> str:
+    return hashlib.sha1(Path(path).read_bytes()).hexdigest()
 
 
 def split_validation(stacks: Sequence[Stack], n_val: int) -> tuple[list[Stack], list[Stack]]:
