@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import signal
@@ -69,9 +70,8 @@ def test_few_steps_lower_the_loss(tmp_path):
     task = FixedCrop({"width": 8})
     cfg = _cfg(tmp_path / "run", 25, optim=OptimConfig(lr=1e-2), task_params={"width": 8})
     Trainer(task, cfg).fit()
-    with open(tmp_path / "run" / "log.csv") as fh:
-        rows = [line.split(",") for line in fh.read().splitlines()[1:]]
-    losses = [float(r[3]) for r in rows]
+    with open(tmp_path / "run" / "log.csv", newline="") as fh:
+        losses = [float(r["loss"]) for r in csv.DictReader(fh)]
     assert len(losses) == 25
     assert np.mean(losses[-5:]) < 0.8 * np.mean(losses[:3])
 
@@ -238,3 +238,16 @@ def test_worker_count_does_not_change_the_run(tmp_path):
     a, b = _state(tmp_path / "w0"), _state(tmp_path / "w1")
     for k, v in a["models"]["net"].items():
         assert torch.equal(v, b["models"]["net"][k]), k
+
+
+def test_log_columns_follow_task_logs(tmp_path):
+    # Property: a task's own log keys become log.csv columns (CBM/MITM log other terms).
+    class ExtraLogs(ArrayTask):
+        def loss(self, models, batch):
+            loss, logs = super().loss(models, batch)
+            return loss, {**logs, "gan": 0.5}
+
+    Trainer(ExtraLogs({"width": 4}), _cfg(tmp_path / "run", 2)).fit()
+    lines = (tmp_path / "run" / "log.csv").read_text().splitlines()
+    assert lines[0].split(",") == ["step", "time_s", "lr", "l1", "ssim", "loss", "gan"]
+    assert len(lines) == 3 and lines[2].split(",")[-1] == "0.5"

@@ -57,7 +57,8 @@ GradScaler), multi-GPU with ``torchrun --nproc_per_node N "$(which mefkit)" trai
 ``checkpoint.pt`` every ``checkpoint_every`` steps and at exit (also on Ctrl-C and
 SIGTERM: the current step finishes, the checkpoint is written, the run stops),
 ``resume=True`` continuing exactly (models, optimizer, scaler, step, RNG states; the
-data stream is a function of seed and step), ``log.csv`` (step, losses, lr, time),
+data stream is a function of seed and step), ``log.csv`` (step, time, lr and every key
+of the task's logs dict, fixed at the first step),
 ``val.csv`` (PSNR, SSIM against the label, MEF-SSIM against the input pair, from
 :mod:`mefkit.metrics`) every ``val_every`` steps, a rich progress bar with loss and
 it/s, and ``RUN_DIR/<model>.safetensors`` at the end.
@@ -284,24 +285,34 @@ def _metric_fns() -> tuple[dict, dict]:
 
 
 class _CsvLog:
-    """Append-only CSV with a fixed header; on resume, rows after the resumed step are dropped."""
+    """Append-only CSV. Its columns are fixed by the first row written (``columns=None``) or
+    given; on resume the file's own header is kept and rows after the resumed step dropped.
+    """
 
-    def __init__(self, path: Path, columns: list[str], resume_step: int | None):
+    def __init__(self, path: Path, resume_step: int | None, columns: list[str] | None = None):
         self.path, self.columns = path, columns
         if resume_step is not None and path.is_file():
             with open(path, newline="") as fh:
-                rows = [r for r in csv.DictReader(fh) if int(float(r.get("step", 0) or 0)) <= resume_step]
-            buf = io.StringIO()
-            writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore")
-            writer.writeheader()
-            writer.writerows(rows)
-            tmp = path.with_name(path.name + ".tmp")
-            tmp.write_text(buf.getvalue())
-            os.replace(tmp, path)
-        elif not path.is_file() or resume_step is None:
-            path.write_text(",".join(columns) + "\n")
+                reader = csv.DictReader(fh)
+                rows = [r for r in reader if int(float(r.get("step", 0) or 0)) <= resume_step]
+                self.columns = list(reader.fieldnames or []) or columns
+            if self.columns:
+                buf = io.StringIO()
+                writer = csv.DictWriter(buf, fieldnames=self.columns, extrasaction="ignore")
+                writer.writeheader()
+                writer.writerows(rows)
+                tmp = path.with_name(path.name + ".tmp")
+                tmp.write_text(buf.getvalue())
+                os.replace(tmp, path)
+        else:
+            path.unlink(missing_ok=True)  # a fresh run: no rows of an earlier attempt
+            if columns:
+                path.write_text(",".join(columns) + "\n")
 
     def write(self, row: dict[str, Any]) -> None:
+        if self.columns is None:
+            self.columns = list(row)
+            self.path.write_text(",".join(self.columns) + "\n")
         with open(self.path, "a", newline="") as fh:
             csv.DictWriter(fh, fieldnames=self.columns, extrasaction="ignore").writerow(
                 {k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()}
@@ -451,12 +462,12 @@ class Trainer:
             generator=torch.Generator().manual_seed(cfg.seed),
             persistent_workers=False,
         )
-        log_cols = ["step", "time_s", "lr", "loss", "l1", "vgg", "ssim"]
         csv_log = val_log = None
         if self.rank == 0:
-            csv_log = _CsvLog(self.out / "log.csv", log_cols, step if ckpt is not None else None)
-            val_log = _CsvLog(self.out / "val.csv", ["step", "item", *task.val_columns],
-                              step if ckpt is not None else None)
+            # log.csv columns: step, time_s, lr and the keys of the task's first logs dict.
+            csv_log = _CsvLog(self.out / "log.csv", step if ckpt is not None else None)
+            val_log = _CsvLog(self.out / "val.csv", step if ckpt is not None else None,
+                              ["step", "item", *task.val_columns])
 
         def save(at: int) -> None:
             if self.rank != 0:
