@@ -1,7 +1,8 @@
 """MEF-SSIM: the no-reference quality index for multi-exposure fusion of Ma, Zeng, Wang (TIP 2015).
 
-Follows the authors' MATLAB ("MEF quality model v1.0", ``mef_ssim.m`` / ``mef_ms_ssim.m``)
-step by step, but vectorised. At each 'valid' position (i, j) the MATLAB code builds a
+Follows the authors' MATLAB ("MEF quality model v1.0", ``mef_ssim.m`` / ``mef_ms_ssim.m``,
+and the gray conversion of MEFB's wrapper ``metricsMEF_SSIM.m``; read from the copies in
+github.com/xingchenzhang/MEFB ``metrics/``) step by step, but vectorised. At each 'valid' position (i, j) the MATLAB code builds a
 desired patch ``r = sum_k a_k (v_k - mu_k)`` from the K exposure patches ``v_k`` (box
 means ``mu_k``, per-position scalars ``a_k``) and compares it with the fused patch ``f``
 under a Gaussian window ``g``. Every quantity it needs is a per-position combination of
