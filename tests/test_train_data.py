@@ -248,6 +248,8 @@ def test_data_manifest_freezes_choices(tmp_path):
                      crop=24, max_side=0, val_scenes=1)
     first = build_data(cfg, seed=0, run_dir=tmp_path / "run")
     assert (tmp_path / "run" / "data.json").is_file()
+    assert (tmp_path / "run" / "choices.csv").is_file()  # the run logs its label choice itself
+    assert not (tmp_path / "cache" / "choices.csv").exists()  # and leaves the shared cache's log alone
     cfg.label_methods = ("dem",)
     again = build_data(cfg, seed=0, run_dir=tmp_path / "run")
     assert again.info["stacks"] == first.info["stacks"]

@@ -348,7 +348,8 @@ def build_data(cfg: DataConfig, *, seed: int, swap: bool = False, with_mid: bool
             train_stacks, val_stacks = split_validation(kept, cfg.val_scenes)
             label_dir = cfg.label_cache or str(default_label_cache())
             labels = build_stack_labels(train_stacks + val_stacks, label_dir, methods=cfg.label_methods,
-                                        skip=cfg.skip_label_methods, max_side=cfg.max_side, on_progress=on_progress)
+                                        skip=cfg.skip_label_methods, max_side=cfg.max_side,
+                                        log_dir=run_dir, on_progress=on_progress)
         src = StackSource(train_stacks, labels, cfg.max_side, cfg.under_max_frac, cfg.over_min_frac, cache)
         sources.append((src, 1.0))
         for k, stack in enumerate(val_stacks):

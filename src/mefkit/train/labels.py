@@ -10,7 +10,8 @@ Cache layout (``cache_dir``):
 * ``<key>.png``: 16-bit PNG of one (stack, method, params, max_side) fusion, where
   ``key`` hashes the stack id, its file fingerprint, the method name, its parameters
   and ``max_side``; ``<key>.json`` beside it holds the MEF-SSIM score and fusion time.
-* ``choices.csv`` / ``choices.json``: stack -> chosen method, its score, every score.
+* ``choices.csv`` / ``choices.json``: stack -> chosen method, its score, every score
+  (written by ``mefkit train labels``; a training run writes its own into RUN_DIR).
 
 Adding a method later only computes the new method's fusions.
 """
@@ -149,6 +150,7 @@ def build_stack_labels(
     params: dict[str, dict] | None = None,
     max_side: int = 512,
     refresh: Iterable[str] = (),
+    log_dir: str | Path | None = None,
     on_progress: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, LabelChoice]:
     """Fuse every stack with every candidate method, score by MEF-SSIM, keep the best.
@@ -172,6 +174,10 @@ def build_stack_labels(
     refresh : iterable of str
         Methods whose cached fusions are recomputed. The cache key does not follow a
         method's code, so refresh a method after changing its implementation.
+    log_dir : path, optional
+        Where ``choices.csv`` / ``choices.json`` go (default: ``cache_dir``; a training
+        run logs into its own folder so runs with other candidates do not overwrite
+        the cache's log).
     on_progress : callable, optional
         ``fn(stack_id, done, total)`` after each stack.
 
@@ -239,13 +245,14 @@ def build_stack_labels(
         choices[stack.id] = LabelChoice(stack.id, best, scores[best], str(paths[best]), scores)
         if on_progress is not None:
             on_progress(stack.id, done, len(stacks))
-    write_choices(choices, cache)
+    write_choices(choices, log_dir if log_dir is not None else cache)
     return choices
 
 
 def write_choices(choices: dict[str, LabelChoice], cache_dir: str | Path) -> None:
     """Log the per-stack choice to ``choices.csv`` and ``choices.json`` (atomically)."""
     cache = Path(cache_dir)
+    cache.mkdir(parents=True, exist_ok=True)
     methods = sorted({m for c in choices.values() for m in c.scores})
     buf = io.StringIO()
     writer = csv.writer(buf)
