@@ -148,6 +148,7 @@ FAITHFUL_PAIRS = ("Arno", "Church", "Venice", "Chair", "Door")
 
 
 @pytest.mark.slow
+@pytest.mark.data
 def test_matches_authors_outputs_on_mefb():
     # Oracle: the authors' DSIFT-EF outputs published by MEFB (their MATLAB code run on
     # these pairs). Issue 4 thresholds: mean PSNR >= 30 dB, MEF-SSIM within 0.01. PNG

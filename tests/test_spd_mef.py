@@ -235,6 +235,7 @@ FAITHFUL_PAIRS = ("Arno", "Church", "Memorial", "Chair", "Door")
 
 
 @pytest.mark.slow
+@pytest.mark.data
 def test_matches_authors_outputs_on_mefb():
     # Oracle: the authors' SPD-MEF outputs published by MEFB (spd_mef.m run by MEFB on
     # these pairs; Memorial is a pair where the ghost removal makes strong artefacts, and
