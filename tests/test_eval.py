@@ -122,6 +122,17 @@ def test_changed_code_invalidates_cells(data, tmp_path, count_fuse, monkeypatch)
     assert (res.reused, res.computed) == (0, 2) and len(count_fuse) == 4
 
 
+def test_source_digest_ignores_documentation_only(tmp_path):
+    # Oracle: two files that differ only in docstrings/comments compute the same thing.
+    from mefkit.evaluation.provenance import source_digest
+
+    a, b, c = tmp_path / "a.py", tmp_path / "b.py", tmp_path / "c.py"
+    a.write_text('"""Doc."""\ndef f(x):\n    """Old doc."""\n    return x + 1\n')
+    b.write_text('"""New doc."""\n\n# a comment\ndef f(x):\n    """New."""\n    return x + 1  # why\n')
+    c.write_text('"""Doc."""\ndef f(x):\n    """Old doc."""\n    return x + 2\n')
+    assert source_digest(a) == source_digest(b) != source_digest(c)
+
+
 def test_code_closure_follows_mefkit_imports():
     # Hand-read imports: mertens.py does "from .. import pyramid" and "from ..registry
     # import"; the metrics modules import only their siblings, never a fusion method.

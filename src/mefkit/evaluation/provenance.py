@@ -1,6 +1,7 @@
 """Fingerprint the code behind a result, so a resumed run never reuses a stale cell.
 
-A cell is reused only when the method's code is unchanged: the hash covers the
+A cell is reused only when the method's code is unchanged: the hash covers (docstrings,
+comments and layout aside) the
 module that defines the method and every mefkit module it imports (relative or
 absolute, at top level or inside functions, followed transitively), plus the
 safetensors weights shipped in the package for learned methods. The same is done for
@@ -70,11 +71,34 @@ def module_closure(name: str) -> tuple[Path, ...]:
     return tuple(sorted(set(seen.values())))
 
 
+def _strip_docstrings(tree: ast.AST) -> ast.AST:
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
+                    and isinstance(body[0].value.value, str):
+                node.body = body[1:] or [ast.Pass()]
+    return tree
+
+
+def source_digest(path: Path) -> bytes:
+    """What a source file computes: its syntax tree without docstrings (comments and
+    line numbers are not in the tree), so editing documentation keeps stored cells."""
+    data = path.read_bytes()
+    if path.suffix != ".py":
+        return data
+    try:
+        tree = ast.parse(data)
+    except SyntaxError:
+        return data
+    return ast.dump(_strip_docstrings(tree)).encode()
+
+
 def _hash_files(paths: Iterable[Path]) -> str:
     h = hashlib.sha1()
     for p in sorted(set(paths)):
         h.update(p.name.encode())
-        h.update(p.read_bytes())
+        h.update(source_digest(p))
     return h.hexdigest()
 
 
