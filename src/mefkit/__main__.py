@@ -1,0 +1,6 @@
+"""``python -m mefkit ...`` runs the command line (e.g. under ``torchrun``)."""
+
+from .cli import main
+
+if __name__ == "__main__":
+    main()
