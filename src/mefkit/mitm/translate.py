@@ -22,6 +22,8 @@ from .smap import INPUT_SIGMA_FRACTION, SMAP_CENTRE, SMAP_SLOPE, input_map
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "mitm_translators.safetensors"
 #: Quantiles per channel of the curve translator (enough for 8-bit data).
 CURVE_QUANTILES = 257
+#: Pixels per channel from which the curve's quantiles are taken.
+CURVE_SAMPLES = 1 << 18
 
 
 def curve_translate(source: np.ndarray, target: np.ndarray, quantiles: int = CURVE_QUANTILES) -> np.ndarray:
@@ -43,9 +45,12 @@ def curve_translate(source: np.ndarray, target: np.ndarray, quantiles: int = CUR
         raise ValueError(f"quantiles must be >= 2, got {quantiles}")
     probs = np.linspace(0.0, 1.0, quantiles)
     out = np.empty_like(source, dtype=np.float32)
+    # Quantiles of a regular subsample: the same curve to well under one 8-bit level on
+    # any real image, and ~10x faster on megapixel images than sorting every pixel.
+    step = max(1, int(np.sqrt(source.shape[0] * source.shape[1] / CURVE_SAMPLES)))
     for c in range(3):
-        xs = np.quantile(source[..., c], probs)
-        ys = np.quantile(target[..., c], probs)
+        xs = np.quantile(source[::step, ::step, c], probs)
+        ys = np.quantile(target[::step, ::step, c], probs)
         # np.interp needs increasing abscissae: nudge ties (flat, clipped histograms) apart.
         xs = xs + np.arange(quantiles) * 1e-7
         out[..., c] = np.interp(source[..., c], xs, ys)
