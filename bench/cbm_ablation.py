@@ -38,7 +38,6 @@ VARIANTS = [
     ("CBM uniform, select, gamma", "uniform", "select", "auto"),
     ("CBM variance, weighted, gamma", "variance", "weighted", "auto"),
     ("CBM variance, select, no gamma", "variance", "select", "off"),
-    ("CBM uniform, weighted, no gamma", "uniform", "weighted", "off"),
 ]
 
 
@@ -58,21 +57,24 @@ def main() -> None:
     ap.add_argument("--uniform", required=True, help="weights trained with uniform weights")
     ap.add_argument("--teacher", default="mertens")
     ap.add_argument("--baseline", default="mertens", help="extra classic row (skipped if == teacher)")
+    ap.add_argument("--max-side", type=int, default=512, help="U-Net working size (0: full resolution)")
     ap.add_argument("--limit", type=int, default=0, help="first N MEFB pairs only (smoke test)")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--shard", default="0/1", help="K/N: score only pairs with index %% N == K (run N in parallel)")
+    ap.add_argument("--merge", nargs="*", help="merge these shard .json files into --out instead of scoring")
     ap.add_argument("--out", required=True, help="output prefix (.json and .md are written)")
     args = ap.parse_args()
+    if args.merge:
+        per_image = [r for f in args.merge for r in json.loads(Path(f).read_text())["per_image"]]
+        write_summary(per_image, args)
+        return
+    shard_k, shard_n = (int(v) for v in args.shard.split("/"))
 
     import torch
 
     torch.set_num_threads(args.threads)
     models = {"variance": args.variance, "uniform": args.uniform}
     refs = [args.teacher] + ([args.baseline] if args.baseline and args.baseline != args.teacher else [])
-    rows = {f"teacher: {args.teacher}" if m == args.teacher else m: {"mefb": [], "psnr": [], "ssim": [], "sec": [], "mp": []}
-            for m in refs}
-    for name, *_ in VARIANTS:
-        rows[name] = {"mefb": [], "psnr": [], "ssim": [], "sec": [], "mp": []}
-
     sets = [("mefb", DATA / "mefb", None)]
     sice_gt = sorted(p.name for p in (DATA / "sice").glob("samt_labeled_*"))
     sets.append(("sice", DATA / "sice", sice_gt))
@@ -81,9 +83,11 @@ def main() -> None:
         items = list(pairs(root, names))
         if set_name == "mefb" and args.limit:
             items = items[: args.limit]
-        for scene, under_p, over_p, gt_p in items:
-            under, over = (mefkit.read_image(str(p)) for p in (under_p, over_p))
-            gt = mefkit.read_image(str(gt_p)) if gt_p is not None else None
+        for i, (scene, under_p, over_p, gt_p) in enumerate(items):
+            if i % shard_n != shard_k:
+                continue
+            under, over = (mefkit.read_image(str(p))[0] for p in (under_p, over_p))
+            gt = mefkit.read_image(str(gt_p))[0] if gt_p is not None else None
             mp = under.shape[0] * under.shape[1] / 1e6
             outs: dict[str, tuple[np.ndarray, float]] = {}
             for m in refs:
@@ -96,7 +100,8 @@ def main() -> None:
             for key, path in models.items():
                 t = time.perf_counter()
                 labs = [rgb_to_lab(under), rgb_to_lab(over)]
-                lums[key] = fused_lightness(labs[0][..., 0] / 100, labs[1][..., 0] / 100, weights=path)
+                lums[key] = fused_lightness(labs[0][..., 0] / 100, labs[1][..., 0] / 100, weights=path,
+                                            max_side=args.max_side)
                 lums[key + "_sec"] = time.perf_counter() - t
             for name, model, chroma, gamma in VARIANTS:
                 t = time.perf_counter()
@@ -104,21 +109,30 @@ def main() -> None:
                 outs[name] = (out, lums[model + "_sec"] + time.perf_counter() - t)
             rec = {"set": set_name, "scene": scene, "mp": mp}
             for key, (fused, sec) in outs.items():
-                r = rows[key]
-                r["sec"].append(sec)
-                r["mp"].append(mp)
                 if set_name == "mefb":
-                    score = mef_ssim([under, over], fused)
-                    r["mefb"].append(score)
-                    rec[key] = {"mef_ssim": score, "sec": sec}
+                    rec[key] = {"mef_ssim": mef_ssim([under, over], fused), "sec": sec}
                 elif gt is not None:
-                    p, s = psnr(fused, gt), ssim(fused, gt)
-                    r["psnr"].append(p)
-                    r["ssim"].append(s)
-                    rec[key] = {"psnr": p, "ssim": s, "sec": sec}
+                    rec[key] = {"psnr": psnr(fused, gt), "ssim": ssim(fused, gt), "sec": sec}
             per_image.append(rec)
             print(set_name, scene, {k: round(v.get("mef_ssim", v.get("psnr", 0)), 4) for k, v in rec.items() if isinstance(v, dict)}, flush=True)
 
+    write_summary(per_image, args)
+
+
+def write_summary(per_image: list[dict], args: argparse.Namespace) -> None:
+    """Means per row over the scored pairs; writes ``OUT.json`` and ``OUT.md``."""
+    keys = [k for k, v in per_image[0].items() if isinstance(v, dict)]
+    rows = {k: {"mefb": [], "psnr": [], "ssim": [], "sec": [], "mp": []} for k in keys}
+    for rec in per_image:
+        for key in keys:
+            v = rec[key]
+            rows[key]["sec"].append(v["sec"])
+            rows[key]["mp"].append(rec["mp"])
+            if "mef_ssim" in v:
+                rows[key]["mefb"].append(v["mef_ssim"])
+            else:
+                rows[key]["psnr"].append(v["psnr"])
+                rows[key]["ssim"].append(v["ssim"])
     summary = {}
     for key, r in rows.items():
         summary[key] = {

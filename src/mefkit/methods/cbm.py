@@ -32,6 +32,10 @@ from ..registry import register_method
 
 #: Weights shipped with mefkit (see ``weights/cbm_MODEL_CARD.md``).
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "cbm.safetensors"
+#: Longer side (px) of the training images (``DataConfig.max_side``): by default the
+#: U-Net runs at this scale, where its receptive field covers what it learned from,
+#: and its output is brought to full resolution by guided upsampling.
+TRAIN_SIDE = 512
 #: Default smoothing (Gaussian sigma, px) of the ``select`` mask: removes single-pixel
 #: flips where both chromas are close, too small to blur colour edges visibly.
 SELECT_SMOOTHING = 1.0
@@ -58,6 +62,7 @@ def fused_lightness(
     over: np.ndarray,
     *,
     weights: str | Path | None = None,
+    max_side: int = TRAIN_SIDE,
     tile: int = 512,
     tile_pad: int = 32,
     device: str = "cpu",
@@ -71,6 +76,11 @@ def fused_lightness(
         ``L/100`` in [0, 1].
     weights : str or Path, optional
         CBM U-Net safetensors (default: the shipped weights).
+    max_side : int
+        Larger inputs are area-downscaled to this longer side for the U-Net and its
+        output is brought back by guided upsampling (a local affine map from the two
+        input lightnesses, fitted at low resolution: :func:`mefkit.nn.tiling.guided_coefficients`),
+        so full-resolution detail comes from the inputs. 0: run at full resolution.
     tile, tile_pad : int
         Tile side and overlap for bounded-memory inference (``tile=0``: whole image).
     device : str
@@ -85,12 +95,26 @@ def fused_lightness(
 
     from ..cbm.lab import lightness
 
-    lums = [x if x.ndim == 2 else lightness(x) for x in (under, over)]
+    import cv2
+
+    from ..nn.tiling import guided_coefficients, guided_upsample
+
+    lums = np.stack([x if x.ndim == 2 else lightness(x) for x in (under, over)], axis=-1).astype(np.float32)
     model = _model(str(resolve_weights(weights)), str(device))
-    x = torch.from_numpy(np.stack(lums)[None].astype(np.float32)).to(device)
+    h, w = lums.shape[:2]
+    small = lums
+    if max_side and max(h, w) > max_side:
+        s = max_side / max(h, w)
+        sh, sw = max(1, round(h * s)), max(1, round(w * s))
+        small = np.clip(cv2.resize(lums, (sw, sh), interpolation=cv2.INTER_AREA), 0.0, 1.0)
+    x = torch.from_numpy(np.ascontiguousarray(small.transpose(2, 0, 1))[None]).to(device)
     with torch.inference_mode():
         y = _infer(model, x, tile, tile_pad)
-    return y[0, 0].float().cpu().numpy().clip(0.0, 1.0)
+    low = y[0, 0].float().cpu().numpy()
+    if small is lums:
+        return low.clip(0.0, 1.0)
+    coef = guided_coefficients(small, low[..., None])
+    return guided_upsample(coef, [lums])[..., 0].clip(0.0, 1.0)
 
 
 def _infer(model, x, tile: int, tile_pad: int):  # noqa: ANN001 - torch objects
@@ -119,6 +143,7 @@ def cbm(
     smoothing: float = SELECT_SMOOTHING,
     gamma: float | str | None = "auto",
     gamma_target: float = GAMMA_TARGET,
+    max_side: int = TRAIN_SIDE,
     tile: int = 512,
     tile_pad: int = 32,
     device: str = "cpu",
@@ -143,6 +168,10 @@ def cbm(
         is a fixed exponent, ``"off"`` (or None) disables it.
     gamma_target : float
         Target mean lightness in (0, 1) for ``"auto"``.
+    max_side : int
+        The U-Net runs with the longer side at most this (default: the training
+        images' 512 px) and its lightness is guided-upsampled to full resolution;
+        0 runs it at full resolution (tiled).
     tile, tile_pad : int
         Tile side and overlap (pixels) of the U-Net inference; ``tile=0`` runs the
         whole image at once.
@@ -158,9 +187,12 @@ def cbm(
         raise ValueError(f"chroma must be one of {CHROMA_MODES}, got {chroma!r}")
     if smoothing < 0:
         raise ValueError(f"smoothing must be >= 0, got {smoothing}")
+    if max_side < 0:
+        raise ValueError(f"max_side must be >= 0, got {max_side}")
     if tile < 0 or tile_pad < 0:
         raise ValueError(f"tile and tile_pad must be >= 0, got {tile}, {tile_pad}")
     labs = [rgb_to_lab(frames[0]), rgb_to_lab(frames[-1])]
     lums = [np.clip(lab[..., 0] / np.float32(L_MAX), 0.0, 1.0) for lab in labs]
-    lum = fused_lightness(lums[0], lums[1], weights=weights, tile=tile, tile_pad=tile_pad, device=device)
+    lum = fused_lightness(lums[0], lums[1], weights=weights, max_side=max_side, tile=tile, tile_pad=tile_pad,
+                          device=device)
     return compose(labs, lum, chroma=chroma, smoothing=smoothing, gamma=gamma, gamma_target=gamma_target)

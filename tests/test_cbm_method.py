@@ -1,0 +1,76 @@
+"""The registered ``cbm`` method with the shipped weights."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import mefkit
+from mefkit.methods.cbm import DEFAULT_WEIGHTS
+from mefkit.metrics import mef_ssim
+
+
+@pytest.fixture(scope="module")
+def example():
+    frames = mefkit.load_frames(mefkit.example_bracket()).frames
+    # keep the test fast: a quarter-size crop of the bundled example is plenty
+    return [f[::2, ::2].copy() for f in frames]
+
+
+def test_shipped_weights_load_and_fuse_the_bundled_example(example):
+    # Oracle: property + a weak quality floor. The shipped weights exist, load, and fuse
+    # the example's darkest and brightest frames into a valid image that keeps their
+    # structure (MEF-SSIM well above a flat grey image's).
+    assert DEFAULT_WEIGHTS.is_file()
+    pair = [example[0], example[-1]]
+    fused = mefkit.fuse(pair, method="cbm", order="given")
+    assert fused.shape == pair[0].shape and fused.dtype == np.float32
+    assert 0.0 <= fused.min() and fused.max() <= 1.0
+    flat = np.full_like(fused, 0.5)
+    assert mef_ssim(pair, fused) > 0.8
+    assert mef_ssim(pair, fused) > mef_ssim(pair, flat) + 0.3
+
+
+def test_more_frames_use_darkest_and_brightest(example):
+    # Oracle: the method's definition (paper: two inputs).
+    three = mefkit.fuse(example, method="cbm", order="given")
+    two = mefkit.fuse([example[0], example[-1]], method="cbm", order="given")
+    np.testing.assert_array_equal(three, two)
+
+
+def test_tiled_inference_matches_whole_image(example):
+    # Property: overlapping feathered tiles stay close to one whole-image pass (on
+    # average; the U-Net's context differs per tile, so single pixels may differ more).
+    pair = [example[0], example[-1]]
+    whole = mefkit.fuse(pair, method="cbm", order="given", tile=0)
+    tiled = mefkit.fuse(pair, method="cbm", order="given", tile=96, tile_pad=32)
+    assert np.abs(whole - tiled).mean() < 0.01
+
+
+def test_reduced_scale_inference_keeps_full_resolution(example):
+    # Property: with the U-Net at a reduced scale (guided upsampling back), the output
+    # has full size, stays in [0, 1] and keeps structure as well as full-scale inference
+    # to within a small margin.
+    pair = [example[0], example[-1]]
+    small = mefkit.fuse(pair, method="cbm", order="given", max_side=96)
+    full = mefkit.fuse(pair, method="cbm", order="given", max_side=0)
+    assert small.shape == full.shape and 0 <= small.min() and small.max() <= 1
+    assert mef_ssim(pair, small) > mef_ssim(pair, full) - 0.05
+
+
+def test_chroma_and_gamma_options_change_only_what_they_should(example):
+    # Property: "off" gamma and "weighted" chroma are accepted and differ from the default;
+    # a bad chroma mode or gamma value is a MethodError naming the parameter.
+    pair = [example[0], example[-1]]
+    base = mefkit.fuse(pair, method="cbm", order="given")
+    assert not np.array_equal(base, mefkit.fuse(pair, method="cbm", order="given", chroma="weighted"))
+    assert not np.array_equal(base, mefkit.fuse(pair, method="cbm", order="given", gamma="off"))
+    with pytest.raises(mefkit.MethodError, match="chroma"):
+        mefkit.fuse(pair, method="cbm", chroma="max")
+    with pytest.raises(mefkit.MethodError, match="gamma"):
+        mefkit.fuse(pair, method="cbm", gamma=-1)
+
+
+def test_missing_weights_file_is_a_clear_error(example, tmp_path):
+    with pytest.raises(mefkit.MethodError, match="weights not found"):
+        mefkit.fuse([example[0], example[-1]], method="cbm", weights=str(tmp_path / "none.safetensors"))
