@@ -53,8 +53,8 @@ def pairs(root: Path, names: list[str] | None = None):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--variance", required=True, help="weights trained with variance-driven weights")
-    ap.add_argument("--uniform", required=True, help="weights trained with uniform weights")
+    ap.add_argument("--variance", help="weights trained with variance-driven weights")
+    ap.add_argument("--uniform", help="weights trained with uniform weights")
     ap.add_argument("--teacher", default="mertens")
     ap.add_argument("--baseline", default="mertens", help="extra classic row (skipped if == teacher)")
     ap.add_argument("--max-side", type=int, default=512, help="U-Net working size (0: full resolution)")
@@ -97,13 +97,14 @@ def main() -> None:
                 outs[key] = (fused, time.perf_counter() - t)
             labs = None
             lums = {}
-            for key, path in models.items():
+            variants = VARIANTS if args.variance and args.uniform else []  # no weights: reference rows only
+            for key, path in (models.items() if variants else ()):
                 t = time.perf_counter()
                 labs = [rgb_to_lab(under), rgb_to_lab(over)]
                 lums[key] = fused_lightness(labs[0][..., 0] / 100, labs[1][..., 0] / 100, weights=path,
                                             max_side=args.max_side)
                 lums[key + "_sec"] = time.perf_counter() - t
-            for name, model, chroma, gamma in VARIANTS:
+            for name, model, chroma, gamma in variants:
                 t = time.perf_counter()
                 out = compose(labs, lums[model], chroma=chroma, gamma=gamma)
                 outs[name] = (out, lums[model + "_sec"] + time.perf_counter() - t)
