@@ -1,8 +1,9 @@
 """CBM ablation on the development data (issue 6, "Must show").
 
 Rows: the teacher; CBM trained with variance-driven weights and with uniform weights;
-``select`` vs ``weighted`` chroma; with and without gamma compensation (one factor
-changed at a time from the default: variance weights, select, gamma auto). Scores:
+``select`` vs ``weighted`` chroma; with and without gamma compensation; with and
+without the clipping guard of the chroma stage (one factor changed at a time from the
+default: variance weights, select, gamma auto, guard on). Scores:
 mean MEF-SSIM on the development MEFB pairs, PSNR / SSIM against the ground truth of
 the SICE pairs that have one, and the time per pair (teacher vs student).
 
@@ -26,18 +27,19 @@ from pathlib import Path
 import numpy as np
 
 import mefkit
-from mefkit.cbm import compose, rgb_to_lab
+from mefkit.cbm import clip_reliability, compose, rgb_to_lab
 from mefkit.metrics import mef_ssim, psnr, ssim
 from mefkit.methods.cbm import fused_lightness
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
-#: (row name, model key, chroma, gamma)
+#: (row name, model key, chroma, gamma, clip guard)
 VARIANTS = [
-    ("CBM variance, select, gamma (default)", "variance", "select", "auto"),
-    ("CBM uniform, select, gamma", "uniform", "select", "auto"),
-    ("CBM variance, weighted, gamma", "variance", "weighted", "auto"),
-    ("CBM variance, select, no gamma", "variance", "select", "off"),
+    ("CBM variance, select, gamma, guard (default)", "variance", "select", "auto", True),
+    ("CBM uniform, select, gamma, guard", "uniform", "select", "auto", True),
+    ("CBM variance, weighted, gamma, guard", "variance", "weighted", "auto", True),
+    ("CBM variance, select, no gamma, guard", "variance", "select", "off", True),
+    ("CBM variance, select, gamma, no guard", "variance", "select", "auto", False),
 ]
 
 
@@ -104,9 +106,10 @@ def main() -> None:
                 lums[key] = fused_lightness(labs[0][..., 0] / 100, labs[1][..., 0] / 100, weights=path,
                                             max_side=args.max_side)
                 lums[key + "_sec"] = time.perf_counter() - t
-            for name, model, chroma, gamma in variants:
+            for name, model, chroma, gamma, guard in variants:
                 t = time.perf_counter()
-                out = compose(labs, lums[model], chroma=chroma, gamma=gamma)
+                rel = [clip_reliability(under), clip_reliability(over)] if guard else None
+                out = compose(labs, lums[model], chroma=chroma, gamma=gamma, reliabilities=rel)
                 outs[name] = (out, lums[model + "_sec"] + time.perf_counter() - t)
             rec = {"set": set_name, "scene": scene, "mp": mp}
             for key, (fused, sec) in outs.items():

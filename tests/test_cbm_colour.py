@@ -130,3 +130,31 @@ def test_gamma_off_is_identity_and_bad_values_rejected():
     for bad in (0, -1.0, "bright"):
         with pytest.raises(ValueError):
             gamma_compensate(lum, bad)
+
+
+def test_clip_reliability_ramp():
+    # Oracle: hand-computed ramp (1 - max) / (1 - 0.9): 1 below 0.9, 0.5 at 0.95, floor at 1.
+    from mefkit.cbm.chroma import RELIABILITY_FLOOR, clip_reliability
+
+    img = np.zeros((1, 4, 3), np.float32)
+    img[0, :, 0] = (0.5, 0.9, 0.95, 1.0)
+    np.testing.assert_allclose(clip_reliability(img)[0], [1.0, 1.0, 0.5, RELIABILITY_FLOOR], atol=1e-5)
+
+
+def test_clip_guard_keeps_the_unclipped_hue():
+    # Oracle: hand-made case. The bright input is clipped yellow (R = G = 1, more chroma
+    # than the dark input's true orange); the plain rule copies the clipped hue, the
+    # guarded rule keeps the unclipped input's a, b.
+    from mefkit.cbm.chroma import clip_reliability
+
+    dark = np.zeros((4, 4, 3), np.float32)
+    dark[...] = (0.5, 0.25, 0.05)
+    bright = np.zeros((4, 4, 3), np.float32)
+    bright[...] = (1.0, 1.0, 0.2)
+    labs = [rgb_to_lab(dark), rgb_to_lab(bright)]
+    assert chroma_scale(labs[1])[0, 0] > chroma_scale(labs[0])[0, 0]
+    plain = fuse_chroma(labs, "select", 0.0)
+    np.testing.assert_allclose(plain, labs[1][..., 1:], atol=1e-4)
+    rel = [clip_reliability(dark), clip_reliability(bright)]
+    guarded = fuse_chroma(labs, "select", 0.0, rel)
+    np.testing.assert_allclose(guarded, labs[0][..., 1:], atol=1e-4)

@@ -12,13 +12,14 @@ Nothing here imports torch.
 """
 
 from .compose import compose
-from .chroma import CHROMA_MODES, chroma_scale, fuse_chroma, selection_mask
+from .chroma import CHROMA_MODES, chroma_scale, clip_reliability, fuse_chroma, selection_mask
 from .gamma import gamma_compensate, gamma_exponent
 from .lab import lab_to_rgb, lightness, rgb_to_lab
 
 __all__ = [
     "CHROMA_MODES",
     "chroma_scale",
+    "clip_reliability",
     "compose",
     "fuse_chroma",
     "gamma_compensate",

@@ -11,6 +11,14 @@ inputs, not from the network:
   result is a soft blend near the decision boundary and a pure selection elsewhere.
 * ``weighted``: blend a, b with weights proportional to the chroma scales,
   ``a = sum_i C_i a_i / sum_i C_i`` (and b alike).
+
+Clipping guard (our addition, ``reliabilities``): where a channel of an input is
+clipped, its a*b* are not the scene's colour (a clipped orange turns yellow, a clipped
+yellow turns green-white) and its chroma can still be the larger one, so the literal
+rule copies a wrong hue onto the darker fused lightness. Each chroma scale may be
+multiplied by a per-pixel reliability in [0, 1] before the comparison / weighting;
+:func:`clip_reliability` ramps it down as the largest RGB channel approaches 1.
+Without reliabilities the functions follow the paper's rule exactly.
 """
 
 from __future__ import annotations
@@ -24,6 +32,36 @@ import numpy as np
 CHROMA_MODES = ("select", "weighted")
 #: Added to the chroma sum so two neutral (C = 0) inputs blend equally instead of 0/0.
 CHROMA_EPS = 1e-6
+#: Default start of the clipping ramp: an input's chroma counts fully while its largest
+#: RGB channel is below this, and not at all at 1.0 ([DEFAULT], ours).
+CLIP_START = 0.9
+#: Floor of the reliability, so pixels clipped in every input still fall back to the
+#: plain chroma comparison instead of 0/0.
+RELIABILITY_FLOOR = 1e-3
+
+
+def clip_reliability(frame: np.ndarray, start: float = CLIP_START) -> np.ndarray:
+    """How far an input's colour at each pixel can be trusted, given channel clipping.
+
+    ``r = clip((1 - max_c) / (1 - start), RELIABILITY_FLOOR, 1)``: 1 while the largest
+    RGB channel is below ``start``, falling linearly to the floor at 1.0.
+
+    Parameters
+    ----------
+    frame : ndarray
+        ``(H, W, 3)`` sRGB in [0, 1].
+    start : float
+        Channel value where the ramp starts, in [0, 1).
+
+    Returns
+    -------
+    ndarray
+        ``(H, W)`` float32 in [RELIABILITY_FLOOR, 1].
+    """
+    if not 0.0 <= start < 1.0:
+        raise ValueError(f"clip start must be in [0, 1), got {start}")
+    top = np.max(frame, axis=-1).astype(np.float32)
+    return np.clip((1.0 - top) / np.float32(1.0 - start), RELIABILITY_FLOOR, 1.0)
 
 
 def chroma_scale(lab: np.ndarray) -> np.ndarray:
@@ -72,7 +110,12 @@ def selection_mask(chromas: Sequence[np.ndarray], smoothing: float = 0.0) -> np.
     return masks
 
 
-def fuse_chroma(labs: Sequence[np.ndarray], mode: str = "select", smoothing: float = 1.0) -> np.ndarray:
+def fuse_chroma(
+    labs: Sequence[np.ndarray],
+    mode: str = "select",
+    smoothing: float = 1.0,
+    reliabilities: Sequence[np.ndarray] | None = None,
+) -> np.ndarray:
     """Fused a*, b* channels from K Lab inputs by their chroma scale.
 
     Parameters
@@ -84,6 +127,9 @@ def fuse_chroma(labs: Sequence[np.ndarray], mode: str = "select", smoothing: flo
         ``smoothing``). ``weighted``: a, b averaged with weights ``C_i / sum_j C_j``.
     smoothing : float
         Gaussian sigma in pixels for the ``select`` mask; ignored by ``weighted``.
+    reliabilities : sequence of ndarray, optional
+        K maps ``(H, W)`` in (0, 1] multiplying each chroma scale before it is compared
+        or used as a weight (see :func:`clip_reliability`); None: the plain rule.
 
     Returns
     -------
@@ -93,6 +139,8 @@ def fuse_chroma(labs: Sequence[np.ndarray], mode: str = "select", smoothing: flo
     if mode not in CHROMA_MODES:
         raise ValueError(f"chroma must be one of {CHROMA_MODES}, got {mode!r}")
     chromas = [chroma_scale(lab) for lab in labs]
+    if reliabilities is not None:
+        chromas = [c * np.asarray(r, np.float32) for c, r in zip(chromas, reliabilities)]
     if mode == "select":
         weights = selection_mask(chromas, smoothing)
     else:

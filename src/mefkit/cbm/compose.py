@@ -23,6 +23,7 @@ def compose(
     smoothing: float = 1.0,
     gamma: float | str | None = "auto",
     gamma_target: float = GAMMA_TARGET,
+    reliabilities: Sequence[np.ndarray] | None = None,
 ) -> np.ndarray:
     """Fused sRGB image from the inputs' Lab and a fused lightness map.
 
@@ -41,6 +42,9 @@ def compose(
         ``None`` or ``"off"`` disables it.
     gamma_target : float
         Mean lightness the ``"auto"`` exponent aims at.
+    reliabilities : sequence of ndarray, optional
+        Per-input colour reliabilities for the chroma stage (the clipping guard, see
+        :mod:`mefkit.cbm.chroma`); None: the paper's plain rule.
 
     Returns
     -------
@@ -49,5 +53,5 @@ def compose(
     """
     out = np.empty(lum.shape + (3,), np.float32)
     out[..., 0] = gamma_compensate(lum, gamma, gamma_target) * np.float32(L_MAX)
-    out[..., 1:] = fuse_chroma(labs, chroma, smoothing)
+    out[..., 1:] = fuse_chroma(labs, chroma, smoothing, reliabilities)
     return lab_to_rgb(out)

@@ -25,7 +25,8 @@ from typing import Sequence
 
 import numpy as np
 
-from ..cbm import CHROMA_MODES, compose, rgb_to_lab
+from ..cbm import CHROMA_MODES, clip_reliability, compose, rgb_to_lab
+from ..cbm.chroma import CLIP_START
 from ..cbm.gamma import GAMMA_TARGET
 from ..cbm.lab import L_MAX
 from ..registry import register_method
@@ -141,6 +142,7 @@ def cbm(
     weights: str | None = None,
     chroma: str = "select",
     smoothing: float = SELECT_SMOOTHING,
+    clip_guard: float | None = CLIP_START,
     gamma: float | str | None = "auto",
     gamma_target: float = GAMMA_TARGET,
     max_side: int = TRAIN_SIDE,
@@ -162,6 +164,11 @@ def cbm(
         ``sqrt(a^2 + b^2)``; ``weighted``: a*, b* blended by chroma scale.
     smoothing : float
         Gaussian sigma (pixels) applied to the ``select`` mask against speckle; 0: hard.
+    clip_guard : float or None
+        Our addition: an input's chroma scale is down-weighted where its largest RGB
+        channel exceeds this value (linearly to ~0 at 1.0), because clipped pixels have
+        wrong hues (:func:`mefkit.cbm.chroma.clip_reliability`). None or 1: the paper's
+        plain rule.
     gamma : "auto", float, or "off"
         Gamma compensation of the fused lightness: ``"auto"`` maps the mean lightness
         to ``gamma_target`` (exponent ``clip(log t / log mean(L), 0.6, 1.6)``), a number
@@ -187,6 +194,8 @@ def cbm(
         raise ValueError(f"chroma must be one of {CHROMA_MODES}, got {chroma!r}")
     if smoothing < 0:
         raise ValueError(f"smoothing must be >= 0, got {smoothing}")
+    if clip_guard is not None and not 0.0 <= clip_guard <= 1.0:
+        raise ValueError(f"clip_guard must be in [0, 1] or None, got {clip_guard}")
     if max_side < 0:
         raise ValueError(f"max_side must be >= 0, got {max_side}")
     if tile < 0 or tile_pad < 0:
@@ -195,4 +204,8 @@ def cbm(
     lums = [np.clip(lab[..., 0] / np.float32(L_MAX), 0.0, 1.0) for lab in labs]
     lum = fused_lightness(lums[0], lums[1], weights=weights, max_side=max_side, tile=tile, tile_pad=tile_pad,
                           device=device)
-    return compose(labs, lum, chroma=chroma, smoothing=smoothing, gamma=gamma, gamma_target=gamma_target)
+    rel = None
+    if clip_guard is not None and clip_guard < 1.0:
+        rel = [clip_reliability(frames[0], clip_guard), clip_reliability(frames[-1], clip_guard)]
+    return compose(labs, lum, chroma=chroma, smoothing=smoothing, gamma=gamma, gamma_target=gamma_target,
+                   reliabilities=rel)
