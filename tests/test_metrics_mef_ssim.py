@@ -12,7 +12,6 @@ Oracles:
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pytest
@@ -337,14 +336,3 @@ def test_mefb_published_fusions_beat_the_dark_input():
 
 
 @pytest.mark.slow
-def test_speed_1200x800_pair():
-    """A 1200x800 two-frame bracket scores fast: ~0.4 s on an idle 2-core machine, ~1 s
-    under heavy shared load (docs/bench/metrics.md). The bound is loose so that a busy CI
-    machine does not flake; it still catches a per-patch loop, which would take minutes."""
-    r = np.random.default_rng(0)
-    frames = [r.random((800, 1200, 3)) for _ in range(2)]
-    fused = np.mean(frames, axis=0)
-    mef_ssim(frames, fused)  # warm-up (imports, allocations)
-    t0 = time.perf_counter()
-    mef_ssim(frames, fused)
-    assert time.perf_counter() - t0 < 10.0
