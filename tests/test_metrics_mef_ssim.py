@@ -333,6 +333,3 @@ def test_mefb_published_fusions_beat_the_dark_input():
         dark = mef_ssim(frames, under)
         for method, image in fused.items():
             assert dark < mef_ssim(frames, image) <= 1.0, (name, method)
-
-
-@pytest.mark.slow
