@@ -137,7 +137,7 @@ def test_method_is_registered_as_learned():
     assert {"weights", "phase", "max_mp", "tile", "device"} <= set(info.params)
 
 
-@pytest.mark.skipif(not SHIPPED_WEIGHTS.is_file(), reason="TEMP until the first training run ships weights")
+@pytest.mark.slow
 def test_shipped_weights_fuse_the_bundled_example():
     # Property + reference: the shipped weights load, fuse the example's darkest and
     # brightest frames to a full-size image in [0, 1], and the result is a plausible

@@ -63,6 +63,7 @@ def _fixed_batch(task, cfg):
     return {k: torch.stack([it[k] for it in items]) for k in ("under", "over", "label")}
 
 
+@pytest.mark.slow
 def test_a_few_phase1_steps_lower_the_loss(tmp_path, image_dir):
     # Property: 10 Adam steps on simulated pairs lower the task loss on a fixed batch
     # (compared with the engine's initial weights, rebuilt from the same seed).

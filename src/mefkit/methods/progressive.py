@@ -30,7 +30,9 @@ SHIPPED_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "progressive
 WEIGHTS_FORMAT = "mefkit-progressive-v1"
 
 
-def save_weights(path: str | Path, unet: Any, amnet: Any | None = None, info: dict | None = None) -> None:
+def save_weights(
+    path: str | Path, unet: Any, amnet: Any | None = None, info: dict | None = None, half: bool = False
+) -> None:
     """Write phase-1 (and phase-2) weights as one safetensors file.
 
     Parameters
@@ -41,6 +43,8 @@ def save_weights(path: str | Path, unet: Any, amnet: Any | None = None, info: di
     amnet : AMNet, optional
     info : dict, optional
         Extra JSON-serialisable metadata (training run, steps, ...).
+    half : bool
+        Store float16 (half the file; :func:`load_weights` computes in float32).
 
     Notes
     -----
@@ -51,14 +55,19 @@ def save_weights(path: str | Path, unet: Any, amnet: Any | None = None, info: di
 
     from ..nn.progressive import config_dict
 
-    tensors = {f"unet.{k}": v.detach().cpu().contiguous() for k, v in unet.state_dict().items()}
+    import torch
+
+    dtype = torch.float16 if half else None
+    cast = lambda v: v.detach().cpu().to(dtype).contiguous() if dtype is not None and v.is_floating_point() else v.detach().cpu().contiguous()  # noqa: E731
+    tensors = {f"unet.{k}": cast(v) for k, v in unet.state_dict().items()}
     meta = {"format": WEIGHTS_FORMAT, "unet_config": json.dumps(config_dict(unet)), "info": json.dumps(info or {})}
     if amnet is not None:
-        tensors.update({f"amnet.{k}": v.detach().cpu().contiguous() for k, v in amnet.state_dict().items()})
+        tensors.update({f"amnet.{k}": cast(v) for k, v in amnet.state_dict().items()})
         meta["amnet_config"] = json.dumps(config_dict(amnet))
     path = Path(path)
     tmp = path.with_suffix(path.suffix + ".tmp")
     save_file(tensors, str(tmp), metadata=meta)
+    tmp.chmod(0o644)
     tmp.replace(path)
 
 
@@ -96,7 +105,7 @@ def _load_cached(path: str, mtime: float, device: str) -> Any:
     try:
         with safe_open(path, framework="pt") as f:
             meta = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
+            tensors = {k: f.get_tensor(k).float() for k in f.keys()}  # float16 files compute in float32
     except Exception as exc:  # safetensors raises its own error types
         raise ValueError(f"{path}: not a safetensors file ({exc})") from None
     if meta.get("format") != WEIGHTS_FORMAT:

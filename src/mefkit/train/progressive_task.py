@@ -189,7 +189,7 @@ class ProgressiveTask(Task):
         if lam > 0:
             mef = mef_ssim_loss([batch["under"], batch["over"]], pred).mean()
             loss = loss + lam * mef
-            logs = {**logs, "mef": float(mef), "loss": float(loss)}
+            logs = {**logs, "mef": float(mef.detach()), "loss": float(loss.detach())}
         return loss, logs
 
     def weight_metadata(self) -> dict[str, Any]:
@@ -212,7 +212,11 @@ def make_task(phase: int, params: dict[str, Any] | None = None) -> ProgressiveTa
 
 
 def export_weights(
-    phase1: str | Path, phase2: str | Path | None, out: str | Path, info: dict[str, Any] | None = None
+    phase1: str | Path,
+    phase2: str | Path | None,
+    out: str | Path,
+    info: dict[str, Any] | None = None,
+    half: bool = False,
 ) -> Path:
     """Combine the two phases' engine exports into one file for ``method="progressive"``.
 
@@ -226,6 +230,8 @@ def export_weights(
         The combined ``.safetensors`` (format of :func:`mefkit.methods.progressive.save_weights`).
     info : dict, optional
         Provenance stored in the metadata (data, steps, time, hardware).
+    half : bool
+        Store float16 (the shipped file does, to stay small).
     """
     from ..methods.progressive import save_weights
 
@@ -235,5 +241,5 @@ def export_weights(
         meta = _file_metadata(Path(phase2))
         cfg = AMNetConfig(**json.loads(meta["amnet_config"])) if "amnet_config" in meta else DEFAULT_AMNET
         amnet = load_weights(AMNet(cfg), phase2, name="amnet")
-    save_weights(out, unet, amnet, info)
+    save_weights(out, unet, amnet, info, half=half)
     return Path(out)
