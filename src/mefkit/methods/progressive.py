@@ -175,6 +175,7 @@ def progressive(
     path = Path(weights) if weights else SHIPPED_WEIGHTS
     if not weights and not path.is_file():
         raise ValueError(f"the shipped weights are missing ({path}); pass weights=PATH")
+    from ..nn.progressive import UNET_FACTOR
     from ..nn.tiling import fuse_full_resolution
 
     model = load_weights(path, device)
@@ -185,7 +186,9 @@ def progressive(
         return model(under, over, phase=phase)
 
     pair = [frames[0], frames[-1]]
-    return fuse_full_resolution(net, pair, max_mp=max_mp, tile=tile, tile_pad=tile_pad, device=device)
+    return fuse_full_resolution(
+        net, pair, max_mp=max_mp, tile=tile, tile_pad=tile_pad, device=device, multiple=UNET_FACTOR
+    )
 
 
 def fuse_both_phases(
@@ -204,6 +207,7 @@ def fuse_both_phases(
     """
     import torch
 
+    from ..nn.progressive import UNET_FACTOR
     from ..nn.tiling import fuse_full_resolution
 
     model = load_weights(Path(weights) if weights else SHIPPED_WEIGHTS, device)
@@ -215,6 +219,7 @@ def fuse_both_phases(
         return torch.cat([inter, model.amnet(under, inter, over)], dim=1)
 
     both = fuse_full_resolution(
-        net, [frames[0], frames[-1]], max_mp=max_mp, tile=tile, tile_pad=tile_pad, device=device, out_channels=6
+        net, [frames[0], frames[-1]], max_mp=max_mp, tile=tile, tile_pad=tile_pad, device=device, out_channels=6,
+        multiple=UNET_FACTOR,
     )
     return both[..., :3], both[..., 3:]

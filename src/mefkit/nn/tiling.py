@@ -93,6 +93,10 @@ def tiled_apply(
         Width of the feathered band where neighbouring tiles overlap (``0 <= overlap < tile``).
     out_channels : int
         Channels of ``net``'s output.
+    multiple : int
+        Pad the (working-size) frames by edge replication to a multiple of this before
+        tiling and crop after: a network that pads its input to a multiple itself (a
+        UNet) then sees the same border in every tile as in one whole pass.
 
     Returns
     -------
@@ -267,6 +271,7 @@ def fuse_full_resolution(
     radius: int = GUIDE_RADIUS,
     eps: float = GUIDE_EPS,
     out_channels: int = 3,
+    multiple: int = 1,
 ) -> np.ndarray:
     """Fuse a bracket of any size with ``net``, full resolution out, bounded memory.
 
@@ -289,6 +294,10 @@ def fuse_full_resolution(
         Guided upsampling window (low-resolution pixels) and regulariser.
     out_channels : int
         Channels of ``net``'s output.
+    multiple : int
+        Pad the (working-size) frames by edge replication to a multiple of this before
+        tiling and crop after: a network that pads its input to a multiple itself (a
+        UNet) then sees the same border in every tile as in one whole pass.
 
     Returns
     -------
@@ -301,13 +310,18 @@ def fuse_full_resolution(
         small = list(frames)
     else:  # INTER_AREA can overshoot 1.0 by rounding; the network expects [0, 1].
         small = [np.clip(cv2.resize(f, (sw, sh), interpolation=cv2.INTER_AREA), 0.0, 1.0) for f in frames]
+    sh0, sw0 = small[0].shape[:2]
+    if multiple > 1 and (sh0 % multiple or sw0 % multiple):
+        pad = ((0, -sh0 % multiple), (0, -sw0 % multiple), (0, 0))
+        small = [np.pad(f, pad, mode="edge") for f in small]
     with torch.no_grad():
         out = tiled_apply(
             net, [_to_tensor(f, device) for f in small], tile=tile, tile_pad=tile_pad, overlap=overlap,
             out_channels=out_channels,
         )
-    low = out[0].permute(1, 2, 0).cpu().numpy()
+    low = np.ascontiguousarray(out[0, :, :sh0, :sw0].permute(1, 2, 0).cpu().numpy())
     if (sh, sw) == (h, w):
         return np.clip(low, 0.0, 1.0)
-    coef = guided_coefficients(np.concatenate(small, -1), low, radius=radius, eps=eps)
+    guide = np.concatenate([f[:sh0, :sw0] for f in small], -1)
+    coef = guided_coefficients(guide, low, radius=radius, eps=eps)
     return np.clip(guided_upsample(coef, frames), 0.0, 1.0)
