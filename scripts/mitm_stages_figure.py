@@ -69,7 +69,7 @@ def main() -> None:
     cols = 5
     rows = (len(panels) + cols - 1) // cols
     h, w = s.under.shape[:2]
-    fig, axes = plt.subplots(rows, cols, figsize=(args.width, args.width / cols * h / w * rows + 0.6))
+    fig, axes = plt.subplots(rows, cols, figsize=(args.width, (args.width / cols * h / w + 0.35) * rows + 0.5))
     for ax, (name, img) in zip(axes.ravel(), panels):
         if img.ndim == 2:
             ax.imshow(img, cmap="gray", vmin=0, vmax=1)
