@@ -74,7 +74,10 @@ def train_cbm(
         # A short CPU run converges better with a decaying rate; the engine supports cosine.
         cfg.optim.schedule = "cosine"
     task = CbmTask(cfg.task_params)
-    cfg.task_params = task.params  # record the full parameter set (defaults included) in config.json
+    if not (resume and saved.is_file()):
+        # record the full parameter set (defaults included) in config.json; a resumed run
+        # keeps its saved parameters so the engine's exact-resume check still passes
+        cfg.task_params = task.params
     run_training(task, cfg, resume)
 
 

@@ -24,7 +24,8 @@ Task parameters (``cfg.task_params``), with defaults:
 ``base`` 8, ``depth`` 4 (U-Net size); ``teacher`` "mertens", ``teacher_params`` {},
 ``teacher_input`` "pair"; ``pairs_per_stack`` 8 (0: every pair the engine's pair draw
 can give); ``variance_weights`` True, ``gap_weight`` 1.0, ``w_min`` 0.25, ``w_max`` 4.0;
-``chroma`` "select", ``smoothing`` 1.0, ``gamma`` "auto" (validation only).
+``chroma`` "select", ``smoothing`` 1.0, ``gamma`` "auto", ``clip_guard`` 0.9 (validation
+only).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..cbm import compose, rgb_to_lab
+from ..cbm import clip_reliability, compose, rgb_to_lab
 from ..cbm.lab import lightness
 from ..errors import MefkitError
 from ..nn.cbm_unet import CBMUNet
@@ -63,6 +64,7 @@ DEFAULTS: dict[str, Any] = {
     "chroma": "select",
     "smoothing": 1.0,
     "gamma": "auto",
+    "clip_guard": 0.9,
 }
 
 LIGHTNESS_KEYS = {"under": "l_under", "over": "l_over", "label": "l_label"}
@@ -179,7 +181,9 @@ class CbmTask(Task):
         outs = []
         for i in range(lum.shape[0]):
             frames = [batch[k][i].float().cpu().numpy().transpose(1, 2, 0) for k in ("under", "over")]
+            guard = self.params.get("clip_guard")
+            rel = [clip_reliability(f, float(guard)) for f in frames] if guard is not None and guard < 1 else None
             rgb = compose([rgb_to_lab(f) for f in frames], lum[i, 0], chroma=self.params["chroma"],
-                          smoothing=float(self.params["smoothing"]), gamma=self.params["gamma"])
+                          smoothing=float(self.params["smoothing"]), gamma=self.params["gamma"], reliabilities=rel)
             outs.append(torch.from_numpy(rgb.transpose(2, 0, 1).copy()))
         return torch.stack(outs).to(batch["under"].device)
