@@ -10,7 +10,7 @@ torch = pytest.importorskip("torch")
 from mefkit.nn.progressive import DEFAULT_UNET, IntermediateUNet  # noqa: E402
 from mefkit.nn.tiling import (  # noqa: E402
     _ramp,
-    _starts,
+    _layout,
     fuse_full_resolution,
     guided_coefficients,
     guided_upsample,
@@ -37,11 +37,18 @@ def _local_net() -> torch.nn.Module:
     return torch.nn.Sequential(torch.nn.Conv2d(6, 8, 3, padding=1), torch.nn.GELU(), torch.nn.Conv2d(8, 3, 3, padding=1))
 
 
-def test_tiles_cover_the_image_and_end_flush():
-    # Oracle: hand-computed tile origins for a 100-px axis, tile 40, overlap 8 (stride 32).
-    assert _starts(100, 40, 8) == [0, 32, 60]
-    assert _starts(40, 40, 8) == [0]
-    assert _starts(30, 40, 8) == [0]
+def test_tiles_cover_the_image_evenly_and_end_flush():
+    # Oracle, hand-computed: 100 px, tile 40, overlap 8 -> 3 tiles of ceil(116 / 3) = 39
+    # at 0, 30.5 -> 30 (round half to even), 61; 1155 px, tile 1024 -> 2 tiles of 594.
+    assert _layout(100, 40, 8) == ([0, 30, 61], 39)
+    assert _layout(1155, 1024, 32) == ([0, 561], 594)
+    assert _layout(40, 40, 8) == ([0], 40)
+    assert _layout(30, 40, 8) == ([0], 30)
+    # Property: for many sizes the tiles cover the axis with overlaps >= overlap.
+    for size in range(41, 400, 7):
+        starts, length = _layout(size, 40, 8)
+        assert starts[0] == 0 and starts[-1] + length == size and length <= 40
+        assert all(b - a <= length - 8 for a, b in zip(starts, starts[1:]))
 
 
 def test_feather_ramps_sum_to_one_across_an_overlap():

@@ -56,14 +56,19 @@ def _ramp(length: int, start_feather: int, end_feather: int) -> torch.Tensor:
     return w
 
 
-def _starts(size: int, tile: int, overlap: int) -> list[int]:
-    """Tile origins along one axis: stride ``tile - overlap``, last tile flush with the end."""
+def _layout(size: int, tile: int, overlap: int) -> tuple[list[int], int]:
+    """Tile origins and common tile length along one axis.
+
+    As few tiles as fit ``tile``, all of one length, evenly spread so that neighbours
+    overlap by at least ``overlap``: a 1155-px side with ``tile`` 1024 gets two tiles of
+    594, not 1024 + 1024 (which would compute most pixels twice).
+    """
     if size <= tile:
-        return [0]
-    stride = tile - overlap
-    n = math.ceil((size - tile) / stride) + 1
-    starts = [min(i * stride, size - tile) for i in range(n)]
-    return sorted(set(starts))
+        return [0], size
+    n = math.ceil((size - overlap) / (tile - overlap))
+    length = min(tile, math.ceil((size + (n - 1) * overlap) / n))
+    starts = [min(round(i * (size - length) / (n - 1)), size - length) for i in range(n)]
+    return starts, length
 
 
 def tiled_apply(
@@ -119,11 +124,9 @@ def tiled_apply(
     device = inputs[0].device
     acc = torch.zeros((b, out_channels, h, w), dtype=torch.float32, device=device)
     norm = torch.zeros((1, 1, h, w), dtype=torch.float32, device=device)
-    ys, xs = _starts(h, tile, overlap), _starts(w, tile, overlap)
+    (ys, th), (xs, tw) = _layout(h, tile, overlap), _layout(w, tile, overlap)
     for y0 in ys:
-        th = min(tile, h - y0)
         for x0 in xs:
-            tw = min(tile, w - x0)
             # Context window, clamped to the image.
             cy0, cx0 = max(y0 - tile_pad, 0), max(x0 - tile_pad, 0)
             cy1, cx1 = min(y0 + th + tile_pad, h), min(x0 + tw + tile_pad, w)
