@@ -10,7 +10,7 @@ the SICE pairs that have one, and the time per pair (teacher vs student).
 Usage::
 
     python bench/cbm_ablation.py --variance W1.safetensors --uniform W2.safetensors \
-        --teacher mertens --out /work/runs/F/ablation
+        --teacher mertens --out runs/F/ablation
 
 The U-Net runs once per model and image; the colour / gamma variants reuse its
 lightness (their own cost is in the "CBM" time, which is the full default pipeline).
