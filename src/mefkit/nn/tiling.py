@@ -98,15 +98,19 @@ def tiled_apply(
         Width of the feathered band where neighbouring tiles overlap (``0 <= overlap < tile``).
     out_channels : int
         Channels of ``net``'s output.
-    multiple : int
-        Pad the (working-size) frames by edge replication to a multiple of this before
-        tiling and crop after: a network that pads its input to a multiple itself (a
-        UNet) then sees the same border in every tile as in one whole pass.
 
     Returns
     -------
     Tensor
         ``(B, out_channels, H, W)`` float32 on the inputs' device.
+
+    Notes
+    -----
+    Tile origins are not aligned to the network's downsampling factor, and a network
+    whose receptive field exceeds ``tile_pad`` sees different context in a tile than in
+    one whole pass; the feathered overlap hides the seams but the output is then close
+    to, not equal to, a whole pass. :func:`fuse_full_resolution` pads the frames to a
+    multiple first so that UNet-style networks match a whole pass.
     """
     if not inputs:
         raise ValueError("inputs must hold at least one tensor")
