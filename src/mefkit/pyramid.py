@@ -10,9 +10,13 @@ along the image border differs from the MATLAB pyramid.
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import cv2
 import numpy as np
+
+Down = Callable[[np.ndarray], np.ndarray]
+Up = Callable[[np.ndarray, tuple], np.ndarray]
 
 
 def max_levels(height: int, width: int) -> int:
@@ -30,23 +34,28 @@ def up(image: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return cv2.pyrUp(image, dstsize=(shape[1], shape[0]))
 
 
-def gaussian_pyramid(image: np.ndarray, levels: int) -> list[np.ndarray]:
-    """``levels`` images, the first being ``image`` itself, each half the previous size."""
+def gaussian_pyramid(image: np.ndarray, levels: int, down: Down = down) -> list[np.ndarray]:
+    """``levels`` images, the first being ``image`` itself, each ``down`` of the previous.
+
+    ``down`` selects the border handling (:mod:`mefkit.pyramid_matlab` passes MATLAB's).
+    """
     pyr = [image]
     for _ in range(levels - 1):
         pyr.append(down(pyr[-1]))
     return pyr
 
 
-def laplacian_pyramid(image: np.ndarray, levels: int) -> list[np.ndarray]:
+def laplacian_pyramid(
+    image: np.ndarray, levels: int, down: Down = down, up: Up = up
+) -> list[np.ndarray]:
     """Band-pass levels ``G_l - up(G_{l+1})`` and, last, the low-pass residual."""
-    gauss = gaussian_pyramid(image, levels)
+    gauss = gaussian_pyramid(image, levels, down)
     pyr = [g - up(g_next, g.shape) for g, g_next in zip(gauss[:-1], gauss[1:])]
     pyr.append(gauss[-1])
     return pyr
 
 
-def collapse(pyramid: list[np.ndarray]) -> np.ndarray:
+def collapse(pyramid: list[np.ndarray], up: Up = up) -> np.ndarray:
     """Invert :func:`laplacian_pyramid`: coarse to fine, ``R = L_l + up(R)``."""
     out = pyramid[-1]
     for level in reversed(pyramid[:-1]):

@@ -21,6 +21,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from . import pyramid as _generic
+
 
 def down(image: np.ndarray) -> np.ndarray:
     """MATLAB ``downsample``: [1 4 6 4 1]/16 blur with symmetric borders, keep rows/cols 0, 2, 4, ...
@@ -65,24 +67,15 @@ def up(image: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def gaussian_pyramid(image: np.ndarray, levels: int) -> list[np.ndarray]:
-    """``levels`` images, the first being ``image``, each :func:`down` of the previous."""
-    pyr = [image]
-    for _ in range(levels - 1):
-        pyr.append(down(pyr[-1]))
-    return pyr
+    """:func:`mefkit.pyramid.gaussian_pyramid` with MATLAB's borders."""
+    return _generic.gaussian_pyramid(image, levels, down)
 
 
 def laplacian_pyramid(image: np.ndarray, levels: int) -> list[np.ndarray]:
-    """Band-pass levels ``G_l - up(G_{l+1})`` and, last, the low-pass residual."""
-    gauss = gaussian_pyramid(image, levels)
-    pyr = [g - up(g_next, g.shape) for g, g_next in zip(gauss[:-1], gauss[1:])]
-    pyr.append(gauss[-1])
-    return pyr
+    """:func:`mefkit.pyramid.laplacian_pyramid` with MATLAB's borders."""
+    return _generic.laplacian_pyramid(image, levels, down, up)
 
 
 def collapse(pyramid: list[np.ndarray]) -> np.ndarray:
-    """Invert :func:`laplacian_pyramid`: coarse to fine, ``R = L_l + up(R)``."""
-    out = pyramid[-1]
-    for level in reversed(pyramid[:-1]):
-        out = level + up(out, level.shape)
-    return out
+    """:func:`mefkit.pyramid.collapse` with MATLAB's borders."""
+    return _generic.collapse(pyramid, up)

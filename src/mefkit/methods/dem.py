@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from .. import pyramid_matlab as pyr
+from ..pyramid import max_levels
 from ..registry import register_method
 
 #: RGB -> analog BT.601 YUV rows (Y; U; V), as typed in the authors' ``main.m``.
@@ -164,7 +165,7 @@ def dem(
     if sigma <= 0:
         raise ValueError(f"sigma must be > 0, got {sigma}")
     h, w = frames[0].shape[:2]
-    full = max(1, int(math.floor(math.log2(min(h, w)))))
+    full = max_levels(h, w)
     if levels is None:
         levels = max(1, full - LEVELS_BELOW_FULL)
     levels = int(levels)
