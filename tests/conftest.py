@@ -28,6 +28,22 @@ def shared_data() -> Path:
 
 
 @pytest.fixture
+def one_torch_thread():
+    """Run a test with one torch thread, restored afterwards.
+
+    Tiny convolutions gain nothing from more threads, and on a busy shared CPU
+    multi-threaded OpenMP regions wait on descheduled threads. Use it per module with
+    ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
 

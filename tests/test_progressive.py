@@ -28,14 +28,7 @@ TINY_UNET = UNetConfig(base=4, max_ch=16, n_res=1, growth=4, dense_layers=1)
 TINY_AMNET = AMNetConfig(feats=4, growth=4, layers=2, blocks=2)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: these small convolutions gain nothing from more, and on a
-    busy shared CPU multi-threaded OpenMP regions wait on descheduled threads."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _pair(h: int, w: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

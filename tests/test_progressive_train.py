@@ -17,14 +17,7 @@ from mefkit.errors import MefkitError  # noqa: E402
 TINY = {"unet": {"base": 4, "max_ch": 16, "growth": 4, "dense_layers": 1}, "amnet": {"feats": 4, "growth": 4, "layers": 2, "blocks": 1}}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: tiny convolutions gain nothing from more, and a busy shared
-    CPU makes multi-threaded OpenMP regions wait on descheduled threads."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture

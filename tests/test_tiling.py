@@ -21,14 +21,7 @@ from mefkit.nn.tiling import (  # noqa: E402
 from .conftest import make_bracket  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: these small convolutions gain nothing from more, and on a
-    busy shared CPU multi-threaded OpenMP regions wait on descheduled threads."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _local_net() -> torch.nn.Module:
