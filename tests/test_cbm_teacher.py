@@ -1,6 +1,9 @@
-"""CBM teacher labels: any registered method, on the pair or the whole stack, cached by name + params."""
+"""CBM teacher labels: any registered method, on the pair or the whole stack, cached by name + params + weights."""
 
 from __future__ import annotations
+
+import hashlib
+import json
 
 import cv2
 import numpy as np
@@ -15,6 +18,7 @@ from mefkit.train.teacher_labels import (
     all_pairs,
     choose_pairs,
     teacher_key,
+    teacher_weights,
 )
 
 from .conftest import make_bracket
@@ -68,6 +72,43 @@ def test_cache_key_has_teacher_name_params_and_input(stack):
     # a whole-stack label does not depend on the pair
     s = TeacherSpec("mertens", input="stack")
     assert teacher_key(stack, 0, 3, s, 512) == teacher_key(stack, 1, 2, s, 512)
+
+
+def test_classic_teacher_key_is_unchanged_by_the_weights_field(stack):
+    # Oracle: the key formula before weights joined it (hand-written here), so existing
+    # classic-teacher caches stay valid; a classic teacher has no weights.
+    spec = TeacherSpec("mertens")
+    blob = json.dumps([stack.id, stack.fingerprint(), [0, 3], "mertens", {}, 512], sort_keys=True, default=str)
+    assert teacher_key(stack, 0, 3, spec, 512) == hashlib.sha1(blob.encode()).hexdigest()[:20]
+    assert teacher_weights(spec, "classic") == {}
+    assert teacher_key(stack, 0, 3, spec, 512, {}) == teacher_key(stack, 0, 3, spec, 512)
+
+
+def test_learned_teacher_key_follows_shipped_weights_content(stack, tmp_path, monkeypatch):
+    # Oracle: sha256 of the file bytes. Rewriting the shipped weights under the SAME
+    # name (a retrained teacher) must give new label paths: stale labels were the bug.
+    import mefkit.train.teacher_labels as tl
+
+    shipped = tmp_path / "weights"
+    shipped.mkdir()
+    monkeypatch.setattr(tl, "SHIPPED_WEIGHTS_DIR", shipped)
+    w = shipped / "mitm_translators.safetensors"
+    (shipped / "other_method.safetensors").write_bytes(b"not mitm's")
+    w.write_bytes(b"weights before the fix")
+    before = TeacherLabels(TeacherSpec("mitm"), tmp_path / "c")
+    assert before.weights == {w.name: hashlib.sha256(b"weights before the fix").hexdigest()}
+    w.write_bytes(b"weights after the dev-scene exclusion fix")
+    after = TeacherLabels(TeacherSpec("mitm"), tmp_path / "c")
+    assert after.weights == {w.name: hashlib.sha256(b"weights after the dev-scene exclusion fix").hexdigest()}
+    assert before.path(stack, 0, 3) != after.path(stack, 0, 3)
+
+
+def test_teacher_weights_param_replaces_shipped_weights(tmp_path):
+    # Oracle: sha256 of the user's file; the shipped files are not consulted then.
+    user = tmp_path / "mine.safetensors"
+    user.write_bytes(b"user weights")
+    got = teacher_weights(TeacherSpec("mitm", {"weights": str(user)}), "learned")
+    assert got == {"weights:mine.safetensors": hashlib.sha256(b"user weights").hexdigest()}
 
 
 def test_stack_teacher_fuses_every_frame(stack, tmp_path):

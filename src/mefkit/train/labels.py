@@ -97,10 +97,14 @@ def _key(stack: Stack, method: str, params: dict, max_side: int) -> str:
     return hashlib.sha1(blob.encode()).hexdigest()[:20]
 
 
-def _atomic_bytes(path: Path, data: bytes) -> None:
+def atomic_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename (no torn files)."""
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
     tmp.write_bytes(data)
     os.replace(tmp, path)
+
+
+_atomic_bytes = atomic_bytes  # the old private name, still used inside this module
 
 
 def save_png16(path: Path, image: np.ndarray) -> None:

@@ -7,16 +7,19 @@ teacher makes of exactly what the student sees) or on the **whole stack** the pa
 comes from (``input="stack"``; the teacher must accept that many frames).
 
 Cache (``cache_dir``): ``<key>.png`` (16-bit PNG, the label at the training size) and
-``<key>.json`` (teacher, params, frames, seconds), where ``key`` hashes the stack id and
-file fingerprint, the frame indices (or ``"stack"``), the teacher's name and its
-parameters, and ``max_side``. Changing any of them makes a new label; nothing stale is
-reused. ``index.json`` lists every label of the last build and the teacher's total time.
+``<key>.json`` (teacher, params, weights hashes, frames, seconds), where ``key`` hashes the
+stack id and file fingerprint, the frame indices (or ``"stack"``), the teacher's name and
+its parameters, the **content** of the teacher's weights files (learned teachers, see
+:func:`teacher_weights`) and ``max_side``. Changing any of them makes a new label;
+nothing stale is reused (retrained weights under the same file name included).
+``index.json`` lists every label of the last build and the teacher's total time.
 
 PNG writing and reading reuse :mod:`mefkit.train.labels` (the stack-label cache).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
@@ -29,7 +32,7 @@ import numpy as np
 from ..errors import MefkitError
 from .augment import sample_rng
 from .images import ImageCache, to_float
-from .labels import _atomic_bytes, load_label, save_png16
+from .labels import atomic_bytes, load_label, save_png16
 from .stacks import Stack
 
 TEACHER_INPUTS = ("pair", "stack")
@@ -58,11 +61,61 @@ class TeacherSpec:
             raise ValueError(f"teacher input must be one of {TEACHER_INPUTS}, got {self.input!r}")
 
 
-def teacher_key(stack: Stack, under: int, over: int, spec: TeacherSpec, max_side: int) -> str:
-    """Cache key of one label: stack + files + frames + teacher name + params + size."""
+#: Where mefkit ships learned methods' weights.
+SHIPPED_WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
+
+
+@functools.lru_cache(maxsize=32)
+def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
+    # size and mtime are part of the lru key only, so a rewritten file is hashed again
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 hex digest of a file's bytes (memoised per path, size and mtime)."""
+    st = Path(path).stat()
+    return _file_sha256(str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+
+
+def teacher_weights(spec: TeacherSpec, kind: str) -> dict[str, str]:
+    """Content hashes of the weights a teacher runs with: ``{file name: sha256}``.
+
+    * A parameter whose name contains ``"weights"`` and whose value is an existing
+      file: that file (the user's weights replace the shipped ones).
+    * Otherwise, for a ``kind == "learned"`` teacher: the shipped files
+      ``mefkit/weights/<name>*.safetensors`` (the package's naming convention, e.g.
+      ``mitm_translators.safetensors``), since the method loads them by default.
+    * Classic teachers: ``{}`` (their key is then the same as before this field existed).
+
+    Over-inclusion (a weights file the teacher does not read with some parameter, e.g.
+    MITM's ``translator="curve"``) only costs a relabel; under-inclusion would silently
+    reuse labels of other weights, which is what this guards against.
+    """
+    given = {k: v for k, v in spec.params.items() if "weights" in k.lower() and isinstance(v, (str, Path))
+             and Path(v).is_file()}
+    if given:
+        return {f"{k}:{Path(v).name}": file_sha256(v) for k, v in sorted(given.items())}
+    if kind != "learned":
+        return {}
+    return {p.name: file_sha256(p) for p in sorted(SHIPPED_WEIGHTS_DIR.glob(f"{spec.name}*.safetensors"))}
+
+
+def teacher_key(stack: Stack, under: int, over: int, spec: TeacherSpec, max_side: int,
+                weights: dict[str, str] | None = None) -> str:
+    """Cache key of one label: stack + files + frames + teacher name + params + weights + size.
+
+    ``weights`` is :func:`teacher_weights`' result; empty (classic teachers) leaves the
+    key as it was before weights were part of it, so existing classic caches stay valid.
+    """
     frames = "stack" if spec.input == "stack" else [int(under), int(over)]
-    blob = json.dumps([stack.id, stack.fingerprint(), frames, spec.name, spec.params, int(max_side)],
-                      sort_keys=True, default=str)
+    parts = [stack.id, stack.fingerprint(), frames, spec.name, spec.params, int(max_side)]
+    if weights:
+        parts.append(weights)
+    blob = json.dumps(parts, sort_keys=True, default=str)
     return hashlib.sha1(blob.encode()).hexdigest()[:20]
 
 
@@ -119,13 +172,15 @@ class TeacherLabels:
         self.max_side = max_side
         self.images = image_cache or ImageCache()
         self._mem: dict[str, np.ndarray] = {}
+        # hashed once here: the teacher's weights must not change during a build
+        self.weights = teacher_weights(spec, info.kind)
 
     def frames(self, stack: Stack, idx: Sequence[int]) -> list[np.ndarray]:
         """Float32 frames ``idx`` of ``stack`` at the training size."""
         return [to_float(self.images.get(stack.frames[i], self.max_side)) for i in idx]
 
     def path(self, stack: Stack, under: int, over: int) -> Path:
-        return self.cache / f"{teacher_key(stack, under, over, self.spec, self.max_side)}.png"
+        return self.cache / f"{teacher_key(stack, under, over, self.spec, self.max_side, self.weights)}.png"
 
     def ensure(self, stack: Stack, under: int, over: int) -> tuple[Path, float]:
         """Make sure the label exists on disk; return its path and the teacher's seconds (0 if cached)."""
@@ -144,9 +199,10 @@ class TeacherLabels:
             raise MefkitError(f"teacher {self.spec.name} failed on {stack.id} frames {list(idx)}: {exc}") from exc
         seconds = time.perf_counter() - start
         save_png16(png, fused)
-        info = {"stack": stack.id, "frames": list(idx), "teacher": asdict(self.spec), "max_side": self.max_side,
+        info = {"stack": stack.id, "frames": list(idx), "teacher": asdict(self.spec), "weights": self.weights,
+                "max_side": self.max_side,
                 "seconds": round(seconds, 4), "size": list(fused.shape[:2])}
-        _atomic_bytes(meta, (json.dumps(info, indent=1) + "\n").encode())
+        atomic_bytes(meta, (json.dumps(info, indent=1) + "\n").encode())
         return png, seconds
 
     def label(self, stack: Stack, under: int, over: int) -> np.ndarray:
@@ -194,9 +250,10 @@ class TeacherLabels:
                 entries.append({"stack": sid, "under": u, "over": o, "label": png.name})
             if on_progress is not None:
                 on_progress(sid, done, len(pairs))
-        summary = {"teacher": asdict(self.spec), "max_side": self.max_side, "labels": n, "computed": computed,
+        summary = {"teacher": asdict(self.spec), "weights": self.weights, "max_side": self.max_side, "labels": n,
+                   "computed": computed,
                    "teacher_seconds": round(seconds, 3), "teacher_megapixels": round(mpix, 3)}
-        _atomic_bytes(self.cache / "index.json", (json.dumps({**summary, "entries": entries}, indent=1) + "\n").encode())
+        atomic_bytes(self.cache / "index.json", (json.dumps({**summary, "entries": entries}, indent=1) + "\n").encode())
         return summary
 
 
