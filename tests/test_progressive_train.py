@@ -156,3 +156,57 @@ def test_lambda_mef_adds_the_structure_term(tmp_path, image_dir):
         loss, logs = task.loss(models, batch)
         base, _ = task.criterion(task.forward(models, batch), batch["label"])
     assert abs(float(loss) - (float(base) + 0.5 * logs["mef"])) < 1e-5
+
+
+def test_multiscale_mef_ssim_loss_oracles():
+    # Hand-derived: the fused image equal to the higher-variance exposure scores 0 at
+    # every scale (2x2 means keep "over = 2 * under" exact), so the weighted sum is 0;
+    # one scale equals the single-scale call; a flat image scores worse at 3 scales;
+    # more scales than the metric has, or images smaller than the window, are refused.
+    from mefkit.train.progressive_task import mef_ssim_loss
+
+    g = torch.Generator().manual_seed(1)
+    over = torch.rand(2, 3, 48, 48, generator=g)
+    under = 0.5 * over
+    assert torch.allclose(mef_ssim_loss([under, over], over, scales=3), torch.zeros(2), atol=1e-5)
+    assert torch.equal(mef_ssim_loss([under, over], under, scales=1), mef_ssim_loss([under, over], under))
+    assert (mef_ssim_loss([under, over], torch.full_like(over, 0.5), scales=3) > 0.5).all()
+    with pytest.raises(ValueError, match="scales"):
+        mef_ssim_loss([under, over], over, scales=4)
+    with pytest.raises(ValueError, match="at least 11"):
+        mef_ssim_loss([under[..., :30, :30], over[..., :30, :30]], over[..., :30, :30], scales=3)
+
+
+def test_mef_ssim_loss_gradient_flows_to_the_fused_image():
+    # Property: the term is differentiable in the prediction (it is a training loss).
+    from mefkit.train.progressive_task import mef_ssim_loss
+
+    g = torch.Generator().manual_seed(2)
+    over = torch.rand(1, 3, 48, 48, generator=g)
+    fused = torch.full_like(over, 0.5).requires_grad_(True)
+    fused.data += 0.01 * torch.rand(fused.shape, generator=g)
+    mef_ssim_loss([0.5 * over, over], fused, scales=3).sum().backward()
+    assert fused.grad is not None and fused.grad.abs().sum() > 0
+
+
+def test_init_weights_starts_phase2_from_a_trained_amnet(tmp_path, image_dir):
+    # Property (fine-tuning): with init_weights, build_models returns an AMNet equal to
+    # the given file (engine export or combined file), trainable; without it, a fresh init.
+    p1cfg = _cfg(tmp_path / "p1", image_dir, 1, 1)
+    Trainer(build_task(p1cfg.task_params), p1cfg).fit()
+    p1 = tmp_path / "p1" / "unet.safetensors"
+    cfg2 = _cfg(tmp_path / "p2", image_dir, 2, 2, extra={"phase1_weights": str(p1)})
+    Trainer(build_task(cfg2.task_params), cfg2).fit()
+    p2 = tmp_path / "p2" / "amnet.safetensors"
+    combined = export_weights(p1, p2, tmp_path / "both.safetensors")
+    trained = load_weights(build_task(cfg2.task_params).build_models()["amnet"], p2, name="amnet").state_dict()
+    for source in (p2, combined, tmp_path / "p2" / "checkpoint.pt"):
+        task = build_task({**cfg2.task_params, "init_weights": str(source)})
+        amnet = task.build_models()["amnet"]
+        assert all(p.requires_grad for p in amnet.parameters())
+        for k, v in trained.items():
+            assert torch.equal(amnet.state_dict()[k], v), (source.name, k)
+    fresh = build_task(cfg2.task_params).build_models()["amnet"].state_dict()
+    assert any(not torch.equal(fresh[k], v) for k, v in trained.items())
+    with pytest.raises(MefkitError, match="not found"):
+        build_task({**cfg2.task_params, "init_weights": str(tmp_path / "missing.safetensors")}).build_models()

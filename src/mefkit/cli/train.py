@@ -23,6 +23,7 @@ engine refuses changes that would break an exact resume, e.g. ``--lr``).
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any, List, Optional
@@ -52,6 +53,9 @@ class COMMON:
     crop = typer.Option(None, "--crop", help="Random crop side in pixels (thesis 256).")
     lr = typer.Option(None, "--lr", help="Adam learning rate (thesis 1e-4).")
     beta1 = typer.Option(None, "--beta1", help="Adam beta1 (thesis 0.5).")
+    beta2 = typer.Option(None, "--beta2", help="Adam beta2 (default 0.999).")
+    grad_clip = typer.Option(None, "--grad-clip", help="Clip the global gradient norm to this value (default 0: off).")
+    task_param = typer.Option(None, "--task-param", help="KEY=VALUE task parameter (repeatable; VALUE is read as JSON when it parses, else as text). See the task's docs.")
     lambda_vgg = typer.Option(None, "--lambda-vgg", help="Weight of the VGG19 perceptual loss (thesis 0.01; needs --vgg-weights).")
     vgg_weights = typer.Option(None, "--vgg-weights", help="torchvision-format VGG19 state dict (.pth or .safetensors); nothing is downloaded.")
     lambda_ssim = typer.Option(None, "--lambda-ssim", help="Weight of 1 - SSIM on grayscale (thesis 0.1).")
@@ -88,15 +92,39 @@ def _classify_data(paths: list[str] | None) -> dict[str, str]:
     return out
 
 
+def parse_task_params(items: list[str] | None) -> dict[str, Any]:
+    """``["KEY=VALUE", ...]`` from ``--task-param`` as a dict.
+
+    A VALUE that parses as JSON (``1.5``, ``true``, ``[1, 2]``, ``{"a": 1}``) is taken
+    as that value, anything else as text. A KEY may not be empty.
+    """
+    params: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise MefkitError(f"--task-param {item!r}: expected KEY=VALUE")
+        try:
+            value: Any = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        params[key.strip()] = value
+    return params
+
+
 def config_from_options(*, out: Path, resume: bool = False, task: str = "", task_params: dict | None = None,
                         data: list[str] | None = None, **opts: Any):
     """Build a :class:`~mefkit.train.config.TrainConfig` from command-line options.
 
     With ``resume`` and an existing ``RUN_DIR/config.json``, the saved config is the
     base; otherwise the dataclass defaults. Options that are ``None`` (not given) keep
-    the base value. Recognised ``opts``: the names of :class:`COMMON`'s attributes.
+    the base value. Recognised ``opts``: the names of :class:`COMMON`'s attributes;
+    ``task_param`` (``KEY=VALUE`` strings) is merged over ``task_params``.
     """
     from ..train.config import TrainConfig, load_config
+
+    extra = parse_task_params(opts.get("task_param"))
+    if extra:
+        task_params = {**(task_params or {}), **extra}
 
     saved = Path(out) / "config.json"
     cfg = load_config(saved) if resume and saved.is_file() else TrainConfig()
@@ -115,6 +143,12 @@ def config_from_options(*, out: Path, resume: bool = False, task: str = "", task
         cfg.optim.lr = opts["lr"]
     if opts.get("beta1") is not None:
         cfg.optim.betas = (float(opts["beta1"]), cfg.optim.betas[1])
+    if opts.get("beta2") is not None:
+        cfg.optim.betas = (cfg.optim.betas[0], float(opts["beta2"]))
+    if opts.get("grad_clip") is not None:
+        if opts["grad_clip"] < 0:
+            raise MefkitError(f"--grad-clip must be >= 0, got {opts['grad_clip']}")
+        cfg.optim.grad_clip = float(opts["grad_clip"])
     for opt in ("lambda_vgg", "lambda_ssim", "vgg_weights"):
         if opts.get(opt) is not None:
             setattr(cfg.loss, opt, str(opts[opt]) if opt == "vgg_weights" else opts[opt])
@@ -173,9 +207,15 @@ def train_progressive(
     crop: Optional[int] = COMMON.crop,
     lr: Optional[float] = COMMON.lr,
     beta1: Optional[float] = COMMON.beta1,
+    beta2: Optional[float] = COMMON.beta2,
+    grad_clip: Optional[float] = COMMON.grad_clip,
     lambda_vgg: Optional[float] = COMMON.lambda_vgg,
     vgg_weights: Optional[Path] = COMMON.vgg_weights,
     lambda_ssim: Optional[float] = COMMON.lambda_ssim,
+    lambda_mef: Optional[float] = typer.Option(None, "--lambda-mef", help="Weight of the no-reference 1 - MEF-SSIM term against the input pair (default 0: the thesis's loss alone)."),
+    mef_scales: Optional[int] = typer.Option(None, "--mef-scales", help="Pyramid levels of the MEF-SSIM term, 1 to 3 (default 1)."),
+    init: Optional[Path] = typer.Option(None, "--init", help="Start the trained phase from these weights (fine-tuning): an engine export, checkpoint.pt or a combined progressive file."),
+    task_param: Optional[List[str]] = COMMON.task_param,
     device: Optional[str] = COMMON.device,
     seed: Optional[int] = COMMON.seed,
     threads: Optional[int] = COMMON.threads,
@@ -194,12 +234,19 @@ def train_progressive(
     params: dict[str, Any] = {"phase": phase}
     if width is not None:
         params["width"] = width
+    if lambda_mef is not None:
+        params["lambda_mef"] = lambda_mef
+    if mef_scales is not None:
+        params["mef_scales"] = mef_scales
+    if init is not None:
+        params["init_weights"] = str(init)
     if phase == 2:
         if phase1 is None and not resume:
             raise MefkitError("phase 2 needs the trained phase 1: --phase1 PATH (.safetensors or checkpoint.pt)")
         if phase1 is not None:
             params["phase1_weights"] = str(phase1)
-    opts = {k: v for k, v in locals().items() if k not in ("phase", "phase1", "width", "params", "out", "resume", "data")}
+    opts = {k: v for k, v in locals().items()
+            if k not in ("phase", "phase1", "width", "lambda_mef", "mef_scales", "init", "params", "out", "resume", "data")}
     cfg = config_from_options(out=out, resume=resume, task=f"progressive-phase{phase}", task_params=params, data=data, **opts)
     run_training(_progressive_task(phase, cfg.task_params), cfg, resume)
 

@@ -15,6 +15,11 @@ Task parameters (``TrainConfig.task_params``):
 * ``lambda_mef``: weight of an extra no-reference structure term, ``1 - MEF-SSIM``
   of the prediction against its own input pair (:func:`mef_ssim_loss`, the
   MEFNet-style training form). Default 0 (the thesis's loss alone).
+* ``mef_scales``: pyramid levels of that term, 1 (default) to 3.
+* ``init_weights``: start the trained model (phase 1's UNet or phase 2's AMNet) from
+  these weights instead of a random init, to fine-tune: an engine export, a
+  ``checkpoint.pt`` or a combined file from :func:`export_weights`. A ``--resume``
+  still restores the checkpoint over it.
 * ``phase1_weights`` (phase 2): phase 1's weights: the engine's ``unet.safetensors``,
   a phase-1 ``checkpoint.pt``, or a combined file from :func:`export_weights`. The
   UNet's widths are read from the file's metadata when it has them.
@@ -56,15 +61,24 @@ from .losses import _gaussian_window, rgb_to_gray
 MEF_SSIM_C2 = 0.03**2
 #: Gaussian window of the structure comparison (Ma et al. 2015: 11x11, sigma 1.5).
 MEF_SSIM_WINDOW, MEF_SSIM_SIGMA = 11, 1.5
+#: Scale weights of ``mef_ms_ssim.m`` (Wang's first three MS-SSIM exponents).
+MEF_SCALE_WEIGHTS = (0.0448, 0.2856, 0.3001)
 
 
-def mef_ssim_loss(frames: list[torch.Tensor], fused: torch.Tensor) -> torch.Tensor:
-    """``1 - MEF-SSIM`` in the MEFNet training form, differentiable, grayscale, one scale.
+def mef_ssim_loss(frames: list[torch.Tensor], fused: torch.Tensor, scales: int = 1) -> torch.Tensor:
+    """``1 - MEF-SSIM`` in the MEFNet training form, differentiable, grayscale.
 
     At each position the reference structure is the exposure with the largest local
     variance (a hard choice, as in MEFNet's ``mefssim.py``; the 2015 metric blends
     the exposures' structures instead), compared with the fused image by the
     contrast-structure term of SSIM over an 11x11 Gaussian window ('valid').
+
+    With ``scales > 1`` the same score is taken on a 2x2-mean pyramid (as the metric's
+    ``mef_ms_ssim.m`` downsamples) and the scales are combined by the metric's
+    normalised weights (:data:`MEF_SCALE_WEIGHTS`), as a weighted *sum* of
+    ``1 - Q_s`` rather than the metric's product of powers: the same optimum, without
+    powers of possibly negative means. The coarse scales see global contrast, which
+    one 11x11 window cannot.
 
     Parameters
     ----------
@@ -72,12 +86,33 @@ def mef_ssim_loss(frames: list[torch.Tensor], fused: torch.Tensor) -> torch.Tens
         K exposures ``(B, 3, H, W)`` in [0, 1], ``H, W >= 11``.
     fused : Tensor
         ``(B, 3, H, W)`` in [0, 1].
+    scales : int
+        1 to 3 pyramid levels; the coarsest must stay at least 11 px.
 
     Returns
     -------
     Tensor
         ``(B,)``: 0 when the fused image carries the strongest structure everywhere.
     """
+    if not 1 <= scales <= len(MEF_SCALE_WEIGHTS):
+        raise ValueError(f"scales must be 1..{len(MEF_SCALE_WEIGHTS)}, got {scales}")
+    if scales == 1:
+        return _mef_ssim_loss_one_scale(frames, fused)
+    weights = torch.tensor(MEF_SCALE_WEIGHTS[:scales], dtype=torch.float32)
+    weights = weights / weights.sum()
+    total = 0.0
+    for level in range(scales):
+        if level:
+            frames = [F.avg_pool2d(f, 2) for f in frames]
+            fused = F.avg_pool2d(fused, 2)
+        total = total + float(weights[level]) * _mef_ssim_loss_one_scale(frames, fused)
+    return total
+
+
+def _mef_ssim_loss_one_scale(frames: list[torch.Tensor], fused: torch.Tensor) -> torch.Tensor:
+    """One scale of :func:`mef_ssim_loss`: ``(B,)`` values of ``1 - mean q``."""
+    if min(fused.shape[-2:]) < MEF_SSIM_WINDOW:
+        raise ValueError(f"MEF-SSIM loss needs images of at least {MEF_SSIM_WINDOW} px, got {tuple(fused.shape[-2:])}")
     y = rgb_to_gray(fused.float())
     win = _gaussian_window(MEF_SSIM_WINDOW, MEF_SSIM_SIGMA, 1, y.device, y.dtype)
     filt = lambda t: F.conv2d(t, win)  # noqa: E731 - 'valid' Gaussian filter
@@ -149,6 +184,29 @@ def load_phase1(path: str | Path, params: dict[str, Any] | None = None) -> Inter
     return load_weights(unet, path, name="unet")
 
 
+def load_phase2(path: str | Path, params: dict[str, Any] | None = None) -> AMNet:
+    """Build phase 2 from an engine export, a checkpoint or a combined weights file.
+
+    The AMNet's widths come from the file's ``amnet_config`` metadata when present,
+    else from ``params`` (:func:`amnet_config`).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MefkitError(f"{path}: phase-2 weights not found")
+    meta = _file_metadata(path)
+    if meta.get("format", "").startswith("mefkit-progressive"):
+        from ..methods.progressive import load_weights as load_combined
+
+        amnet = load_combined(path).amnet
+        if amnet is None:
+            raise MefkitError(f"{path}: holds phase 1 only, no AMNet to start from")
+        fresh = AMNet(amnet.config)  # a fresh, trainable copy: the loader caches a frozen model
+        fresh.load_state_dict({k: v.float() for k, v in amnet.state_dict().items()})
+        return fresh
+    cfg = AMNetConfig(**json.loads(meta["amnet_config"])) if "amnet_config" in meta else amnet_config(params or {})
+    return load_weights(AMNet(cfg), path, name="amnet")
+
+
 class ProgressiveTask(Task):
     """Engine task for one phase of the progressive fusion (see the module docstring)."""
 
@@ -166,8 +224,13 @@ class ProgressiveTask(Task):
         self.name = f"progressive-phase{self.phase}"
 
     def build_models(self) -> dict[str, nn.Module]:
+        init = self.params.get("init_weights")
         if self.phase == 1:
+            if init:
+                return {"unet": load_phase1(init, self.params)}
             return {"unet": IntermediateUNet(unet_config(self.params))}
+        if init:
+            return {"amnet": load_phase2(init, self.params)}
         return {"amnet": AMNet(amnet_config(self.params))}
 
     def build_frozen(self) -> dict[str, nn.Module]:
@@ -187,7 +250,8 @@ class ProgressiveTask(Task):
         loss, logs = self.criterion(pred, batch["label"])
         lam = float(self.params.get("lambda_mef", 0.0))
         if lam > 0:
-            mef = mef_ssim_loss([batch["under"], batch["over"]], pred).mean()
+            scales = int(self.params.get("mef_scales", 1))
+            mef = mef_ssim_loss([batch["under"], batch["over"]], pred, scales=scales).mean()
             loss = loss + lam * mef
             logs = {**logs, "mef": float(mef.detach()), "loss": float(loss.detach())}
         return loss, logs
