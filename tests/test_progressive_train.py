@@ -91,8 +91,10 @@ def test_phase2_trains_amnet_and_leaves_phase1_unchanged(tmp_path, image_dir):
     moved = [not torch.equal(v, fresh_amnet[k]) for k, v in ckpt["models"]["amnet"].items()]
     assert any(moved)
     # The frozen model used during phase 2 is rebuilt from the file; the file is unchanged
-    # and a reload equals the original.
+    # and a reload equals the original, also when given the phase-1 run folder.
     again = load_phase1(p1)
+    for (k, a), (_, b) in zip(again.state_dict().items(), load_phase1(tmp_path / "p1").state_dict().items()):
+        assert torch.equal(a, b), k
     for (k, a), (_, b) in zip(reference.state_dict().items(), again.state_dict().items()):
         assert torch.equal(a, b), k
     # And the combined export runs both phases.

@@ -195,7 +195,7 @@ def _progressive_task(phase: int, params: dict):
 @reports_errors
 def train_progressive(
     phase: int = typer.Option(..., "--phase", help="1: intermediate-exposure UNet; 2: AMNet with phase 1 frozen."),
-    phase1: Optional[Path] = typer.Option(None, "--phase1", help="Phase 1 weights for phase 2 (.safetensors or a phase-1 RUN_DIR/checkpoint.pt)."),
+    phase1: Optional[Path] = typer.Option(None, "--phase1", help="Phase 1 for phase 2: a phase-1 RUN_DIR, its unet.safetensors or checkpoint.pt, or a combined progressive file."),
     width: Optional[int] = typer.Option(None, "--width", help="Model width (see the progressive model docs)."),
     out: Path = COMMON.out,
     data: Optional[List[str]] = COMMON.data,

@@ -162,12 +162,14 @@ def _file_metadata(path: Path) -> dict[str, str]:
 
 
 def load_phase1(path: str | Path, params: dict[str, Any] | None = None) -> IntermediateUNet:
-    """Build phase 1 from an engine export, a checkpoint or a combined weights file.
+    """Build phase 1 from an engine export, a checkpoint, a combined weights file or a phase-1 run folder.
 
     The UNet's widths come from the file's ``unet_config`` metadata when present,
     else from ``params`` (:func:`unet_config`).
     """
     path = Path(path)
+    if path.is_dir():  # a phase-1 run folder: its engine export
+        path = path / "unet.safetensors"
     if not path.is_file():
         raise MefkitError(f"{path}: phase-1 weights not found (train phase 1 first, or pass phase1_weights)")
     meta = _file_metadata(path)
