@@ -55,6 +55,7 @@ import numpy as np
 from scipy.fft import dctn, idctn
 from scipy.special import erf
 
+from ..params import require_non_negative, require_positive
 from ..registry import register_method
 
 #: JPEG block side (ITU-T T.81).
@@ -257,10 +258,8 @@ def dbm(
         raise ValueError(f"weight_upsample must be 'none' or 'bilinear', got {weight_upsample!r}")
     if erf_apply not in ("dc", "pixel", "none"):
         raise ValueError(f"erf_apply must be 'dc', 'pixel' or 'none', got {erf_apply!r}")
-    if power < 0:
-        raise ValueError(f"power must be >= 0, got {power}")
-    if exposure_sigma <= 0 or erf_sigma <= 0:
-        raise ValueError(f"exposure_sigma and erf_sigma must be > 0, got {exposure_sigma}, {erf_sigma}")
+    require_non_negative(power=power)
+    require_positive(exposure_sigma=exposure_sigma, erf_sigma=erf_sigma)
     if erf_mu is not None and not 0.0 <= erf_mu <= 1.0:
         raise ValueError(f"erf_mu must be in [0, 1] or None, got {erf_mu}")
 

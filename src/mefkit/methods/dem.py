@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import pyramid_matlab as pyr
 from ..pyramid import max_levels
+from ..params import require_non_negative, require_positive
 from ..registry import register_method
 
 #: RGB -> analog BT.601 YUV rows (Y; U; V), as typed in the authors' ``main.m``.
@@ -154,16 +155,11 @@ def dem(
     Q. Wang, W. Chen, X. Wu, Z. Li, "Detail-enhanced multi-scale exposure fusion in YUV
     color space", IEEE Trans. Circuits Syst. Video Technol. 30(8):2418-2429, 2020.
     """
-    for name, value in (
-        ("contrast_weight", contrast_weight),
-        ("saturation_weight", saturation_weight),
-        ("exposure_weight", exposure_weight),
-        ("detail_gain", detail_gain),
-    ):
-        if value < 0:
-            raise ValueError(f"{name} must be >= 0, got {value}")
-    if sigma <= 0:
-        raise ValueError(f"sigma must be > 0, got {sigma}")
+    require_non_negative(
+        contrast_weight=contrast_weight, saturation_weight=saturation_weight, exposure_weight=exposure_weight,
+        detail_gain=detail_gain,
+    )
+    require_positive(sigma=sigma)
     h, w = frames[0].shape[:2]
     full = max_levels(h, w)
     if levels is None:

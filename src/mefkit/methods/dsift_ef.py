@@ -28,6 +28,7 @@ import numpy as np
 
 from ..filters.dense_sift import dense_sift, dense_sift_contrast, normalize_descriptors
 from ..filters.recursive import recursive_filter_stack
+from ..params import require_positive
 from ..registry import register_method
 
 #: MATLAB ``rgb2gray`` coefficients on double images (inverse-NTSC row), as DSIFT_fusion.m uses.
@@ -98,8 +99,7 @@ def dsift_ef(
     """
     if int(patch_size) < 4 or int(patch_size) % 4:
         raise ValueError(f"patch_size must be a positive multiple of 4, got {patch_size}")
-    if sigma_s <= 0 or sigma_r <= 0:
-        raise ValueError(f"sigma_s and sigma_r must be > 0, got {sigma_s}, {sigma_r}")
+    require_positive(sigma_s=sigma_s, sigma_r=sigma_r)
     if int(iterations) < 1:
         raise ValueError(f"iterations must be >= 1, got {iterations}")
     if weighted_average is None:

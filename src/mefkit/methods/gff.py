@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from ..filters.guided import guided_filter
+from ..params import require_positive
 from ..registry import register_method
 
 #: Guided-filter radius and regularisation for the base-layer weights (Li et al. 2013, §IV-A).
@@ -130,12 +131,10 @@ def gff(
     ):
         if int(value) != value or value < 1:
             raise ValueError(f"{name} must be an integer >= 1, got {value}")
-    if base_eps <= 0 or detail_eps <= 0:
-        raise ValueError(f"base_eps and detail_eps must be > 0, got {base_eps}, {detail_eps}")
+    require_positive(base_eps=base_eps, detail_eps=detail_eps)
     if int(average_size) != average_size or average_size < 1 or average_size % 2 == 0:
         raise ValueError(f"average_size must be an odd integer >= 1, got {average_size}")
-    if saliency_sigma <= 0:
-        raise ValueError(f"saliency_sigma must be > 0, got {saliency_sigma}")
+    require_positive(saliency_sigma=saliency_sigma)
 
     n = len(frames)
     h, w = frames[0].shape[:2]

@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 
 from .. import pyramid
+from ..params import require_non_negative, require_positive
 from ..registry import register_method
 
 #: Spread of the well-exposedness Gaussian around 0.5 (Mertens et al. 2007, Sec. 3.1).
@@ -164,15 +165,10 @@ def mertens(
     ----------
     T. Mertens, J. Kautz, F. Van Reeth, "Exposure Fusion", Pacific Graphics 2007.
     """
-    for name, value in (
-        ("contrast_weight", contrast_weight),
-        ("saturation_weight", saturation_weight),
-        ("exposure_weight", exposure_weight),
-    ):
-        if value < 0:
-            raise ValueError(f"{name} must be >= 0, got {value}")
-    if sigma <= 0:
-        raise ValueError(f"sigma must be > 0, got {sigma}")
+    require_non_negative(
+        contrast_weight=contrast_weight, saturation_weight=saturation_weight, exposure_weight=exposure_weight
+    )
+    require_positive(sigma=sigma)
     h, w = frames[0].shape[:2]
     top = pyramid.max_levels(h, w) + 1
     if levels is None:

@@ -24,6 +24,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
+from ..params import require_positive
 from ..registry import register_method
 
 #: Surround scales in pixels, used as Gaussian sigmas (Jobson et al. 1997; dongb5 config).
@@ -181,8 +182,7 @@ def msr(
     sigmas = tuple(float(s) for s in np.atleast_1d(sigmas))
     if not sigmas or min(sigmas) <= 0:
         raise ValueError(f"sigmas must be one or more positive numbers, got {sigmas}")
-    if alpha <= 0:
-        raise ValueError(f"alpha must be > 0, got {alpha}")
+    require_positive(alpha=alpha)
     if not 0.0 <= low_clip < high_clip <= 1.0:
         raise ValueError(f"need 0 <= low_clip < high_clip <= 1, got {low_clip}, {high_clip}")
     if source == "darkest":

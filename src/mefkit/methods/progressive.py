@@ -22,6 +22,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..params import require_non_negative
 from ..registry import register_method
 
 #: Weights shipped with mefkit (both phases in one file).
@@ -180,8 +181,7 @@ def progressive(
         raise ValueError(f"max_mp must be >= 0 or None, got {max_mp}")
     if tile != 0 and tile < 16:
         raise ValueError(f"tile must be 0 or >= 16, got {tile}")
-    if tile_pad < 0:
-        raise ValueError(f"tile_pad must be >= 0, got {tile_pad}")
+    require_non_negative(tile_pad=tile_pad)
     path = Path(weights) if weights else SHIPPED_WEIGHTS
     if not weights and not path.is_file():
         raise ValueError(f"the shipped weights are missing ({path}); pass weights=PATH")

@@ -33,6 +33,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
+from ..params import require_non_negative, require_positive
 from ..registry import register_method
 
 #: Exponent of the signal-strength weight (Ma et al. 2017, Sec. III-B; spd_mef.m ``p``).
@@ -253,10 +254,8 @@ def _open(mask: np.ndarray, radius: int) -> np.ndarray:
 
 
 def _check_params(p, g_sig, l_sig, w, step, exposure_thres, consistency_thres, structure_thres, c):
-    if p < 0:
-        raise ValueError(f"p must be >= 0, got {p}")
-    if g_sig <= 0 or l_sig <= 0:
-        raise ValueError(f"global_sigma and local_sigma must be > 0, got {g_sig}, {l_sig}")
+    require_non_negative(p=p)
+    require_positive(global_sigma=g_sig, local_sigma=l_sig)
     if int(w) != w or w < 2:
         raise ValueError(f"patch_size must be an integer >= 2, got {w}")
     if int(step) != step or step < 1:
@@ -265,8 +264,7 @@ def _check_params(p, g_sig, l_sig, w, step, exposure_thres, consistency_thres, s
         raise ValueError(f"exposure_thres must be in [0, 0.5), got {exposure_thres}")
     if consistency_thres < 0 or not 0 <= structure_thres <= 1:
         raise ValueError("consistency_thres must be >= 0 and structure_thres in [0, 1]")
-    if c < 0:
-        raise ValueError(f"c must be >= 0, got {c}")
+    require_non_negative(c=c)
 
 
 @register_method(
