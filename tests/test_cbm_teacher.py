@@ -103,6 +103,22 @@ def test_learned_teacher_key_follows_shipped_weights_content(stack, tmp_path, mo
     assert before.path(stack, 0, 3) != after.path(stack, 0, 3)
 
 
+def test_mitm_teacher_labels_carry_the_shipped_translators_hash(stack, tmp_path):
+    # Oracle: mefkit.fuse("mitm") on the same downscaled pair (16-bit PNG precision), and
+    # sha256 of the shipped translator file in the label's metadata (the default teacher).
+    from mefkit.train.teacher_labels import SHIPPED_WEIGHTS_DIR
+
+    labels = TeacherLabels(TeacherSpec("mitm"), tmp_path / "cache", max_side=32)
+    shipped = SHIPPED_WEIGHTS_DIR / "mitm_translators.safetensors"
+    digest = hashlib.sha256(shipped.read_bytes()).hexdigest()
+    assert labels.weights == {shipped.name: digest}
+    png, _ = labels.ensure(stack, 0, 3)
+    assert json.loads(png.with_suffix(".json").read_text())["weights"] == {shipped.name: digest}
+    u, o = labels.frames(stack, (0, 3))
+    ref = mefkit.fuse([u, o], method="mitm", order="given")
+    np.testing.assert_allclose(labels.label(stack, 0, 3), ref, atol=1 / 65535 + 1e-6)
+
+
 def test_teacher_weights_param_replaces_shipped_weights(tmp_path):
     # Oracle: sha256 of the user's file; the shipped files are not consulted then.
     user = tmp_path / "mine.safetensors"
