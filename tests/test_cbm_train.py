@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 
 import cv2
 import numpy as np
@@ -36,7 +37,8 @@ def _cfg(tmp_path, stacks_root, steps, **task):
         loss=LossConfig(lambda_vgg=0.0, lambda_ssim=0.1),
         data=DataConfig(stacks=str(stacks_root), crop=32, max_side=64, val_scenes=1,
                         label_cache=str(tmp_path / "cache")),
-        task_params={"base": 4, "depth": 2, "pairs_per_stack": 3, **task},
+        # Mertens labels keep these tests fast; the default teacher (MITM) is tested below
+        task_params={"base": 4, "depth": 2, "pairs_per_stack": 3, "teacher": "mertens", **task},
     )
 
 
@@ -66,6 +68,32 @@ def test_uniform_switch_gives_unit_weights(tmp_path, stacks_root):
     torch.testing.assert_close(task.patch_weights(batch), torch.ones(4))
     on = CbmTask({**cfg.task_params, "variance_weights": True}).patch_weights(batch)
     assert on.min() >= 0.25 and on.max() <= 4.0
+
+
+def test_default_teacher_is_mitm_and_mertens_still_works(tmp_path, stacks_root):
+    # Oracle: the paper (Son et al. 2025) trains on MITM labels, so MITM is the default
+    # teacher of the task and of `mefkit train cbm`; another teacher is one option away.
+    import inspect
+
+    from mefkit.cli.train_cbm import train_cbm
+    from mefkit.train.cbm_task import DEFAULTS
+
+    from mefkit.train.teacher_labels import SHIPPED_WEIGHTS_DIR, file_sha256
+
+    assert DEFAULTS["teacher"] == "mitm" and CbmTask().teacher_spec().name == "mitm"
+    assert inspect.signature(train_cbm).parameters["teacher"].default.default is None  # None -> DEFAULTS
+    cfg = _cfg(tmp_path, stacks_root, 1, pairs_per_stack=1)
+    del cfg.task_params["teacher"]  # the default
+    task = CbmTask(cfg.task_params)
+    data = task.build_data(cfg)
+    shipped = SHIPPED_WEIGHTS_DIR / "mitm_translators.safetensors"
+    assert data.info["teacher"]["teacher"]["name"] == "mitm"
+    # the exported weights record which translator weights made their labels
+    assert json.loads(task.weight_metadata()["teacher_weights"]) == {shipped.name: file_sha256(shipped)}
+    cfg = _cfg(tmp_path / "m", stacks_root, 1, pairs_per_stack=1)
+    task = CbmTask(cfg.task_params)
+    assert task.build_data(cfg).info["teacher"]["teacher"]["name"] == "mertens"
+    assert "teacher_weights" not in task.weight_metadata()  # classic teacher: no weights
 
 
 def test_lightness_keys_match_opencv_lab():

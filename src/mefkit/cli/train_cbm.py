@@ -15,7 +15,7 @@ from .train import COMMON, config_from_options, run_training, train_app
 @train_app.command("cbm")
 @reports_errors
 def train_cbm(
-    teacher: Optional[str] = typer.Option(None, "--teacher", help="Registered method that makes the labels (default mertens; the paper's teacher is mitm)."),
+    teacher: Optional[str] = typer.Option(None, "--teacher", help="Registered method that makes the labels (default mitm, the paper's teacher; e.g. mertens for a fast one)."),
     teacher_param: Optional[List[str]] = typer.Option(None, "--teacher-param", "-p", help="Teacher parameter KEY=VALUE (repeatable); part of the label cache key."),
     teacher_input: Optional[str] = typer.Option(None, "--teacher-input", help="'pair': the teacher fuses the training pair (default); 'stack': the whole stack."),
     pairs_per_stack: Optional[int] = typer.Option(None, "--pairs-per-stack", help="Training pairs per stack (default 8; 0: every pair the pair draw allows)."),
@@ -43,7 +43,7 @@ def train_cbm(
 ) -> None:
     """Train CBM's lightness U-Net with variance-driven patch weights on teacher labels.
 
-    Example: mefkit train cbm --data ../shared/data/train_stacks --out runs/cbm --teacher mertens --steps 3000
+    Example: mefkit train cbm --data ../shared/data/train_stacks --out runs/cbm --steps 900  (teacher: mitm)
     """
     from ..train.cbm_task import CbmTask
 

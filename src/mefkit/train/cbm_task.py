@@ -21,7 +21,8 @@ What it adds to the engine's defaults:
 
 Task parameters (``cfg.task_params``), with defaults:
 
-``base`` 8, ``depth`` 4 (U-Net size); ``teacher`` "mertens", ``teacher_params`` {},
+``base`` 8, ``depth`` 4 (U-Net size); ``teacher`` "mitm" (the paper's teacher; any registered
+method works, e.g. "mertens"), ``teacher_params`` {},
 ``teacher_input`` "pair"; ``pairs_per_stack`` 8 (0: every pair the engine's pair draw
 can give); ``variance_weights`` True, ``gap_weight`` 1.0, ``w_min`` 0.25, ``w_max`` 4.0;
 ``chroma`` "select", ``smoothing`` 1.0, ``gamma`` "auto", ``clip_guard`` 0.9 (validation
@@ -53,7 +54,7 @@ from .variance_weights import GAP_WEIGHT, W_MAX, W_MIN, variance_weights
 DEFAULTS: dict[str, Any] = {
     "base": 8,
     "depth": 4,
-    "teacher": "mertens",
+    "teacher": "mitm",  # Son et al. 2025 label with MITM (Go et al. 2024)
     "teacher_params": {},
     "teacher_input": "pair",
     "pairs_per_stack": 8,
@@ -106,6 +107,7 @@ class CbmTask(Task):
 
     def __init__(self, params: dict[str, Any] | None = None):
         super().__init__({**DEFAULTS, **(params or {})})
+        self.teacher_weights: dict[str, str] = {}  # set by build_data (sha256 of the teacher's weights)
         p = self.params
         if p["teacher_input"] not in ("pair", "stack"):
             raise MefkitError(f"teacher_input must be 'pair' or 'stack', got {p['teacher_input']!r}")
@@ -125,8 +127,12 @@ class CbmTask(Task):
         model = CBMUNet(base=int(self.params["base"]), depth=int(self.params["depth"]))
         # "arch" and "config" make the export loadable by mefkit.nn.cbm_unet.load_cbm_unet;
         # "config" replaces the engine's run config there (it stays in RUN_DIR/config.json).
-        return {"arch": "CBMUNet", "config": json.dumps(model.config()), "params": self.params,
+        meta = {"arch": "CBMUNet", "config": json.dumps(model.config()), "params": self.params,
                 "teacher": self.params["teacher"]}
+        if self.teacher_weights:
+            # which teacher weights made the labels (sha256), for the model card's provenance
+            meta["teacher_weights"] = json.dumps(self.teacher_weights, sort_keys=True)
+        return meta
 
     # -- data -----------------------------------------------------------------------------
     def teacher_spec(self) -> TeacherSpec:
@@ -146,6 +152,7 @@ class CbmTask(Task):
         cache_dir = d.label_cache or str(Path(cfg.out).resolve().parent / "teacher_cache")
         images = ImageCache(d.cache_mb)
         labels = TeacherLabels(self.teacher_spec(), cache_dir, d.max_side, images)
+        self.teacher_weights = dict(labels.weights)
         per = int(self.params["pairs_per_stack"])
         pairs = {s.id: (s, choose_pairs(s, per, cfg.seed, d.under_max_frac, d.over_min_frac)) for s in train_stacks}
         val_pairs = {s.id: (s, [(0, len(s.frames) - 1)]) for s in val_stacks}
