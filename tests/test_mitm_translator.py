@@ -85,10 +85,10 @@ def test_save_load_round_trip(tmp_path):
 
 def test_tiled_translation_matches_whole_image():
     # Oracle: reference implementation, the untiled pass. The shipped-style generator has
-    # no normalisation and the context (tile_pad) covers its receptive field, so tiles
-    # differ from the whole-image pass only where a tile's origin puts the stride-2
-    # sampling grid on another phase (the tile layout is nn.tiling's): small next to
-    # what the network changes (this random, untrained network: under 15 % of it).
+    # no normalisation, the context (tile_pad) covers its receptive field, and the tiles
+    # sit on its stride-4 grid (the image is edge-padded to a multiple of 4 first, as
+    # the generator pads itself), so tiles compute the whole pass up to float rounding,
+    # also for a size that is not a multiple of 4.
     import numpy as np
 
     from mefkit.mitm.translate import apply_translator
@@ -98,6 +98,5 @@ def test_tiled_translation_matches_whole_image():
     image = np.random.default_rng(0).random((90, 130, 3)).astype(np.float32)
     whole = apply_translator(net, image, tile=0)
     tiled = apply_translator(net, image, tile=40, tile_pad=40, overlap=8)
-    diff = np.abs(whole - tiled)
-    change = np.abs(whole - image).mean()
-    assert diff.mean() < 0.15 * change and diff.max() < 0.06
+    assert tiled.shape == whole.shape == image.shape
+    assert np.abs(whole - tiled).max() < 1e-5

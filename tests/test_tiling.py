@@ -44,6 +44,42 @@ def test_tiles_cover_the_image_evenly_and_end_flush():
         assert all(b - a <= length - 8 for a, b in zip(starts, starts[1:]))
 
 
+def test_aligned_tiles_sit_on_the_stride_grid_and_still_overlap():
+    # Property: with align, every origin and the length are multiples of it, the tiles
+    # cover the axis end to end, and neighbours overlap by at least `overlap`.
+    for align in (2, 4, 16):
+        for size in range(align * 3, 1200, 37 * align):
+            starts, length = _layout(size, 128, 16, align)
+            assert starts[0] == 0 and starts[-1] + length == size
+            assert length % align == 0 and all(s % align == 0 for s in starts)
+            assert all(b - a <= length - 16 for a, b in zip(starts, starts[1:]))
+    with pytest.raises(ValueError, match="no room"):
+        _layout(400, 32, 24, 16)
+
+
+def test_aligned_tiles_equal_a_whole_pass_of_a_strided_network():
+    # Oracle: the untiled pass. A stride-4 network (two stride-2 convs, then two
+    # transposed convs) samples its input on a grid of 4; tiles whose origins sit on
+    # that grid, with context beyond the receptive field, compute exactly the whole
+    # pass. Unaligned tiles (align=1) put some tiles on another phase and differ.
+    torch.manual_seed(4)
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3, stride=2, padding=1), torch.nn.ReLU(),
+        torch.nn.Conv2d(8, 8, 3, stride=2, padding=1), torch.nn.ReLU(),
+        torch.nn.ConvTranspose2d(8, 8, 4, stride=2, padding=1), torch.nn.ReLU(),
+        torch.nn.ConvTranspose2d(8, 3, 4, stride=2, padding=1),
+    ).eval()
+    x = torch.rand(1, 3, 100, 124)
+    with torch.no_grad():
+        full = net(x)
+        aligned = tiled_apply(net, [x], tile=40, tile_pad=16, overlap=8, align=4)
+        loose = tiled_apply(net, [x], tile=40, tile_pad=16, overlap=8)
+    assert torch.allclose(aligned, full, atol=1e-5)
+    assert not torch.allclose(loose, full, atol=1e-3)
+    with pytest.raises(ValueError, match="align"):
+        tiled_apply(net, [x], tile=40, tile_pad=10, align=4)
+
+
 def test_feather_ramps_sum_to_one_across_an_overlap():
     # Property: a falling ramp and the next tile's rising ramp over the same band sum to 1.
     end = _ramp(40, 0, 8)[-8:]

@@ -120,11 +120,22 @@ def apply_translator(
     from ..nn.tiling import tiled_apply
 
     smap = input_map(image, fraction=sigma_fraction, slope=slope, centre=centre)
+    h, w = image.shape[:2]
+    # Pad (edge replication, as the generator pads itself) to a multiple of its stride and
+    # put the tiles on that grid, so that every tile samples the strided layers where a
+    # whole pass does; only the receptive field beyond tile_pad then differs.
+    stride = 2 ** getattr(getattr(net, "config", None), "n_down", 0)
+    align = stride if stride > 1 and tile_pad % stride == 0 else 1
+    if align > 1 and (h % align or w % align):
+        image = np.pad(image, ((0, -h % align), (0, -w % align), (0, 0)), mode="edge")
+        smap = np.pad(smap, ((0, -h % align), (0, -w % align)), mode="edge")
     rgb_t = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None].to(device)
     map_t = torch.from_numpy(np.ascontiguousarray(smap))[None, None].to(device)
     with torch.inference_mode():
-        out = tiled_apply(net, [rgb_t, map_t], tile=tile, tile_pad=tile_pad, overlap=min(overlap, max(tile - 1, 0)))
-    return out[0].clamp(0, 1).permute(1, 2, 0).cpu().numpy().astype(np.float32)
+        out = tiled_apply(
+            net, [rgb_t, map_t], tile=tile, tile_pad=tile_pad, overlap=min(overlap, max(tile - 1, 0)), align=align
+        )
+    return out[0, :, :h, :w].clamp(0, 1).permute(1, 2, 0).cpu().numpy().astype(np.float32)
 
 
 def translate_pair(

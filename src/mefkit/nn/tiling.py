@@ -56,18 +56,30 @@ def _ramp(length: int, start_feather: int, end_feather: int) -> torch.Tensor:
     return w
 
 
-def _layout(size: int, tile: int, overlap: int) -> tuple[list[int], int]:
+def _layout(size: int, tile: int, overlap: int, align: int = 1) -> tuple[list[int], int]:
     """Tile origins and common tile length along one axis.
 
     As few tiles as fit ``tile``, all of one length, evenly spread so that neighbours
     overlap by at least ``overlap``: a 1155-px side with ``tile`` 1024 gets two tiles of
-    594, not 1024 + 1024 (which would compute most pixels twice).
+    594, not 1024 + 1024 (which would compute most pixels twice). With ``align`` > 1
+    (``size`` a multiple of it) the length and every origin are multiples of ``align``.
     """
     if size <= tile:
         return [0], size
-    n = math.ceil((size - overlap) / (tile - overlap))
-    length = min(tile, math.ceil((size + (n - 1) * overlap) / n))
+    # Aligning moves an origin down by < align, which can shrink an overlap by as much:
+    # plan with that much more overlap so the real one stays >= overlap.
+    planned = overlap + align - 1
+    if planned >= tile:
+        raise ValueError(f"tile {tile} leaves no room for overlap {overlap} aligned to {align}")
+    n = math.ceil((size - planned) / (tile - planned))
+    length = min(tile, math.ceil((size + (n - 1) * planned) / n))
+    if align > 1:
+        length = min(size, -(-length // align) * align)
     starts = [min(round(i * (size - length) / (n - 1)), size - length) for i in range(n)]
+    if align > 1:
+        # The last origin stays at size - length (a multiple of align); the others move
+        # down by < align, so the tiles still cover the axis.
+        starts = [s - s % align for s in starts]
     return starts, length
 
 
@@ -79,6 +91,7 @@ def tiled_apply(
     tile_pad: int = 32,
     overlap: int = 32,
     out_channels: int = 3,
+    align: int = 1,
 ) -> torch.Tensor:
     """Run ``net`` over overlapping tiles and blend the tiles with feathered weights.
 
@@ -98,6 +111,10 @@ def tiled_apply(
         Width of the feathered band where neighbouring tiles overlap (``0 <= overlap < tile``).
     out_channels : int
         Channels of ``net``'s output.
+    align : int
+        Put every tile origin and context window on a multiple of this (the network's
+        total stride): then a strided network samples each tile on the same grid as a
+        whole pass. Needs ``H``, ``W`` and ``tile_pad`` to be multiples of it.
 
     Returns
     -------
@@ -106,11 +123,11 @@ def tiled_apply(
 
     Notes
     -----
-    Tile origins are not aligned to the network's downsampling factor, and a network
-    whose receptive field exceeds ``tile_pad`` sees different context in a tile than in
-    one whole pass; the feathered overlap hides the seams but the output is then close
-    to, not equal to, a whole pass. :func:`fuse_full_resolution` pads the frames to a
-    multiple first so that UNet-style networks match a whole pass.
+    Without ``align``, tile origins fall anywhere and a strided network samples a tile
+    on another grid than a whole pass; and a network whose receptive field exceeds
+    ``tile_pad`` sees different context in a tile than in one whole pass. The feathered
+    overlap hides the seams, but the output is then close to, not equal to, a whole
+    pass. :func:`fuse_full_resolution` pads the frames to a multiple first.
     """
     if not inputs:
         raise ValueError("inputs must hold at least one tensor")
@@ -125,10 +142,12 @@ def tiled_apply(
         raise ValueError(f"tile_pad must be >= 0, got {tile_pad}")
     if not 0 <= overlap < tile:
         raise ValueError(f"overlap must be in [0, tile), got {overlap} with tile {tile}")
+    if align < 1 or (align > 1 and (h % align or w % align or tile_pad % align)):
+        raise ValueError(f"align {align} needs H, W and tile_pad to be multiples of it; got {h}x{w}, tile_pad {tile_pad}")
     device = inputs[0].device
     acc = torch.zeros((b, out_channels, h, w), dtype=torch.float32, device=device)
     norm = torch.zeros((1, 1, h, w), dtype=torch.float32, device=device)
-    (ys, th), (xs, tw) = _layout(h, tile, overlap), _layout(w, tile, overlap)
+    (ys, th), (xs, tw) = _layout(h, tile, overlap, align), _layout(w, tile, overlap, align)
     for y0 in ys:
         for x0 in xs:
             # Context window, clamped to the image.
@@ -322,9 +341,12 @@ def fuse_full_resolution(
         pad = ((0, -sh0 % multiple), (0, -sw0 % multiple), (0, 0))
         small = [np.pad(f, pad, mode="edge") for f in small]
     with torch.no_grad():
+        # Aligned tiles sample the strided layers on the whole pass's grid (when the
+        # context margin allows it).
+        align = multiple if multiple > 1 and tile_pad % multiple == 0 else 1
         out = tiled_apply(
             net, [_to_tensor(f, device) for f in small], tile=tile, tile_pad=tile_pad, overlap=overlap,
-            out_channels=out_channels,
+            out_channels=out_channels, align=align,
         )
     low = np.ascontiguousarray(out[0, :, :sh0, :sw0].permute(1, 2, 0).cpu().numpy())
     if (sh, sw) == (h, w):
