@@ -167,46 +167,44 @@ def load_phase1(path: str | Path, params: dict[str, Any] | None = None) -> Inter
     The UNet's widths come from the file's ``unet_config`` metadata when present,
     else from ``params`` (:func:`unet_config`).
     """
-    path = Path(path)
-    if path.is_dir():  # a phase-1 run folder: its engine export
-        path = path / "unet.safetensors"
-    if not path.is_file():
-        raise MefkitError(f"{path}: phase-1 weights not found (train phase 1 first, or pass phase1_weights)")
-    meta = _file_metadata(path)
-    if "unet_config" in meta:
-        cfg = UNetConfig(**json.loads(meta["unet_config"]))
-    else:
-        cfg = unet_config(params or {})
-    unet = IntermediateUNet(cfg)
-    if meta.get("format", "").startswith("mefkit-progressive"):
-        from ..methods.progressive import load_weights as load_combined
-
-        unet.load_state_dict(load_combined(path).unet.state_dict())
-        return unet
-    return load_weights(unet, path, name="unet")
+    return _load_part(path, "unet", params)
 
 
 def load_phase2(path: str | Path, params: dict[str, Any] | None = None) -> AMNet:
-    """Build phase 2 from an engine export, a checkpoint or a combined weights file.
+    """Build phase 2 from an engine export, a checkpoint, a combined weights file or a phase-2 run folder.
 
     The AMNet's widths come from the file's ``amnet_config`` metadata when present,
     else from ``params`` (:func:`amnet_config`).
     """
+    return _load_part(path, "amnet", params)
+
+
+#: Per part: the network class, its config class, the config from task parameters.
+_PARTS = {"unet": (IntermediateUNet, UNetConfig, unet_config), "amnet": (AMNet, AMNetConfig, amnet_config)}
+
+
+def _load_part(path: str | Path, part: str, params: dict[str, Any] | None) -> nn.Module:
+    """One trainable network (``part`` "unet" or "amnet") from any of the weight files above."""
+    cls, cfg_cls, from_params = _PARTS[part]
     path = Path(path)
+    if path.is_dir():  # a run folder: its engine export
+        path = path / f"{part}.safetensors"
     if not path.is_file():
-        raise MefkitError(f"{path}: phase-2 weights not found")
+        hint = " (train phase 1 first, or pass phase1_weights)" if part == "unet" else ""
+        raise MefkitError(f"{path}: {part} weights not found{hint}")
     meta = _file_metadata(path)
     if meta.get("format", "").startswith("mefkit-progressive"):
         from ..methods.progressive import load_weights as load_combined
 
-        amnet = load_combined(path).amnet
-        if amnet is None:
-            raise MefkitError(f"{path}: holds phase 1 only, no AMNet to start from")
-        fresh = AMNet(amnet.config)  # a fresh, trainable copy: the loader caches a frozen model
-        fresh.load_state_dict({k: v.float() for k, v in amnet.state_dict().items()})
-        return fresh
-    cfg = AMNetConfig(**json.loads(meta["amnet_config"])) if "amnet_config" in meta else amnet_config(params or {})
-    return load_weights(AMNet(cfg), path, name="amnet")
+        trained = getattr(load_combined(path), part)
+        if trained is None:
+            raise MefkitError(f"{path}: holds phase 1 only, no AMNet")
+        model = cls(trained.config)  # a fresh, trainable copy: the loader caches a frozen model
+        model.load_state_dict({k: v.float() for k, v in trained.state_dict().items()})
+        return model
+    key = f"{part}_config"
+    cfg = cfg_cls(**json.loads(meta[key])) if key in meta else from_params(params or {})
+    return load_weights(cls(cfg), path, name=part)
 
 
 class ProgressiveTask(Task):
@@ -302,10 +300,6 @@ def export_weights(
     from ..methods.progressive import save_weights
 
     unet = load_phase1(phase1)
-    amnet = None
-    if phase2 is not None:
-        meta = _file_metadata(Path(phase2))
-        cfg = AMNetConfig(**json.loads(meta["amnet_config"])) if "amnet_config" in meta else DEFAULT_AMNET
-        amnet = load_weights(AMNet(cfg), phase2, name="amnet")
+    amnet = load_phase2(phase2) if phase2 is not None else None
     save_weights(out, unet, amnet, info, half=half)
     return Path(out)
