@@ -124,7 +124,7 @@ def apply_translator(
     # Pad (edge replication, as the generator pads itself) to a multiple of its stride and
     # put the tiles on that grid, so that every tile samples the strided layers where a
     # whole pass does; only the receptive field beyond tile_pad then differs.
-    stride = 2 ** getattr(getattr(net, "config", None), "n_down", 0)
+    stride = 2**net.config.n_down
     align = stride if stride > 1 and tile_pad % stride == 0 else 1
     if align > 1 and (h % align or w % align):
         image = np.pad(image, ((0, -h % align), (0, -w % align), (0, 0)), mode="edge")

@@ -43,6 +43,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import MefkitError
+from ..metrics.mef_ssim import SCALE_WEIGHTS
 from ..nn.progressive import (
     DEFAULT_AMNET,
     DEFAULT_UNET,
@@ -61,8 +62,6 @@ from .losses import _gaussian_window, rgb_to_gray
 MEF_SSIM_C2 = 0.03**2
 #: Gaussian window of the structure comparison (Ma et al. 2015: 11x11, sigma 1.5).
 MEF_SSIM_WINDOW, MEF_SSIM_SIGMA = 11, 1.5
-#: Scale weights of ``mef_ms_ssim.m`` (Wang's first three MS-SSIM exponents).
-MEF_SCALE_WEIGHTS = (0.0448, 0.2856, 0.3001)
 
 
 def mef_ssim_loss(frames: list[torch.Tensor], fused: torch.Tensor, scales: int = 1) -> torch.Tensor:
@@ -75,7 +74,7 @@ def mef_ssim_loss(frames: list[torch.Tensor], fused: torch.Tensor, scales: int =
 
     With ``scales > 1`` the same score is taken on a 2x2-mean pyramid (as the metric's
     ``mef_ms_ssim.m`` downsamples) and the scales are combined by the metric's
-    normalised weights (:data:`MEF_SCALE_WEIGHTS`), as a weighted *sum* of
+    normalised weights (:data:`mefkit.metrics.mef_ssim.SCALE_WEIGHTS`), as a weighted *sum* of
     ``1 - Q_s`` rather than the metric's product of powers: the same optimum, without
     powers of possibly negative means. The coarse scales see global contrast, which
     one 11x11 window cannot.
@@ -94,18 +93,15 @@ def mef_ssim_loss(frames: list[torch.Tensor], fused: torch.Tensor, scales: int =
     Tensor
         ``(B,)``: 0 when the fused image carries the strongest structure everywhere.
     """
-    if not 1 <= scales <= len(MEF_SCALE_WEIGHTS):
-        raise ValueError(f"scales must be 1..{len(MEF_SCALE_WEIGHTS)}, got {scales}")
-    if scales == 1:
-        return _mef_ssim_loss_one_scale(frames, fused)
-    weights = torch.tensor(MEF_SCALE_WEIGHTS[:scales], dtype=torch.float32)
-    weights = weights / weights.sum()
+    if not 1 <= scales <= len(SCALE_WEIGHTS):
+        raise ValueError(f"scales must be 1..{len(SCALE_WEIGHTS)}, got {scales}")
+    weights = SCALE_WEIGHTS[:scales]
     total = 0.0
-    for level in range(scales):
+    for level, weight in enumerate(weights):
         if level:
             frames = [F.avg_pool2d(f, 2) for f in frames]
             fused = F.avg_pool2d(fused, 2)
-        total = total + float(weights[level]) * _mef_ssim_loss_one_scale(frames, fused)
+        total = total + (weight / sum(weights)) * _mef_ssim_loss_one_scale(frames, fused)
     return total
 
 
