@@ -43,7 +43,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import MefkitError
-from ..metrics.mef_ssim import SCALE_WEIGHTS
+from ..metrics.mef_ssim import K_CONST, SCALE_WEIGHTS, WINDOW_SIGMA, WINDOW_SIZE
 from ..nn.progressive import (
     DEFAULT_AMNET,
     DEFAULT_UNET,
@@ -58,10 +58,10 @@ from .checkpoint import load_weights
 from .engine import Task
 from .losses import _gaussian_window, rgb_to_gray
 
-#: MEF-SSIM's stabiliser for data in [0, 1]: C2 = (K2 L)^2 with K2 = 0.03 (Ma et al. 2015).
-MEF_SSIM_C2 = 0.03**2
-#: Gaussian window of the structure comparison (Ma et al. 2015: 11x11, sigma 1.5).
-MEF_SSIM_WINDOW, MEF_SSIM_SIGMA = 11, 1.5
+#: MEF-SSIM's stabiliser for data in [0, 1]: C2 = (K2 L)^2 with the metric's K2 (Ma et al. 2015).
+MEF_SSIM_C2 = K_CONST**2
+#: Gaussian window of the structure comparison: the metric's (11x11, sigma 1.5).
+MEF_SSIM_WINDOW, MEF_SSIM_SIGMA = WINDOW_SIZE, WINDOW_SIGMA
 
 
 def mef_ssim_loss(frames: list[torch.Tensor], fused: torch.Tensor, scales: int = 1) -> torch.Tensor:
