@@ -1,4 +1,4 @@
-"""``mefkit train`` option plumbing: --task-param, --grad-clip, --beta2."""
+"""``mefkit train`` option plumbing: --task-param, --grad-clip, --beta2, --schedule, --warmup-steps."""
 
 from __future__ import annotations
 
@@ -36,3 +36,15 @@ def test_config_from_options_applies_optimiser_and_task_options(tmp_path: Path):
     assert cfg.task_params == {"phase": 2, "lambda_mef": 3, "mef_scales": 3}
     with pytest.raises(MefkitError, match="grad-clip"):
         config_from_options(out=tmp_path / "run2", synthetic="labels", grad_clip=-1.0)
+
+
+def test_config_from_options_sets_the_learning_rate_schedule(tmp_path: Path):
+    # --schedule and --warmup-steps land in OptimConfig; by default the schedule is constant.
+    base = config_from_options(out=tmp_path / "run0", synthetic="labels")
+    assert (base.optim.schedule, base.optim.warmup_steps) == ("constant", 0)
+    cfg = config_from_options(out=tmp_path / "run", synthetic="labels", schedule="cosine", warmup_steps=20)
+    assert (cfg.optim.schedule, cfg.optim.warmup_steps) == ("cosine", 20)
+    with pytest.raises(MefkitError, match="schedule"):
+        config_from_options(out=tmp_path / "run2", synthetic="labels", schedule="linear")
+    with pytest.raises(MefkitError, match="warmup-steps"):
+        config_from_options(out=tmp_path / "run3", synthetic="labels", warmup_steps=-1)

@@ -55,6 +55,8 @@ class COMMON:
     beta1 = typer.Option(None, "--beta1", help="Adam beta1 (thesis 0.5).")
     beta2 = typer.Option(None, "--beta2", help="Adam beta2 (default 0.999).")
     grad_clip = typer.Option(None, "--grad-clip", help="Clip the global gradient norm to this value (default 0: off).")
+    schedule = typer.Option(None, "--schedule", help="Learning-rate schedule after warm-up: constant or cosine (decays to 0 at the last step). Default constant (cbm: cosine).")
+    warmup_steps = typer.Option(None, "--warmup-steps", help="Linear learning-rate warm-up over this many steps (default 0).")
     task_param = typer.Option(None, "--task-param", help="KEY=VALUE task parameter (repeatable; VALUE is read as JSON when it parses, else as text). See the task's docs.")
     lambda_vgg = typer.Option(None, "--lambda-vgg", help="Weight of the VGG19 perceptual loss (thesis 0.01; needs --vgg-weights).")
     vgg_weights = typer.Option(None, "--vgg-weights", help="torchvision-format VGG19 state dict (.pth or .safetensors); nothing is downloaded.")
@@ -149,6 +151,14 @@ def config_from_options(*, out: Path, resume: bool = False, task: str = "", task
         if opts["grad_clip"] < 0:
             raise MefkitError(f"--grad-clip must be >= 0, got {opts['grad_clip']}")
         cfg.optim.grad_clip = float(opts["grad_clip"])
+    if opts.get("schedule") is not None:
+        if opts["schedule"] not in ("constant", "cosine"):
+            raise MefkitError(f"--schedule must be 'constant' or 'cosine', got {opts['schedule']!r}")
+        cfg.optim.schedule = opts["schedule"]
+    if opts.get("warmup_steps") is not None:
+        if opts["warmup_steps"] < 0:
+            raise MefkitError(f"--warmup-steps must be >= 0, got {opts['warmup_steps']}")
+        cfg.optim.warmup_steps = int(opts["warmup_steps"])
     for opt in ("lambda_vgg", "lambda_ssim", "vgg_weights"):
         if opts.get(opt) is not None:
             setattr(cfg.loss, opt, str(opts[opt]) if opt == "vgg_weights" else opts[opt])
@@ -209,6 +219,8 @@ def train_progressive(
     beta1: Optional[float] = COMMON.beta1,
     beta2: Optional[float] = COMMON.beta2,
     grad_clip: Optional[float] = COMMON.grad_clip,
+    schedule: Optional[str] = COMMON.schedule,
+    warmup_steps: Optional[int] = COMMON.warmup_steps,
     lambda_vgg: Optional[float] = COMMON.lambda_vgg,
     vgg_weights: Optional[Path] = COMMON.vgg_weights,
     lambda_ssim: Optional[float] = COMMON.lambda_ssim,
