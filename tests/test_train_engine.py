@@ -251,3 +251,17 @@ def test_log_columns_follow_task_logs(tmp_path):
     lines = (tmp_path / "run" / "log.csv").read_text().splitlines()
     assert lines[0].split(",") == ["step", "time_s", "lr", "l1", "ssim", "loss", "gan"]
     assert len(lines) == 3 and lines[2].split(",")[-1] == "0.5"
+
+
+def test_learning_rate_schedule_in_the_log(tmp_path):
+    # Hand-computed: lr 1e-3, 2 warm-up steps, cosine over the remaining 4 of 6 steps.
+    # Logged step s is the step just run (1-based), so its rate is that of 0-based step s-1:
+    # warm-up 5e-4, 1e-3; then 1e-3 * (1 + cos(pi * k / 4)) / 2 for k = 0..3.
+    import math
+
+    cfg = _cfg(tmp_path / "run", 6, optim=OptimConfig(lr=1e-3, schedule="cosine", warmup_steps=2))
+    Trainer(ArrayTask({"width": 4}), cfg).fit()
+    with open(tmp_path / "run" / "log.csv") as f:
+        got = [float(row["lr"]) for row in csv.DictReader(f)]
+    want = [5e-4, 1e-3] + [1e-3 * (1 + math.cos(math.pi * k / 4)) / 2 for k in range(4)]
+    assert got == pytest.approx(want, rel=1e-5)  # log.csv keeps 6 significant digits
