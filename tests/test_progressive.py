@@ -171,3 +171,26 @@ def test_both_phases_in_one_pass_equal_separate_calls(tmp_path):
             ref = progressive(frames, weights=str(path), phase=phase, max_mp=max_mp)
             # 1e-3: the guided fit solves for 6 targets at once, float32 rounding differs.
             assert np.allclose(got, ref, atol=1e-3), (phase, max_mp)
+
+
+def test_hue_inputs_takes_the_coffee_hue_from_the_unclipped_frame():
+    # Property on the bundled example, whose brightest frame has red clipped over the
+    # coffee: with hue="inputs" the coffee's hue angle is the darkest frame's, closer
+    # to it than the networks' own colour; lightness stays. Unknown modes are refused.
+    from mefkit.cbm.lab import rgb_to_lab
+
+    bracket = mefkit.read_bracket(mefkit.example_bracket())
+    dark = bracket.frames[0]
+    coffee = (slice(150, 200), slice(250, 330))
+
+    def hue_and_lightness(image):
+        lab = rgb_to_lab(np.ascontiguousarray(image[coffee])).reshape(-1, 3).mean(axis=0)
+        return float(np.degrees(np.arctan2(lab[2], lab[1]))), float(lab[0])
+
+    h_dark, _ = hue_and_lightness(dark)
+    h_net, l_net = hue_and_lightness(mefkit.fuse(bracket, method="progressive"))
+    h_in, l_in = hue_and_lightness(mefkit.fuse(bracket, method="progressive", hue="inputs"))
+    assert abs(h_in - h_dark) < 3.0 < abs(h_net - h_dark)
+    assert abs(l_in - l_net) < 1.0
+    with pytest.raises(mefkit.MethodError, match="hue must be one of"):
+        mefkit.fuse(bracket, method="progressive", hue="camera")

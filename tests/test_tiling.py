@@ -160,3 +160,24 @@ def test_reduced_scale_pass_matches_full_resolution_pass_closely():
     assert 0.0 <= reduced.min() and reduced.max() <= 1.0
     mse = float(np.mean((full - reduced) ** 2))
     assert 10 * np.log10(1.0 / mse) > 30
+
+
+def test_refine_runs_at_the_working_size_before_the_upsampling():
+    # Property: ``refine`` sees the network's output and the frames at the working size,
+    # and what it returns is what the guided upsampling carries to full resolution
+    # (a constant output comes back as that constant).
+    frames = make_bracket(120, 160, n=2, seed=4)
+    seen = []
+
+    def refine(out, small):
+        seen.append((out.shape, [f.shape for f in small]))
+        return np.full_like(out, 0.25)
+
+    def fn(u, o):
+        return (u + o) / 2
+
+    got = fuse_full_resolution(fn, frames, max_mp=0.005, tile=0, refine=refine)
+    (out_shape, small_shapes), = seen
+    assert out_shape[2] == 3 and out_shape[:2] == small_shapes[0][:2] == small_shapes[1][:2]
+    assert out_shape[0] * out_shape[1] < 120 * 160
+    assert got.shape == (120, 160, 3) and np.allclose(got, 0.25, atol=1e-3)

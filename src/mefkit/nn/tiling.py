@@ -298,6 +298,7 @@ def fuse_full_resolution(
     eps: float = GUIDE_EPS,
     out_channels: int = 3,
     multiple: int = 1,
+    refine: Callable[[np.ndarray, Sequence[np.ndarray]], np.ndarray] | None = None,
 ) -> np.ndarray:
     """Fuse a bracket of any size with ``net``, full resolution out, bounded memory.
 
@@ -324,6 +325,11 @@ def fuse_full_resolution(
         Pad the (working-size) frames by edge replication to a multiple of this before
         tiling and crop after: a network that pads its input to a multiple itself (a
         UNet) then sees the same border in every tile as in one whole pass.
+    refine : callable, optional
+        ``refine(out, frames) -> out`` applied to the network's output at the working
+        size, before the guided upsampling carries it to full resolution: ``out`` is
+        ``(h, w, out_channels)`` in [0, 1], ``frames`` the inputs at that size. Its
+        cost is bounded by ``max_mp`` (e.g. :func:`mefkit.hue.restore_hue`).
 
     Returns
     -------
@@ -349,8 +355,11 @@ def fuse_full_resolution(
             out_channels=out_channels, align=align,
         )
     low = np.ascontiguousarray(out[0, :, :sh0, :sw0].permute(1, 2, 0).cpu().numpy())
+    small = [f[:sh0, :sw0] for f in small]
+    if refine is not None:
+        low = refine(np.clip(low, 0.0, 1.0), small)
     if (sh, sw) == (h, w):
         return np.clip(low, 0.0, 1.0)
-    guide = np.concatenate([f[:sh0, :sw0] for f in small], -1)
+    guide = np.concatenate(small, -1)
     coef = guided_coefficients(guide, low, radius=radius, eps=eps)
     return np.clip(guided_upsample(coef, frames), 0.0, 1.0)

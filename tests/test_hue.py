@@ -1,0 +1,74 @@
+"""Hue restoration (mefkit.hue): hue from the unclipped inputs, lightness and chroma kept."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import mefkit.hue as hue_module
+from mefkit.cbm.lab import rgb_to_lab
+from mefkit.hue import HUE_MIN_CHROMA, restore_hue
+
+
+def _flat(rgb, h=6, w=5) -> np.ndarray:
+    return np.full((h, w, 3), rgb, np.float32)
+
+
+def _lch(image: np.ndarray) -> tuple[float, float, float]:
+    """Mean L*, C* and hue angle (degrees) of an image."""
+    lab = rgb_to_lab(image).reshape(-1, 3).mean(axis=0)
+    return float(lab[0]), float(np.hypot(lab[1], lab[2])), float(np.degrees(np.arctan2(lab[2], lab[1])))
+
+
+def test_hue_comes_from_the_unclipped_input_lightness_and_chroma_stay():
+    # Hand-built case of the coffee defect: the under frame is an unclipped orange, the
+    # over frame has red (and green) clipped to 1 and reads yellow, the fusion copied a
+    # yellowish hue. The restored image has the under frame's hue angle and the fusion's
+    # own L* and C* (the colours stay inside the sRGB gamut, so nothing is clipped).
+    under = _flat((0.49, 0.33, 0.16))
+    over = _flat((1.0, 1.0, 0.52))
+    fused = _flat((0.75, 0.68, 0.29))
+    got = restore_hue(fused, [under, over])
+    l_f, c_f, h_f = _lch(fused)
+    l_g, c_g, h_g = _lch(got)
+    _, c_u, h_u = _lch(under)
+    assert c_u > HUE_MIN_CHROMA  # the under frame is coloured enough to be trusted fully
+    assert abs(h_g - h_u) < 1.0 and abs(h_f - h_u) > 10.0
+    assert abs(l_g - l_f) < 0.5 and abs(c_g - c_f) < 0.5
+
+
+def test_neutral_or_clipped_inputs_leave_the_fusion_as_it_is():
+    # Oracle: with grey inputs (no hue to give) or inputs clipped everywhere (no hue to
+    # trust), the fused colour stays (up to the Lab round trip).
+    fused = _flat((0.7, 0.5, 0.3))
+    grey = [_flat((0.2, 0.2, 0.2)), _flat((0.8, 0.8, 0.8))]
+    clipped = [_flat((1.0, 0.6, 0.1)), _flat((1.0, 1.0, 1.0))]
+    for frames in (grey, clipped):
+        assert np.allclose(restore_hue(fused, frames), fused, atol=2e-3)
+
+
+def test_strips_give_the_same_result_as_one_pass(monkeypatch):
+    # Property: the row-strip loop is an implementation detail (per-pixel operation).
+    rng = np.random.default_rng(0)
+    frames = [rng.random((23, 9, 3), dtype=np.float32) * s for s in (0.5, 1.0)]
+    fused = rng.random((23, 9, 3), dtype=np.float32)
+    whole = restore_hue(fused, frames)
+    monkeypatch.setattr(hue_module, "STRIP_ROWS", 4)
+    assert np.array_equal(restore_hue(fused, frames), whole)
+    assert whole.dtype == np.float32 and whole.shape == fused.shape
+    assert 0.0 <= whole.min() and whole.max() <= 1.0
+
+
+@pytest.mark.parametrize(
+    "fused, frames, kwargs, match",
+    [
+        (_flat((0.5, 0.5, 0.5)), [], {}, "at least one"),
+        (_flat((0.5, 0.5, 0.5)), [_flat((0.5, 0.5, 0.5), h=4)], {}, "frame 0 has shape"),
+        (np.zeros((4, 4), np.float32), [np.zeros((4, 4), np.float32)], {}, r"\(H, W, 3\)"),
+        (_flat((0.5, 0.5, 0.5)), [_flat((0.5, 0.5, 0.5))], {"min_chroma": 0.0}, "min_chroma"),
+        (_flat((0.5, 0.5, 0.5)), [_flat((0.5, 0.5, 0.5))], {"clip_start": 1.0}, "clip start"),
+    ],
+)
+def test_bad_arguments_are_refused(fused, frames, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        restore_hue(fused, frames, **kwargs)
