@@ -7,14 +7,23 @@ whole fusions through ``mefkit.fuse`` (so options such as ``hue`` count) against
 labels, with Mertens on the same pairs for the ratio. Use it to choose between
 checkpoints and options without looking at MEFB or SICE.
 
+A second, no-reference set comes from ``train_stacks_dynamic`` (stacks that failed the
+static check, so they are never trained on; the evaluation scenes among them, such as
+``pmef_mefb_src``, are left out by the training's own exclusion rule): for each
+stack its darkest + brightest frames and one fixed random under/over draw, at their
+stored size, scored by MEF-SSIM against the pair, as MEFB is. Ghosts from the motion
+affect every fusion alike; the column compares methods, it is no absolute quality.
+
 Usage::
 
     python bench/progressive_val.py [--data ../shared/data/train_stacks]
+        [--dynamic ../shared/data/train_stacks_dynamic]
         [--weights NAME=PATH ...] [--hue inputs,network]
         [--label-methods mertens,dem,spd_mef]
 
 Prints a Markdown table of mean PSNR / SSIM (RGB, against the label) and MEF-SSIM
-(against the input pair), one row per weights x hue mode, plus Mertens.
+(against the input pair) on the validation pairs, and MEF-SSIM on the dynamic pairs,
+one row per weights x hue mode, plus Mertens.
 """
 
 from __future__ import annotations
@@ -27,7 +36,9 @@ import numpy as np
 import mefkit
 from mefkit.metrics import mef_ssim, psnr, ssim
 from mefkit.train.config import DataConfig
+from mefkit.train.augment import sample_rng
 from mefkit.train.data import build_data
+from mefkit.train.stacks import draw_pair, find_stacks, guess_data_root, split_excluded
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,18 +53,39 @@ def validation_pairs(stacks: Path, label_methods: tuple[str, ...]) -> list[tuple
     return out
 
 
+def dynamic_pairs(root: Path) -> list[tuple[str, dict[str, np.ndarray]]]:
+    """Per non-evaluation stack of ``root``: darkest + brightest, and one fixed draw (seed 0, stream 11)."""
+    data_root = guess_data_root(root)
+    kept, _ = split_excluded(find_stacks(root), [data_root / n for n in ("mefb", "mef_database", "memorial")])
+    out = []
+    for k, stack in enumerate(kept):
+        n = len(stack.frames)
+        drawn = draw_pair(n, sample_rng(0, k, stream=11))
+        for u, o in dict.fromkeys([(0, n - 1), drawn]):
+            frames = mefkit.read_bracket([stack.frames[u], stack.frames[o]], order="given").frames
+            out.append((f"{stack.id}[{u + 1},{o + 1}]", {"under": frames[0], "over": frames[1]}))
+    return out
+
+
 def score(fused: np.ndarray, pair: dict[str, np.ndarray]) -> dict[str, float]:
-    """PSNR and SSIM against the label, MEF-SSIM against the input pair."""
-    return {
-        "psnr": psnr(fused, pair["label"]),
-        "ssim": ssim(fused, pair["label"]),
-        "mef_ssim": mef_ssim([pair["under"], pair["over"]], fused),
-    }
+    """PSNR and SSIM against the label (when the pair has one), MEF-SSIM against the input pair."""
+    out = {"mef_ssim": mef_ssim([pair["under"], pair["over"]], fused)}
+    if "label" in pair:
+        out.update(psnr=psnr(fused, pair["label"]), ssim=ssim(fused, pair["label"]))
+    return out
+
+
+def mean_scores(fuse, pairs) -> dict[str, float]:  # noqa: ANN001 - fuse(under, over) -> image
+    """Mean of :func:`score` over ``pairs`` for one fusion."""
+    got = [score(fuse(p["under"], p["over"]), p) for _, p in pairs]
+    return {k: float(np.mean([r[k] for r in got])) for k in got[0]}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "train_stacks")
+    ap.add_argument("--dynamic", type=Path, default=ROOT.parent / "shared" / "data" / "train_stacks_dynamic",
+                    help="train_stacks_dynamic root ('' to skip)")
     ap.add_argument("--weights", action="append", default=[],
                     help="NAME=PATH of progressive weights (repeatable; default: the shipped ones)")
     ap.add_argument("--hue", default="inputs,network", help="comma list of hue modes to score")
@@ -65,19 +97,22 @@ def main() -> None:
     if args.weights:
         weights = weights[1:]
     pairs = validation_pairs(args.data, tuple(args.label_methods.split(",")))
-    rows: list[tuple[str, dict[str, float]]] = []
-    ref = [score(mefkit.fuse([p["under"], p["over"]], method="mertens"), p) for _, p in pairs]
-    rows.append(("mertens", {k: float(np.mean([r[k] for r in ref])) for k in ref[0]}))
+    dynamic = dynamic_pairs(args.dynamic) if str(args.dynamic) and args.dynamic.is_dir() else []
+    fusions = [("mertens", "mertens", {})]
     for name, path in weights:
         for hue in args.hue.split(","):
-            params = {"hue": hue, **({"weights": path} if path else {})}
-            got = [score(mefkit.fuse([p["under"], p["over"]], method="progressive", **params), p) for _, p in pairs]
-            rows.append((f"{name}, hue={hue}", {k: float(np.mean([r[k] for r in got])) for k in got[0]}))
+            fusions.append((f"{name}, hue={hue}", "progressive", {"hue": hue, **({"weights": path} if path else {})}))
     print(f"{len(pairs)} validation pairs: " + ", ".join(n for n, _ in pairs))
-    print("| fusion | PSNR (dB) | SSIM | MEF-SSIM |")
-    print("| --- | --- | --- | --- |")
-    for name, m in rows:
-        print(f"| {name} | {m['psnr']:.2f} | {m['ssim']:.4f} | {m['mef_ssim']:.4f} |")
+    print(f"{len(dynamic)} dynamic pairs: " + ", ".join(n for n, _ in dynamic))
+    print("| fusion | val. PSNR (dB) | val. SSIM | val. MEF-SSIM | dynamic MEF-SSIM |")
+    print("| --- | --- | --- | --- | --- |")
+    for name, method, params in fusions:
+        def fuse(under, over, method=method, params=params):
+            return mefkit.fuse([under, over], method=method, order="given", **params)
+
+        m = mean_scores(fuse, pairs)
+        d = f"{mean_scores(fuse, dynamic)['mef_ssim']:.4f}" if dynamic else "-"
+        print(f"| {name} | {m['psnr']:.2f} | {m['ssim']:.4f} | {m['mef_ssim']:.4f} | {d} |", flush=True)
 
 
 if __name__ == "__main__":
