@@ -11,7 +11,8 @@ import mefkit
 from mefkit.methods import spd_mef as spd
 from mefkit.methods.spd_mef import histogram_match, matlab_disk, select_reference, spd_mef
 
-from .conftest import make_bracket, shared_path
+from .authors_outputs import check_against_authors_outputs
+from .conftest import make_bracket
 
 
 def _box_mean_valid(x: np.ndarray, w: int) -> np.ndarray:
@@ -242,33 +243,7 @@ def test_matches_authors_outputs_on_mefb():
     # we reproduce them). Issue 4 thresholds: mean PSNR >= 30 dB and mean MEF-SSIM within
     # 0.01; PNG pairs must agree almost exactly, JPEG pairs once written like theirs
     # (MATLAB imwrite, quality 75).
-    import cv2
-
-    from mefkit.io import read_image
-    from mefkit.metrics import mef_ssim, psnr
-
-    root = shared_path("mefb")
-    scores, q_ours, q_theirs = [], [], []
-    for scene in FAITHFUL_PAIRS:
-        folder = root / scene
-        frames = [read_image(next(folder.glob(f"{n}.*")))[0] for n in ("under", "over")]
-        ref_path = next((folder / "fused").glob("SPD_MEF.*"))
-        ref = read_image(ref_path)[0]
-        ours = np.round(spd_mef(frames) * 255) / 255
-        p = psnr(ours, ref)
-        scores.append(p)
-        if ref_path.suffix == ".png":
-            assert p > 60, (scene, p)
-        else:
-            assert p > 28, (scene, p)
-            u8 = cv2.cvtColor((ours * 255).round().astype(np.uint8), cv2.COLOR_RGB2BGR)
-            buf = cv2.imencode(".jpg", u8, [cv2.IMWRITE_JPEG_QUALITY, 75])[1]
-            back = cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB) / 255.0
-            assert np.abs(back - ref).max() <= 1 / 255 + 1e-6, scene
-        q_ours.append(mef_ssim(frames, ours))
-        q_theirs.append(mef_ssim(frames, ref))
-    assert np.mean(np.minimum(scores, 100)) >= 30
-    assert abs(np.mean(q_ours) - np.mean(q_theirs)) <= 0.01
+    check_against_authors_outputs(spd_mef, "SPD_MEF", FAITHFUL_PAIRS, jpeg_min_psnr=28)
 
 
 def test_ghost_removal_suppresses_a_moving_object():
