@@ -29,6 +29,7 @@ one row per weights x hue mode, plus Mertens.
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import numpy as np
@@ -81,6 +82,13 @@ def mean_scores(fuse, pairs) -> dict[str, float]:  # noqa: ANN001 - fuse(under, 
     return {k: float(np.mean([r[k] for r in got])) for k in got[0]}
 
 
+def _value(text: str):  # noqa: ANN202 - JSON value or text
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "train_stacks")
@@ -90,6 +98,8 @@ def main() -> None:
                     help="NAME=PATH of progressive weights (repeatable; default: the shipped ones)")
     ap.add_argument("--hue", default="inputs,network", help="comma list of hue modes to score")
     ap.add_argument("--label-methods", default="mertens,dem,spd_mef")
+    ap.add_argument("-p", "--param", action="append", default=[],
+                    help="KEY=VALUE progressive parameter for every row (JSON values), e.g. flips=1")
     args = ap.parse_args()
     if not args.data.is_dir():
         raise SystemExit(f"{args.data}: no train_stacks folder")
@@ -98,10 +108,12 @@ def main() -> None:
         weights = weights[1:]
     pairs = validation_pairs(args.data, tuple(args.label_methods.split(",")))
     dynamic = dynamic_pairs(args.dynamic) if str(args.dynamic) and args.dynamic.is_dir() else []
+    extra = {k: _value(v) for k, _, v in (p.partition("=") for p in args.param)}
     fusions = [("mertens", "mertens", {})]
     for name, path in weights:
         for hue in args.hue.split(","):
-            fusions.append((f"{name}, hue={hue}", "progressive", {"hue": hue, **({"weights": path} if path else {})}))
+            fusions.append((f"{name}, hue={hue}" + "".join(f", {p}" for p in args.param), "progressive",
+                            {**extra, "hue": hue, **({"weights": path} if path else {})}))
     print(f"{len(pairs)} validation pairs: " + ", ".join(n for n, _ in pairs))
     print(f"{len(dynamic)} dynamic pairs: " + ", ".join(n for n, _ in dynamic))
     print("| fusion | val. PSNR (dB) | val. SSIM | val. MEF-SSIM | dynamic MEF-SSIM |")

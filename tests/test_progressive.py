@@ -194,3 +194,20 @@ def test_hue_inputs_takes_the_coffee_hue_from_the_unclipped_frame():
     assert abs(l_in - l_net) < 1.0
     with pytest.raises(mefkit.MethodError, match="hue must be one of"):
         mefkit.fuse(bracket, method="progressive", hue="camera")
+
+
+def test_flips_auto_is_the_four_pass_ensemble_on_a_small_bracket(tmp_path):
+    # Oracle + property: on a small bracket "auto" spends the budget on four mirrored
+    # passes (equal to flips=4), which differ from a single pass; unknown counts are refused.
+    torch.manual_seed(5)
+    from mefkit.methods.progressive import progressive
+
+    path = tmp_path / "w.safetensors"
+    save_weights(path, IntermediateUNet(TINY_UNET), AMNet(TINY_AMNET))
+    frames = make_bracket(40, 56, n=2, seed=2)
+    auto = progressive(frames, weights=str(path))
+    assert np.array_equal(auto, progressive(frames, weights=str(path), flips=4))
+    single = progressive(frames, weights=str(path), flips=1)
+    assert auto.shape == single.shape and np.abs(auto - single).max() > 1e-4
+    with pytest.raises(ValueError, match="flips"):
+        progressive(frames, weights=str(path), flips=3)

@@ -150,6 +150,7 @@ def progressive(
     tile_pad: int = 32,
     device: str = "cpu",
     hue: str = "network",
+    flips: int | str = "auto",
 ) -> np.ndarray:
     """Fuse the darkest and brightest frames with the two-phase progressive networks.
 
@@ -178,6 +179,11 @@ def progressive(
         whose red channel clipped turns yellow, as on the bundled example); ``inputs``
         fixes that, but scores slightly lower on the validation stacks (RGB SSIM
         -0.003, MEF-SSIM -0.0004), so it is not the default.
+    flips : {"auto", 1, 2, 4}
+        Geometric self-ensemble: the mean of this many mirrored network passes
+        (:mod:`mefkit.nn.self_ensemble`). ``auto``: as many as fit in the ``max_mp``
+        budget (4 for brackets up to ``max_mp / 4`` megapixels, 2 up to half, else 1),
+        so large brackets cost what a single pass costs.
 
     Returns
     -------
@@ -196,15 +202,18 @@ def progressive(
     if not weights and not path.is_file():
         raise ValueError(f"the shipped weights are missing ({path}); pass weights=PATH")
     from ..nn.progressive import UNET_FACTOR
+    from ..nn.self_ensemble import flip_count, flip_ensemble
     from ..nn.tiling import fuse_full_resolution
 
+    passes = flip_count(*frames[0].shape[:2], max_mp, flips)
     model = load_weights(path, device)
     if phase == 2 and model.amnet is None:
         raise ValueError(f"{path} holds phase-1 weights only; use phase=1")
 
-    def net(under: Any, over: Any) -> Any:
+    def one_pass(under: Any, over: Any) -> Any:
         return model(_nhwc(under), _nhwc(over), phase=phase)
 
+    net = flip_ensemble(one_pass, passes)
     pair = [frames[0], frames[-1]]
     return fuse_full_resolution(
         net, pair, max_mp=max_mp, tile=tile, tile_pad=tile_pad, device=device, multiple=UNET_FACTOR, refine=refine
@@ -243,6 +252,7 @@ def fuse_both_phases(
     tile_pad: int = 32,
     device: str = "cpu",
     hue: str = "network",
+    flips: int | str = "auto",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Phase 1's and phase 2's results from one network pass (for evaluation).
 
@@ -252,17 +262,21 @@ def fuse_both_phases(
     import torch
 
     from ..nn.progressive import UNET_FACTOR
+    from ..nn.self_ensemble import flip_count, flip_ensemble
     from ..nn.tiling import fuse_full_resolution
 
     refine = _hue_refiner(hue)
+    passes = flip_count(*frames[0].shape[:2], max_mp, flips)
     model = load_weights(Path(weights) if weights else SHIPPED_WEIGHTS, device)
     if model.amnet is None:
         raise ValueError("these weights hold phase 1 only")
 
-    def net(under: Any, over: Any) -> Any:
+    def one_pass(under: Any, over: Any) -> Any:
         under, over = _nhwc(under), _nhwc(over)
         inter = model.unet(under, over)
         return torch.cat([inter, model.amnet(under, inter, over)], dim=1)
+
+    net = flip_ensemble(one_pass, passes)
 
     both = fuse_full_resolution(
         net, [frames[0], frames[-1]], max_mp=max_mp, tile=tile, tile_pad=tile_pad, device=device, out_channels=6,
