@@ -119,12 +119,24 @@ def fused_lightness(
 
 
 def _infer(model, x, tile: int, tile_pad: int):  # noqa: ANN001 - torch objects
+    import torch.nn.functional as F
+
     from ..nn.tiling import tiled_apply
 
     # Overlapping tiles with feathered seams keep memory bounded at any resolution;
-    # the overlap is the context pad, capped below the tile side.
+    # the overlap is the context pad, capped below the tile side. The image is padded
+    # as the U-Net pads itself (reflection to a multiple of its stride) and the tiles
+    # start on that stride grid, so each tile pools the same pixel groups as one whole
+    # pass would (otherwise the seams show the pooling phase change).
+    stride = 2 ** model.depth
+    h, w = x.shape[-2:]
+    align = stride if tile and tile_pad % stride == 0 else 1
+    if align > 1 and (h % align or w % align):
+        ph, pw = -h % align, -w % align
+        x = F.pad(x, (0, pw, 0, ph), mode="reflect" if ph < h and pw < w else "replicate")
     overlap = min(tile_pad, max(tile - 1, 0))
-    return tiled_apply(model, [x], tile=tile, tile_pad=tile_pad, overlap=overlap, out_channels=1)
+    out = tiled_apply(model, [x], tile=tile, tile_pad=tile_pad, overlap=overlap, out_channels=1, align=align)
+    return out[..., :h, :w]
 
 
 @register_method(
