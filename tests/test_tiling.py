@@ -14,6 +14,8 @@ from mefkit.nn.tiling import (  # noqa: E402
     fuse_full_resolution,
     guided_coefficients,
     guided_upsample,
+    pad_to_multiple,
+    tile_alignment,
     tiled_apply,
     working_size,
 )
@@ -181,3 +183,27 @@ def test_refine_runs_at_the_working_size_before_the_upsampling():
     assert out_shape[2] == 3 and out_shape[:2] == small_shapes[0][:2] == small_shapes[1][:2]
     assert out_shape[0] * out_shape[1] < 120 * 160
     assert got.shape == (120, 160, 3) and np.allclose(got, 0.25, atol=1e-3)
+
+
+def test_tile_alignment_needs_a_margin_on_the_stride_grid():
+    # Hand-computed: stride 16 aligns with margins 0, 32, 48, not 31 or 40; stride 1 never.
+    assert [tile_alignment(16, p) for p in (0, 32, 48, 31, 40)] == [16, 16, 16, 1, 1]
+    assert tile_alignment(1, 32) == 1
+
+
+def test_pad_to_multiple_pads_bottom_right_as_asked():
+    # Hand-built: a 3x5 ramp padded to multiples of 4 keeps its pixels top-left, and the
+    # pad repeats the edge or mirrors it; 2-D and 3-D arrays pad alike; reflection falls
+    # back to edge replication when the pad is not smaller than the image.
+    ramp = np.arange(15, dtype=np.float32).reshape(3, 5)
+    (edge,) = pad_to_multiple([ramp], 4)
+    assert edge.shape == (4, 8) and np.array_equal(edge[:3, :5], ramp)
+    assert np.array_equal(edge[3], edge[2]) and np.array_equal(edge[:, 7], edge[:, 4])
+    (refl,) = pad_to_multiple([ramp], 4, mode="reflect")
+    assert np.array_equal(refl[3, :5], ramp[1]) and np.array_equal(refl[:3, 5], ramp[:, 3])
+    rgb, gray = pad_to_multiple([np.zeros((3, 5, 3)), np.zeros((3, 5))], 4)
+    assert rgb.shape == (4, 8, 3) and gray.shape == (4, 8)
+    (tiny,) = pad_to_multiple([np.ones((2, 2))], 16, mode="reflect")
+    assert tiny.shape == (16, 16) and np.all(tiny == 1)
+    same = [np.zeros((8, 8))]
+    assert pad_to_multiple(same, 4)[0] is same[0] and pad_to_multiple(same, 1)[0] is same[0]

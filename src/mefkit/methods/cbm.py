@@ -92,11 +92,9 @@ def fused_lightness(
     ndarray
         ``(H, W)`` float32 fused ``L/100`` in [0, 1].
     """
-    import torch
+    import cv2
 
     from ..cbm.lab import lightness
-
-    import cv2
 
     from ..nn.tiling import guided_coefficients, guided_upsample
 
@@ -108,9 +106,7 @@ def fused_lightness(
         s = max_side / max(h, w)
         sh, sw = max(1, round(h * s)), max(1, round(w * s))
         small = np.clip(cv2.resize(lums, (sw, sh), interpolation=cv2.INTER_AREA), 0.0, 1.0)
-    x = torch.from_numpy(np.ascontiguousarray(small.transpose(2, 0, 1))[None]).to(device)
-    with torch.inference_mode():
-        y = _infer(model, x, tile, tile_pad)
+    y = _infer(model, small, tile, tile_pad, str(device))
     low = y[0, 0].float().cpu().numpy()
     if small is lums:
         return low.clip(0.0, 1.0)
@@ -118,24 +114,24 @@ def fused_lightness(
     return guided_upsample(coef, [lums])[..., 0].clip(0.0, 1.0)
 
 
-def _infer(model, x, tile: int, tile_pad: int):  # noqa: ANN001 - torch objects
-    import torch.nn.functional as F
+def _infer(model, image: np.ndarray, tile: int, tile_pad: int, device: str):  # noqa: ANN001 - a torch module
+    """The U-Net on ``image`` ``(H, W, 2)``, tiled: ``(1, 1, H, W)`` tensor."""
+    import torch
 
-    from ..nn.tiling import tiled_apply
+    from ..nn.tiling import pad_to_multiple, tile_alignment, tiled_apply
 
     # Overlapping tiles with feathered seams keep memory bounded at any resolution;
     # the overlap is the context pad, capped below the tile side. The image is padded
     # as the U-Net pads itself (reflection to a multiple of its stride) and the tiles
     # start on that stride grid, so each tile pools the same pixel groups as one whole
     # pass would (otherwise the seams show the pooling phase change).
-    stride = 2 ** model.depth
-    h, w = x.shape[-2:]
-    align = stride if tile and tile_pad % stride == 0 else 1
-    if align > 1 and (h % align or w % align):
-        ph, pw = -h % align, -w % align
-        x = F.pad(x, (0, pw, 0, ph), mode="reflect" if ph < h and pw < w else "replicate")
+    h, w = image.shape[:2]
+    align = tile_alignment(2**model.depth, tile_pad) if tile else 1
+    (image,) = pad_to_multiple([image], align, mode="reflect")
+    x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))[None]).to(device)
     overlap = min(tile_pad, max(tile - 1, 0))
-    out = tiled_apply(model, [x], tile=tile, tile_pad=tile_pad, overlap=overlap, out_channels=1, align=align)
+    with torch.inference_mode():
+        out = tiled_apply(model, [x], tile=tile, tile_pad=tile_pad, overlap=overlap, out_channels=1, align=align)
     return out[..., :h, :w]
 
 

@@ -117,18 +117,15 @@ def apply_translator(
     """
     import torch
 
-    from ..nn.tiling import tiled_apply
+    from ..nn.tiling import pad_to_multiple, tile_alignment, tiled_apply
 
     smap = input_map(image, fraction=sigma_fraction, slope=slope, centre=centre)
     h, w = image.shape[:2]
     # Pad (edge replication, as the generator pads itself) to a multiple of its stride and
     # put the tiles on that grid, so that every tile samples the strided layers where a
     # whole pass does; only the receptive field beyond tile_pad then differs.
-    stride = 2**net.config.n_down
-    align = stride if stride > 1 and tile_pad % stride == 0 else 1
-    if align > 1 and (h % align or w % align):
-        image = np.pad(image, ((0, -h % align), (0, -w % align), (0, 0)), mode="edge")
-        smap = np.pad(smap, ((0, -h % align), (0, -w % align)), mode="edge")
+    align = tile_alignment(2**net.config.n_down, tile_pad)
+    image, smap = pad_to_multiple([image, smap], align)
     rgb_t = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None].to(device)
     map_t = torch.from_numpy(np.ascontiguousarray(smap))[None, None].to(device)
     with torch.inference_mode():

@@ -83,6 +83,52 @@ def _layout(size: int, tile: int, overlap: int, align: int = 1) -> tuple[list[in
     return starts, length
 
 
+def tile_alignment(stride: int, tile_pad: int) -> int:
+    """Where tiles must start for a strided network to see one whole pass's grid.
+
+    A network that downsamples by ``stride`` gives a tile the same strided sampling as
+    a whole pass only when the tile starts on the stride grid; tiles can start there
+    when their context margin ``tile_pad`` is a multiple of ``stride``. Pass the result
+    as ``tiled_apply(align=...)``, with the image padded by :func:`pad_to_multiple`.
+
+    Returns
+    -------
+    int
+        ``stride`` when that works, else 1 (no alignment).
+    """
+    return stride if stride > 1 and tile_pad % stride == 0 else 1
+
+
+def pad_to_multiple(images: Sequence[np.ndarray], multiple: int, mode: str = "edge") -> list[np.ndarray]:
+    """Pad images at the bottom and right so that ``H`` and ``W`` are multiples of ``multiple``.
+
+    Pad as the network pads its own input, so that a tiled pass sees the border a whole
+    pass sees.
+
+    Parameters
+    ----------
+    images : sequence of ndarray
+        ``(H, W)`` or ``(H, W, C)`` arrays of the same ``H, W``.
+    multiple : int
+        1 returns the inputs unchanged.
+    mode : {"edge", "reflect"}
+        ``numpy.pad`` mode (``reflect`` falls back to ``edge`` for images smaller than
+        the pad, as the networks do).
+
+    Returns
+    -------
+    list of ndarray
+        ``(H', W', ...)``, ``H' = ceil(H / multiple) * multiple`` (and ``W'`` alike).
+    """
+    h, w = images[0].shape[:2]
+    ph, pw = -h % multiple, -w % multiple
+    if not (ph or pw):
+        return list(images)
+    if mode == "reflect" and (ph >= h or pw >= w):
+        mode = "edge"
+    return [np.pad(im, ((0, ph), (0, pw)) + ((0, 0),) * (im.ndim - 2), mode=mode) for im in images]
+
+
 def tiled_apply(
     net: Net,
     inputs: Sequence[torch.Tensor],
@@ -343,13 +389,9 @@ def fuse_full_resolution(
     else:  # INTER_AREA can overshoot 1.0 by rounding; the network expects [0, 1].
         small = [np.clip(cv2.resize(f, (sw, sh), interpolation=cv2.INTER_AREA), 0.0, 1.0) for f in frames]
     sh0, sw0 = small[0].shape[:2]
-    if multiple > 1 and (sh0 % multiple or sw0 % multiple):
-        pad = ((0, -sh0 % multiple), (0, -sw0 % multiple), (0, 0))
-        small = [np.pad(f, pad, mode="edge") for f in small]
+    small = pad_to_multiple(small, multiple)
+    align = tile_alignment(multiple, tile_pad)
     with torch.no_grad():
-        # Aligned tiles sample the strided layers on the whole pass's grid (when the
-        # context margin allows it).
-        align = multiple if multiple > 1 and tile_pad % multiple == 0 else 1
         out = tiled_apply(
             net, [_to_tensor(f, device) for f in small], tile=tile, tile_pad=tile_pad, overlap=overlap,
             out_channels=out_channels, align=align,
