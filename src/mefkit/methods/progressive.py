@@ -190,14 +190,38 @@ def progressive(
     ndarray
         ``(H, W, 3)`` float32 in [0, 1].
     """
-    refine = _hue_refiner(hue)
     if phase not in (1, 2):
         raise ValueError(f"phase must be 1 or 2, got {phase}")
+
+    def make_pass(model: Any, path: Path) -> Any:
+        if phase == 2 and model.amnet is None:
+            raise ValueError(f"{path} holds phase-1 weights only; use phase=1")
+
+        def one_pass(under: Any, over: Any) -> Any:
+            return model(_nhwc(under), _nhwc(over), phase=phase)
+
+        return one_pass
+
+    return _run_networks(frames, make_pass, 3, weights=weights, max_mp=max_mp, tile=tile, tile_pad=tile_pad,
+                         device=device, hue=hue, flips=flips)
+
+
+def _run_networks(frames: Sequence[np.ndarray], make_pass: Any, out_channels: int, *, weights: str | None,
+                  max_mp: float | None, tile: int, tile_pad: int, device: str, hue: str,
+                  flips: int | str) -> np.ndarray:
+    """The shared body of :func:`progressive` and :func:`fuse_both_phases`.
+
+    Checks the options, loads the weights, wraps ``make_pass(model, path)`` (a network
+    pass on ``(under, over)`` tensors giving ``out_channels`` channels) in the
+    self-ensemble and runs it on the darkest and brightest frames at full resolution,
+    with the hue refinement at the working size.
+    """
     if max_mp is not None and max_mp < 0:
         raise ValueError(f"max_mp must be >= 0 or None, got {max_mp}")
     if tile != 0 and tile < 16:
         raise ValueError(f"tile must be 0 or >= 16, got {tile}")
     require_non_negative(tile_pad=tile_pad)
+    refine = _hue_refiner(hue)
     path = Path(weights) if weights else SHIPPED_WEIGHTS
     if not weights and not path.is_file():
         raise ValueError(f"the shipped weights are missing ({path}); pass weights=PATH")
@@ -206,17 +230,10 @@ def progressive(
     from ..nn.tiling import fuse_full_resolution
 
     passes = flip_count(*frames[0].shape[:2], max_mp, flips)
-    model = load_weights(path, device)
-    if phase == 2 and model.amnet is None:
-        raise ValueError(f"{path} holds phase-1 weights only; use phase=1")
-
-    def one_pass(under: Any, over: Any) -> Any:
-        return model(_nhwc(under), _nhwc(over), phase=phase)
-
-    net = flip_ensemble(one_pass, passes)
-    pair = [frames[0], frames[-1]]
+    net = flip_ensemble(make_pass(load_weights(path, device), path), passes)
     return fuse_full_resolution(
-        net, pair, max_mp=max_mp, tile=tile, tile_pad=tile_pad, device=device, multiple=UNET_FACTOR, refine=refine
+        net, [frames[0], frames[-1]], max_mp=max_mp, tile=tile, tile_pad=tile_pad, device=device,
+        out_channels=out_channels, multiple=UNET_FACTOR, refine=refine,
     )
 
 
@@ -261,25 +278,17 @@ def fuse_both_phases(
     """
     import torch
 
-    from ..nn.progressive import UNET_FACTOR
-    from ..nn.self_ensemble import flip_count, flip_ensemble
-    from ..nn.tiling import fuse_full_resolution
+    def make_pass(model: Any, path: Path) -> Any:
+        if model.amnet is None:
+            raise ValueError(f"{path} holds phase 1 only")
 
-    refine = _hue_refiner(hue)
-    passes = flip_count(*frames[0].shape[:2], max_mp, flips)
-    model = load_weights(Path(weights) if weights else SHIPPED_WEIGHTS, device)
-    if model.amnet is None:
-        raise ValueError("these weights hold phase 1 only")
+        def one_pass(under: Any, over: Any) -> Any:
+            under, over = _nhwc(under), _nhwc(over)
+            inter = model.unet(under, over)
+            return torch.cat([inter, model.amnet(under, inter, over)], dim=1)
 
-    def one_pass(under: Any, over: Any) -> Any:
-        under, over = _nhwc(under), _nhwc(over)
-        inter = model.unet(under, over)
-        return torch.cat([inter, model.amnet(under, inter, over)], dim=1)
+        return one_pass
 
-    net = flip_ensemble(one_pass, passes)
-
-    both = fuse_full_resolution(
-        net, [frames[0], frames[-1]], max_mp=max_mp, tile=tile, tile_pad=tile_pad, device=device, out_channels=6,
-        multiple=UNET_FACTOR, refine=refine,
-    )
+    both = _run_networks(frames, make_pass, 6, weights=weights, max_mp=max_mp, tile=tile, tile_pad=tile_pad,
+                         device=device, hue=hue, flips=flips)
     return both[..., :3], both[..., 3:]
