@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 
 import mefkit
+from mefkit.cli.app import parse_params
 from mefkit.methods.progressive import fuse_both_phases
 from mefkit.metrics import mef_ssim, psnr, ssim
 
@@ -51,13 +51,7 @@ def main() -> None:
     ap.add_argument("--only", default="", help="comma list among mertens,phase1,phase2 (default: all)")
     ap.add_argument("--from-csv", action="append", default=[], help="summarise earlier --csv files instead of fusing")
     args = ap.parse_args()
-    params: dict = {}
-    for item in args.param:
-        k, v = item.split("=", 1)
-        try:
-            params[k] = json.loads(v)
-        except json.JSONDecodeError:
-            params[k] = v
+    params = parse_params(args.param)  # as `mefkit fuse -p KEY=VALUE` reads them
     if args.weights:
         params["weights"] = args.weights
     data = Path(args.data)

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mefkit.cli.app import parse_params
+
 CHILD = r"""
 import json, resource, sys, time
 import numpy as np
@@ -81,13 +83,7 @@ def main() -> None:
     ap.add_argument("--weights", default=None, help="progressive weights file (default: shipped)")
     ap.add_argument("-p", "--param", action="append", default=[], help="progressive parameter KEY=VALUE")
     args = ap.parse_args()
-    params: dict = {}
-    for item in args.param:
-        key, value = item.split("=", 1)
-        try:
-            params[key] = json.loads(value)
-        except json.JSONDecodeError:
-            params[key] = value
+    params = parse_params(args.param)  # as `mefkit fuse -p KEY=VALUE` reads them
     if args.weights:
         params["weights"] = args.weights
     with tempfile.TemporaryDirectory() as tmp:

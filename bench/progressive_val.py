@@ -29,12 +29,12 @@ one row per weights x hue mode, plus Mertens.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 
 import mefkit
+from mefkit.cli.app import parse_params
 from mefkit.metrics import mef_ssim, psnr, ssim
 from mefkit.train.config import DataConfig
 from mefkit.train.augment import sample_rng
@@ -82,24 +82,17 @@ def mean_scores(fuse, pairs) -> dict[str, float]:  # noqa: ANN001 - fuse(under, 
     return {k: float(np.mean([r[k] for r in got])) for k in got[0]}
 
 
-def _value(text: str):  # noqa: ANN202 - JSON value or text
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "train_stacks")
-    ap.add_argument("--dynamic", type=Path, default=ROOT.parent / "shared" / "data" / "train_stacks_dynamic",
+    ap.add_argument("--dynamic", default=str(ROOT.parent / "shared" / "data" / "train_stacks_dynamic"),
                     help="train_stacks_dynamic root ('' to skip)")
     ap.add_argument("--weights", action="append", default=[],
                     help="NAME=PATH of progressive weights (repeatable; default: the shipped ones)")
     ap.add_argument("--hue", default="inputs,network", help="comma list of hue modes to score")
     ap.add_argument("--label-methods", default="mertens,dem,spd_mef")
     ap.add_argument("-p", "--param", action="append", default=[],
-                    help="KEY=VALUE progressive parameter for every row (JSON values), e.g. flips=1")
+                    help="KEY=VALUE progressive parameter for every row, read as by mefkit fuse -p, e.g. flips=1")
     args = ap.parse_args()
     if not args.data.is_dir():
         raise SystemExit(f"{args.data}: no train_stacks folder")
@@ -107,8 +100,8 @@ def main() -> None:
     if args.weights:
         weights = weights[1:]
     pairs = validation_pairs(args.data, tuple(args.label_methods.split(",")))
-    dynamic = dynamic_pairs(args.dynamic) if str(args.dynamic) and args.dynamic.is_dir() else []
-    extra = {k: _value(v) for k, _, v in (p.partition("=") for p in args.param)}
+    dynamic = dynamic_pairs(Path(args.dynamic)) if args.dynamic and Path(args.dynamic).is_dir() else []
+    extra = parse_params(args.param)  # as `mefkit fuse -p KEY=VALUE` reads them
     fusions = [("mertens", "mertens", {})]
     for name, path in weights:
         for hue in args.hue.split(","):
