@@ -96,9 +96,7 @@ def main() -> None:
     args = ap.parse_args()
     if not args.data.is_dir():
         raise SystemExit(f"{args.data}: no train_stacks folder")
-    weights = [("shipped", None)] + [tuple(w.split("=", 1)) for w in args.weights]
-    if args.weights:
-        weights = weights[1:]
+    weights = [tuple(w.split("=", 1)) for w in args.weights] or [("shipped", None)]
     pairs = validation_pairs(args.data, tuple(args.label_methods.split(",")))
     dynamic = dynamic_pairs(Path(args.dynamic)) if args.dynamic and Path(args.dynamic).is_dir() else []
     extra = parse_params(args.param)  # as `mefkit fuse -p KEY=VALUE` reads them
