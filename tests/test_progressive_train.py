@@ -212,3 +212,25 @@ def test_init_weights_starts_phase2_from_a_trained_amnet(tmp_path, image_dir):
     assert any(not torch.equal(fresh[k], v) for k, v in trained.items())
     with pytest.raises(MefkitError, match="not found"):
         build_task({**cfg2.task_params, "init_weights": str(tmp_path / "missing.safetensors")}).build_models()
+
+
+def test_mef_form_metric_uses_the_metric_itself(tmp_path, image_dir):
+    # With mef_form "metric" the logged term is 1 - the reference metric's score of the
+    # prediction against the batch's pairs (mean over the batch, round_uint8=False);
+    # an unknown form is refused when the task is built.
+    from mefkit.metrics import mef_ssim
+
+    cfg = _cfg(tmp_path / "p1", image_dir, 1, 1, extra={"lambda_mef": 0.5, "mef_scales": 2, "mef_form": "metric"})
+    task = build_task(cfg.task_params)
+    task.setup(cfg, torch.device("cpu"))
+    batch = _fixed_batch(task, cfg)
+    models = task.build_models()
+    with torch.no_grad():
+        _, logs = task.loss(models, batch)
+        pred = task.forward(models, batch)
+    hwc = lambda t: t.permute(1, 2, 0).double().numpy()  # noqa: E731
+    want = np.mean([1 - mef_ssim([hwc(batch["under"][i]), hwc(batch["over"][i])], hwc(pred[i]),
+                                 round_uint8=False, levels=2) for i in range(len(pred))])
+    assert abs(logs["mef"] - want) < 1e-6
+    with pytest.raises(MefkitError, match="mef_form"):
+        build_task({"phase": 1, "mef_form": "exact"})

@@ -226,6 +226,7 @@ def train_progressive(
     lambda_ssim: Optional[float] = COMMON.lambda_ssim,
     lambda_mef: Optional[float] = typer.Option(None, "--lambda-mef", help="Weight of the no-reference 1 - MEF-SSIM term against the input pair (default 0: the thesis's loss alone)."),
     mef_scales: Optional[int] = typer.Option(None, "--mef-scales", help="Pyramid levels of the MEF-SSIM term, 1 to 3 (default 1)."),
+    mef_form: Optional[str] = typer.Option(None, "--mef-form", help="Form of the MEF-SSIM term: 'mefnet' (default; the structure of the exposure with the largest variance) or 'metric' (the metric itself, its blended desired patch)."),
     init: Optional[Path] = typer.Option(None, "--init", help="Start the trained phase from these weights (fine-tuning): an engine export, checkpoint.pt or a combined progressive file."),
     task_param: Optional[List[str]] = COMMON.task_param,
     device: Optional[str] = COMMON.device,
@@ -250,6 +251,8 @@ def train_progressive(
         params["lambda_mef"] = lambda_mef
     if mef_scales is not None:
         params["mef_scales"] = mef_scales
+    if mef_form is not None:
+        params["mef_form"] = mef_form
     if init is not None:
         params["init_weights"] = str(init)
     if phase == 2:
@@ -258,7 +261,7 @@ def train_progressive(
         if phase1 is not None:
             params["phase1_weights"] = str(phase1)
     opts = {k: v for k, v in locals().items()
-            if k not in ("phase", "phase1", "width", "lambda_mef", "mef_scales", "init", "params", "out", "resume", "data")}
+            if k not in ("phase", "phase1", "width", "lambda_mef", "mef_scales", "mef_form", "init", "params", "out", "resume", "data")}
     cfg = config_from_options(out=out, resume=resume, task=f"progressive-phase{phase}", task_params=params, data=data, **opts)
     run_training(_progressive_task(phase, cfg.task_params), cfg, resume)
 

@@ -16,6 +16,11 @@ Task parameters (``TrainConfig.task_params``):
   of the prediction against its own input pair (:func:`mef_ssim_loss`, the
   MEFNet-style training form). Default 0 (the thesis's loss alone).
 * ``mef_scales``: pyramid levels of that term, 1 (default) to 3.
+* ``mef_form``: ``"mefnet"`` (default): :func:`mef_ssim_loss`, MEFNet's form (the
+  structure of the exposure with the largest local variance, scales as a weighted
+  sum); ``"metric"``: ``1 -`` the metric itself (:func:`mefkit.train.mef_ssim_torch.mef_ssim_torch`:
+  the desired patch blends the exposures' structures by their consistency, scales
+  as the metric's product of powers), the score mefkit reports.
 * ``init_weights``: start the trained model (phase 1's UNet or phase 2's AMNet) from
   these weights instead of a random init, to fine-tune: an engine export, a
   ``checkpoint.pt`` or a combined file from :func:`export_weights`. A ``--resume``
@@ -57,6 +62,10 @@ from ..nn.progressive import (
 from .checkpoint import load_weights
 from .engine import Task
 from .losses import _gaussian_window, rgb_to_gray
+from .mef_ssim_torch import mef_ssim_torch
+
+#: Forms of the MEF-SSIM training term (task parameter ``mef_form``).
+MEF_FORMS = ("mefnet", "metric")
 
 #: MEF-SSIM's stabiliser for data in [0, 1]: C2 = (K2 L)^2 with the metric's K2 (Ma et al. 2015).
 MEF_SSIM_C2 = K_CONST**2
@@ -218,6 +227,9 @@ class ProgressiveTask(Task):
         if self.phase == 2 and not self.params.get("phase1_weights"):
             raise MefkitError("phase 2 needs phase1_weights (the phase-1 run's unet.safetensors)")
         self.name = f"progressive-phase{self.phase}"
+        self.mef_form = str(self.params.get("mef_form", "mefnet"))
+        if self.mef_form not in MEF_FORMS:
+            raise MefkitError(f"mef_form must be one of {', '.join(MEF_FORMS)}, got {self.mef_form!r}")
 
     def build_models(self) -> dict[str, nn.Module]:
         init = self.params.get("init_weights")
@@ -247,7 +259,11 @@ class ProgressiveTask(Task):
         lam = float(self.params.get("lambda_mef", 0.0))
         if lam > 0:
             scales = int(self.params.get("mef_scales", 1))
-            mef = mef_ssim_loss([batch["under"], batch["over"]], pred, scales=scales).mean()
+            frames = [batch["under"], batch["over"]]
+            if self.mef_form == "metric":
+                mef = (1.0 - mef_ssim_torch(frames, pred, levels=scales)).mean().float()
+            else:
+                mef = mef_ssim_loss(frames, pred, scales=scales).mean()
             loss = loss + lam * mef
             logs = {**logs, "mef": float(mef.detach()), "loss": float(loss.detach())}
         return loss, logs
