@@ -48,3 +48,16 @@ def test_config_from_options_sets_the_learning_rate_schedule(tmp_path: Path):
         config_from_options(out=tmp_path / "run2", synthetic="labels", schedule="linear")
     with pytest.raises(MefkitError, match="warmup-steps"):
         config_from_options(out=tmp_path / "run3", synthetic="labels", warmup_steps=-1)
+
+
+def test_config_from_options_sets_the_pair_draw_fractions(tmp_path: Path):
+    # --under-max-frac / --over-min-frac land in DataConfig (defaults 0.5 / 0.5);
+    # values outside (0, 1] are refused with the option's name.
+    base = config_from_options(out=tmp_path / "run0", synthetic="labels")
+    assert (base.data.under_max_frac, base.data.over_min_frac) == (0.5, 0.5)
+    cfg = config_from_options(out=tmp_path / "run", synthetic="labels", under_max_frac=0.25, over_min_frac=0.75)
+    assert (cfg.data.under_max_frac, cfg.data.over_min_frac) == (0.25, 0.75)
+    with pytest.raises(MefkitError, match="under-max-frac"):
+        config_from_options(out=tmp_path / "run2", synthetic="labels", under_max_frac=0.0)
+    with pytest.raises(MefkitError, match="over-min-frac"):
+        config_from_options(out=tmp_path / "run3", synthetic="labels", over_min_frac=1.5)

@@ -70,6 +70,8 @@ class COMMON:
     label_methods = typer.Option(None, "--label-methods", help="Comma list of classic methods tried for stack labels (default: all classic).")
     skip_label_methods = typer.Option(None, "--skip-label-methods", help="Comma list of methods never used for labels (e.g. slow ones).")
     max_side = typer.Option(None, "--max-side", help="Downscale training images to this longer side (default 512).")
+    under_max_frac = typer.Option(None, "--under-max-frac", help="Draw the under frame from the darkest FRAC of a stack (default 0.5; smaller: more extreme pairs).")
+    over_min_frac = typer.Option(None, "--over-min-frac", help="Draw the over frame from frames at or above FRAC of a stack's index range (default 0.5; larger: more extreme pairs).")
     no_amp = typer.Option(False, "--no-amp", help="Disable mixed precision on CUDA.")
     no_progress = typer.Option(False, "--no-progress", help="No progress bar (log lines only).")
 
@@ -162,7 +164,10 @@ def config_from_options(*, out: Path, resume: bool = False, task: str = "", task
     for opt in ("lambda_vgg", "lambda_ssim", "vgg_weights"):
         if opts.get(opt) is not None:
             setattr(cfg.loss, opt, str(opts[opt]) if opt == "vgg_weights" else opts[opt])
-    for opt in ("crop", "synthetic", "synthetic_fraction", "label_cache", "max_side"):
+    for opt in ("under_max_frac", "over_min_frac"):
+        if opts.get(opt) is not None and not 0.0 < opts[opt] <= 1.0:
+            raise MefkitError(f"--{opt.replace('_', '-')} must be in (0, 1], got {opts[opt]}")
+    for opt in ("crop", "synthetic", "synthetic_fraction", "label_cache", "max_side", "under_max_frac", "over_min_frac"):
         if opts.get(opt) is not None:
             setattr(cfg.data, opt, str(opts[opt]) if isinstance(opts[opt], Path) else opts[opt])
     for opt in ("label_methods", "skip_label_methods"):
@@ -238,6 +243,8 @@ def train_progressive(
     label_methods: Optional[str] = COMMON.label_methods,
     skip_label_methods: Optional[str] = COMMON.skip_label_methods,
     max_side: Optional[int] = COMMON.max_side,
+    under_max_frac: Optional[float] = COMMON.under_max_frac,
+    over_min_frac: Optional[float] = COMMON.over_min_frac,
     no_amp: bool = COMMON.no_amp,
     no_progress: bool = COMMON.no_progress,
 ) -> None:
