@@ -50,9 +50,9 @@ def test_config_from_options_sets_the_learning_rate_schedule(tmp_path: Path):
         config_from_options(out=tmp_path / "run3", synthetic="labels", warmup_steps=-1)
 
 
-def test_config_from_options_sets_the_pair_draw_fractions(tmp_path: Path):
-    # --under-max-frac / --over-min-frac land in DataConfig (defaults 0.5 / 0.5);
-    # values outside (0, 1] are refused with the option's name.
+def test_config_from_options_sets_the_pair_draw_options(tmp_path: Path):
+    # --under-max-frac / --over-min-frac / --extreme-share land in DataConfig (defaults
+    # 0.5 / 0.5 / 0); values out of range are refused with the option's name.
     base = config_from_options(out=tmp_path / "run0", synthetic="labels")
     assert (base.data.under_max_frac, base.data.over_min_frac) == (0.5, 0.5)
     cfg = config_from_options(out=tmp_path / "run", synthetic="labels", under_max_frac=0.25, over_min_frac=0.75)
@@ -61,3 +61,6 @@ def test_config_from_options_sets_the_pair_draw_fractions(tmp_path: Path):
         config_from_options(out=tmp_path / "run2", synthetic="labels", under_max_frac=0.0)
     with pytest.raises(MefkitError, match="over-min-frac"):
         config_from_options(out=tmp_path / "run3", synthetic="labels", over_min_frac=1.5)
+    assert config_from_options(out=tmp_path / "run4", synthetic="labels", extreme_share=0.5).data.extreme_share == 0.5
+    with pytest.raises(MefkitError, match="extreme-share"):
+        config_from_options(out=tmp_path / "run5", synthetic="labels", extreme_share=-0.1)

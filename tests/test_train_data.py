@@ -12,7 +12,7 @@ import torch
 
 from mefkit.train.augment import sample_rng
 from mefkit.train.config import DataConfig
-from mefkit.train.data import StepSampler, SyntheticSource, TrainPairs, build_data
+from mefkit.train.data import StackSource, StepSampler, SyntheticSource, TrainPairs, build_data
 from mefkit.train.exclusion import exclusion_reason, normalize_scene_name
 from mefkit.train.labels import build_stack_labels, classic_candidates, load_label
 from mefkit.train.sice import find_sequences, make_split_list, read_split_list
@@ -87,6 +87,20 @@ def test_draw_pair_bounds(n):
         assert 0 <= u < o < n
         assert u < max(1, int(np.ceil(n / 2))) and o >= min(n - 1, max(1, n // 2))
 
+
+
+def test_extreme_share_takes_darkest_and_brightest():
+    # Share 0: exactly draw_pair's draws from the same generator (old runs unchanged);
+    # share 1: always (0, n - 1); share 0.5: extremes in about 0.5 + 0.5 * P(draw_pair
+    # gives them) of the draws (n = 7: P = 1/4 * 1/4, so about 0.53); bad shares refused.
+    plain = StackSource([], {})
+    assert [plain.draw(7, sample_rng(0, k)) for k in range(100)] == [draw_pair(7, sample_rng(0, k)) for k in range(100)]
+    assert {StackSource([], {}, extreme_share=1.0).draw(7, sample_rng(0, k)) for k in range(50)} == {(0, 6)}
+    half = StackSource([], {}, extreme_share=0.5)
+    share = np.mean([half.draw(7, sample_rng(0, k)) == (0, 6) for k in range(4000)])
+    assert abs(share - (0.5 + 0.5 / 16)) < 0.03
+    with pytest.raises(ValueError, match="extreme_share"):
+        StackSource([], {}, extreme_share=1.5)
 
 def _synthetic_pairs(tmp_path, seed, swap=False):
     img = (np.clip(make_bracket(90, 110, n=3, seed=1)[1], 0, 1) * 255).astype(np.uint8)

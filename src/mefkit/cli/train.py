@@ -71,6 +71,7 @@ class COMMON:
     skip_label_methods = typer.Option(None, "--skip-label-methods", help="Comma list of methods never used for labels (e.g. slow ones).")
     max_side = typer.Option(None, "--max-side", help="Downscale training images to this longer side (default 512).")
     under_max_frac = typer.Option(None, "--under-max-frac", help="Draw the under frame from the darkest FRAC of a stack (default 0.5; smaller: more extreme pairs).")
+    extreme_share = typer.Option(None, "--extreme-share", help="Share of stack samples that take the stack's darkest and brightest frames, the pair used at inference (default 0).")
     over_min_frac = typer.Option(None, "--over-min-frac", help="Draw the over frame from frames at or above FRAC of a stack's index range (default 0.5; larger: more extreme pairs).")
     no_amp = typer.Option(False, "--no-amp", help="Disable mixed precision on CUDA.")
     no_progress = typer.Option(False, "--no-progress", help="No progress bar (log lines only).")
@@ -167,7 +168,10 @@ def config_from_options(*, out: Path, resume: bool = False, task: str = "", task
     for opt in ("under_max_frac", "over_min_frac"):
         if opts.get(opt) is not None and not 0.0 < opts[opt] <= 1.0:
             raise MefkitError(f"--{opt.replace('_', '-')} must be in (0, 1], got {opts[opt]}")
-    for opt in ("crop", "synthetic", "synthetic_fraction", "label_cache", "max_side", "under_max_frac", "over_min_frac"):
+    if opts.get("extreme_share") is not None and not 0.0 <= opts["extreme_share"] <= 1.0:
+        raise MefkitError(f"--extreme-share must be in [0, 1], got {opts['extreme_share']}")
+    for opt in ("crop", "synthetic", "synthetic_fraction", "label_cache", "max_side", "under_max_frac", "over_min_frac",
+                "extreme_share"):
         if opts.get(opt) is not None:
             setattr(cfg.data, opt, str(opts[opt]) if isinstance(opts[opt], Path) else opts[opt])
     for opt in ("label_methods", "skip_label_methods"):
@@ -245,6 +249,7 @@ def train_progressive(
     max_side: Optional[int] = COMMON.max_side,
     under_max_frac: Optional[float] = COMMON.under_max_frac,
     over_min_frac: Optional[float] = COMMON.over_min_frac,
+    extreme_share: Optional[float] = COMMON.extreme_share,
     no_amp: bool = COMMON.no_amp,
     no_progress: bool = COMMON.no_progress,
 ) -> None:

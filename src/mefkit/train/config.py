@@ -105,6 +105,9 @@ class DataConfig:
     under_max_frac, over_min_frac : float
         Under frame drawn from indices ``< under_max_frac * N``, over frame from
         indices ``>= over_min_frac * N`` (``N`` frames, darkest first).
+    extreme_share : float
+        Share of stack samples that take the stack's darkest and brightest frames
+        instead (default 0).
     sice_under, sice_over : int
         1-based SICE frame indices used as the pair (thesis: 1 and 7).
     swap : bool
@@ -129,6 +132,7 @@ class DataConfig:
     crop: int = THESIS_CROP
     under_max_frac: float = 0.5
     over_min_frac: float = 0.5
+    extreme_share: float = 0.0
     sice_under: int = 1
     sice_over: int = 7
     swap: bool = False

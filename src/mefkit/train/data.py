@@ -65,12 +65,17 @@ class StackSource:
     under_max_frac, over_min_frac : float
         Pair draw, see :func:`mefkit.train.stacks.draw_pair`.
     cache : ImageCache, optional
+    extreme_share : float
+        Share of samples whose pair is the stack's darkest and brightest frames (the
+        pair the learned methods take from a bracket at inference); the others are
+        drawn by ``draw_pair``. Default 0.
     """
 
     name = "stacks"
 
     def __init__(self, stacks: Sequence[Stack], labels: dict[str, LabelChoice], max_side: int = 512,
-                 under_max_frac: float = 0.5, over_min_frac: float = 0.5, cache: ImageCache | None = None):
+                 under_max_frac: float = 0.5, over_min_frac: float = 0.5, cache: ImageCache | None = None,
+                 extreme_share: float = 0.0):
         missing = [s.id for s in stacks if s.id not in labels]
         if missing:
             raise ValueError(f"no label for stacks {missing[:3]}")
@@ -78,6 +83,9 @@ class StackSource:
         self.labels = labels
         self.max_side = max_side
         self.fracs = (under_max_frac, over_min_frac)
+        if not 0.0 <= extreme_share <= 1.0:
+            raise ValueError(f"extreme_share must be in [0, 1], got {extreme_share}")
+        self.extreme_share = extreme_share
         self.cache = cache or ImageCache()
         self._label_cache: dict[str, np.ndarray] = {}
 
@@ -103,9 +111,16 @@ class StackSource:
         out["label"] = self.label(stack, out["under"].shape[:2])
         return out
 
+    def draw(self, n: int, rng: np.random.Generator) -> tuple[int, int]:
+        """``(under, over)`` indices for a stack of ``n`` frames (darkest first), see ``extreme_share``."""
+        # No extra random number when the share is 0, so earlier runs draw as they did.
+        if self.extreme_share > 0 and rng.random() < self.extreme_share:
+            return 0, n - 1
+        return draw_pair(n, rng, *self.fracs)
+
     def sample(self, rng: np.random.Generator, crop: int, flips: bool, with_mid: bool) -> dict[str, np.ndarray]:
         stack = self.stacks[int(rng.integers(len(self.stacks)))]
-        u, o = draw_pair(len(stack.frames), rng, *self.fracs)
+        u, o = self.draw(len(stack.frames), rng)
         images = {"under": self.cache.get(stack.frames[u], self.max_side),
                   "over": self.cache.get(stack.frames[o], self.max_side)}
         if with_mid:
@@ -350,7 +365,8 @@ def build_data(cfg: DataConfig, *, seed: int, swap: bool = False, with_mid: bool
             labels = build_stack_labels(train_stacks + val_stacks, label_dir, methods=cfg.label_methods,
                                         skip=cfg.skip_label_methods, max_side=cfg.max_side,
                                         log_dir=run_dir, on_progress=on_progress)
-        src = StackSource(train_stacks, labels, cfg.max_side, cfg.under_max_frac, cfg.over_min_frac, cache)
+        src = StackSource(train_stacks, labels, cfg.max_side, cfg.under_max_frac, cfg.over_min_frac, cache,
+                          extreme_share=cfg.extreme_share)
         sources.append((src, 1.0))
         for k, stack in enumerate(val_stacks):
             # Fixed draw (seed 0, not the run seed): every run validates on the same pairs.
