@@ -56,6 +56,14 @@ def _fixed_batch(task, cfg):
     return {k: torch.stack([it[k] for it in items]) for k in ("under", "over", "label")}
 
 
+def _phase1_task(tmp_path, image_dir, extra):
+    """A set-up phase-1 task with ``extra`` task parameters, its fixed batch and fresh models."""
+    cfg = _cfg(tmp_path / "p1", image_dir, 1, 1, extra=extra)
+    task = build_task(cfg.task_params)
+    task.setup(cfg, torch.device("cpu"))
+    return task, _fixed_batch(task, cfg), task.build_models()
+
+
 @pytest.mark.slow
 def test_a_few_phase1_steps_lower_the_loss(tmp_path, image_dir):
     # Property: 10 Adam steps on simulated pairs lower the task loss on a fixed batch
@@ -149,11 +157,7 @@ def test_mef_ssim_loss_oracles():
 
 def test_lambda_mef_adds_the_structure_term(tmp_path, image_dir):
     # Property: with lambda_mef the task loss is the engine loss plus lambda * term.
-    cfg = _cfg(tmp_path / "p1", image_dir, 1, 1, extra={"lambda_mef": 0.5})
-    task = build_task(cfg.task_params)
-    task.setup(cfg, torch.device("cpu"))
-    batch = _fixed_batch(task, cfg)
-    models = task.build_models()
+    task, batch, models = _phase1_task(tmp_path, image_dir, {"lambda_mef": 0.5})
     with torch.no_grad():
         loss, logs = task.loss(models, batch)
         base, _ = task.criterion(task.forward(models, batch), batch["label"])
@@ -220,11 +224,7 @@ def test_mef_form_metric_uses_the_metric_itself(tmp_path, image_dir):
     # an unknown form is refused when the task is built.
     from mefkit.metrics import mef_ssim
 
-    cfg = _cfg(tmp_path / "p1", image_dir, 1, 1, extra={"lambda_mef": 0.5, "mef_scales": 2, "mef_form": "metric"})
-    task = build_task(cfg.task_params)
-    task.setup(cfg, torch.device("cpu"))
-    batch = _fixed_batch(task, cfg)
-    models = task.build_models()
+    task, batch, models = _phase1_task(tmp_path, image_dir, {"lambda_mef": 0.5, "mef_scales": 2, "mef_form": "metric"})
     with torch.no_grad():
         _, logs = task.loss(models, batch)
         pred = task.forward(models, batch)

@@ -70,3 +70,15 @@ def test_fusion_loss_terms_and_weights():
     assert float(plain) == pytest.approx(float(same)) == pytest.approx(float(terms["total"].mean()))
     assert float(only0) == pytest.approx(float(terms["total"][0]))
     assert set(logs) == {"l1", "ssim", "loss"}
+
+
+def test_gaussian_kernel1d_matches_the_metrics_window():
+    # Reference: the numpy factor of MATLAB fspecial('gaussian', 11, 1.5) the metrics use.
+    import numpy as np
+
+    from mefkit.metrics.windows import gaussian_kernel1d as numpy_kernel
+    from mefkit.train.losses import gaussian_kernel1d
+
+    got = gaussian_kernel1d(11, 1.5, dtype=torch.float64).numpy()
+    assert np.allclose(got, numpy_kernel(11, 1.5), atol=1e-15)
+    assert abs(got.sum() - 1.0) < 1e-12

@@ -48,10 +48,15 @@ def rgb_to_gray(x: torch.Tensor) -> torch.Tensor:
     return (x * w).sum(dim=1, keepdim=True)
 
 
-def _gaussian_window(size: int, sigma: float, channels: int, device, dtype) -> torch.Tensor:
+def gaussian_kernel1d(size: int, sigma: float, device=None, dtype=None) -> torch.Tensor:  # noqa: ANN001
+    """Normalised 1-D Gaussian, ``(size,)``: the factor of the separable 2-D window."""
     coords = torch.arange(size, device=device, dtype=dtype) - (size - 1) / 2
     g = torch.exp(-(coords**2) / (2 * sigma**2))
-    g = g / g.sum()
+    return g / g.sum()
+
+
+def _gaussian_window(size: int, sigma: float, channels: int, device, dtype) -> torch.Tensor:
+    g = gaussian_kernel1d(size, sigma, device, dtype)
     return (g[:, None] * g[None, :]).expand(channels, 1, size, size).contiguous()
 
 

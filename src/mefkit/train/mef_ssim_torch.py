@@ -39,6 +39,7 @@ from ..metrics.mef_ssim import (
     WINDOW_SIGMA,
     WINDOW_SIZE,
 )
+from .losses import gaussian_kernel1d
 
 #: Floor of a per-scale score before the product of powers (the reference clamps at 0;
 #: a positive floor keeps the power differentiable).
@@ -62,13 +63,6 @@ def _downsample2(x: torch.Tensor) -> torch.Tensor:
     return F.avg_pool2d(x, 2)
 
 
-def _gauss_kernel(dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """The 1-D factor of the metric's 11x11 Gaussian window, ``(11,)``."""
-    coords = torch.arange(WINDOW_SIZE, dtype=dtype, device=device) - (WINDOW_SIZE - 1) / 2
-    g = torch.exp(-(coords**2) / (2 * WINDOW_SIGMA**2))
-    return g / g.sum()
-
-
 def _separable_valid(t: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     """Correlate ``(B, 1, H, W)`` with ``outer(g, g)``, 'valid', as two 1-D passes (5x fewer operations)."""
     n = g.numel()
@@ -79,7 +73,7 @@ def _single_scale(seq: list[torch.Tensor], f: torch.Tensor) -> torch.Tensor:
     """Mean quality map of one scale, ``(B,)``; ``seq`` K maps and ``f`` ``(B, 1, H, W)`` float64 0..255."""
     n_exp = len(seq)
     n_pix = float(WINDOW_SIZE * WINDOW_SIZE)
-    g1 = _gauss_kernel(f.dtype, f.device)
+    g1 = gaussian_kernel1d(WINDOW_SIZE, WINDOW_SIGMA, f.device, f.dtype)
     b1 = torch.full((WINDOW_SIZE,), 1.0 / WINDOW_SIZE, dtype=f.dtype, device=f.device)
     gauss = lambda t: _separable_valid(t, g1)  # noqa: E731 - 'valid' Gaussian filter
     box = lambda t: _separable_valid(t, b1)  # noqa: E731 - 'valid' box mean
