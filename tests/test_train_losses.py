@@ -74,8 +74,6 @@ def test_fusion_loss_terms_and_weights():
 
 def test_gaussian_kernel1d_matches_the_metrics_window():
     # Reference: the numpy factor of MATLAB fspecial('gaussian', 11, 1.5) the metrics use.
-    import numpy as np
-
     from mefkit.metrics.windows import gaussian_kernel1d as numpy_kernel
     from mefkit.train.losses import gaussian_kernel1d
 
