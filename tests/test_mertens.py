@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mefkit
-from mefkit.methods.mertens import blend_pyramid, mertens, quality_weights
+from mefkit.methods.mertens import mertens, quality_weights
 from mefkit.pyramid import collapse, laplacian_pyramid, max_levels
 
 from .conftest import make_bracket, shared_path

@@ -5,8 +5,6 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Sequence
 
-import numpy as np
-
 from .convert import luminance
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -359,7 +359,7 @@ class Trainer:
     # -- main loop -----------------------------------------------------------------------
     def fit(self) -> FitResult:
         """Train up to ``cfg.steps`` steps; returns how it ended."""
-        cfg, task = self.cfg, self.task
+        cfg = self.cfg
         self.rank, local_rank, self.world = _dist_env()
         own_group = False
         if self.world > 1 and not torch.distributed.is_initialized():
