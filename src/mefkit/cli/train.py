@@ -71,8 +71,8 @@ class COMMON:
     skip_label_methods = typer.Option(None, "--skip-label-methods", help="Comma list of methods never used for labels (e.g. slow ones).")
     max_side = typer.Option(None, "--max-side", help="Downscale training images to this longer side (default 512).")
     under_max_frac = typer.Option(None, "--under-max-frac", help="Draw the under frame from the darkest FRAC of a stack (default 0.5; smaller: more extreme pairs).")
-    extreme_share = typer.Option(None, "--extreme-share", help="Share of stack samples that take the stack's darkest and brightest frames, the pair used at inference (default 0).")
     over_min_frac = typer.Option(None, "--over-min-frac", help="Draw the over frame from frames at or above FRAC of a stack's index range (default 0.5; larger: more extreme pairs).")
+    extreme_share = typer.Option(None, "--extreme-share", help="Share of stack samples that take the stack's darkest and brightest frames, the pair used at inference (default 0).")
     no_amp = typer.Option(False, "--no-amp", help="Disable mixed precision on CUDA.")
     no_progress = typer.Option(False, "--no-progress", help="No progress bar (log lines only).")
 

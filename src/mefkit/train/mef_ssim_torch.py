@@ -117,10 +117,10 @@ def _single_scale(seq: list[torch.Tensor], f: torch.Tensor) -> torch.Tensor:
                 bb = b[k] * b[l] * (1.0 if k == l else 2.0)
                 r_sq = r_sq + bb * (var_n[k] if k == l else cross[(k, l)])
                 g_r2 = g_r2 + bb * (gauss(x[k] * x[l]) - mu[l] * d[k] - mu[k] * gx[l])
-        r_norm = r_sq.clamp_min(0).sqrt()
-        scale = torch.where(r_norm > 0, c_hat / torch.where(r_norm > 0, r_norm, torch.ones_like(r_norm)),
-                            torch.ones_like(r_norm))
-        scale = torch.where(r_sq <= 0, torch.zeros_like(scale), scale)
+        # r is rescaled to the contrast c_hat; where ||r|| = 0 the reference leaves r = 0.
+        has_r = r_sq > 0
+        r_norm = torch.where(has_r, r_sq, torch.ones_like(r_sq)).sqrt()
+        scale = torch.where(has_r, c_hat / r_norm, torch.zeros_like(r_norm))
         g_r = scale * sum(b[k] * d[k] for k in range(n_exp))
         g_r2 = g_r2 * scale * scale
     g_f = gauss(f)
