@@ -64,33 +64,9 @@ def reports_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def parse_params(items: list[str] | None) -> dict[str, Any]:
-    """Parse ``KEY=VALUE`` strings into method parameters (numbers, booleans, strings)."""
-    import ast
-
-    params: dict[str, Any] = {}
-    for item in items or []:
-        if "=" not in item:
-            raise MefkitError(f"parameter {item!r} must look like KEY=VALUE")
-        key, raw = item.split("=", 1)
-        key = key.strip().replace("-", "_")
-        lowered = raw.strip().lower()
-        if lowered in ("true", "false"):
-            value: Any = lowered == "true"
-        elif lowered in ("none", "null"):
-            value = None
-        else:
-            try:
-                value = ast.literal_eval(raw.strip())
-            except (ValueError, SyntaxError):
-                value = raw.strip()
-        params[key] = value
-    return params
-
-
 def exit_code_for(failures: int) -> int:
     """Process exit status: 0 when nothing failed, 1 otherwise."""
     return 0 if failures == 0 else 1
 
 
-__all__ = ["app", "console", "exit_code_for", "parse_params", "reports_errors"]
+__all__ = ["app", "console", "exit_code_for", "reports_errors"]

@@ -16,7 +16,8 @@ from ..errors import MefkitError
 from ..evaluation import DEFAULT_METRICS, evaluate, plan_jobs, write_report_files
 from ..evaluation.runner import check_metrics, default_metric_fns
 from ..registry import get_method, method_infos
-from .app import app, console, exit_code_for, parse_params, reports_errors
+from ..params import parse_params
+from .app import app, console, exit_code_for, reports_errors
 
 
 def _split(text: Optional[str]) -> list[str]:
@@ -36,19 +37,24 @@ def _methods(text: Optional[str]) -> list[str]:
 
 def _method_params(items: Optional[List[str]], methods: list[str]) -> dict[str, dict[str, Any]]:
     """``-p mertens.levels=8`` -> ``{"mertens": {"levels": 8}}``; a bare ``levels=8`` is
-    accepted when exactly one method runs."""
-    out: dict[str, dict[str, Any]] = {}
-    for key, value in parse_params(items).items():
+    accepted when exactly one method runs. Values are typed by :func:`mefkit.params.parse_params`."""
+    grouped: dict[str, list[str]] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise MefkitError(f"parameter {item!r} must look like METHOD.KEY=VALUE")
+        key = key.strip()
         if "." in key:
             meth, name = key.split(".", 1)
         elif len(methods) == 1:
             meth, name = methods[0], key
         else:
-            raise MefkitError(f"parameter {key!r}: say which method it is for, e.g. -p {methods[0]}.{key}=...")
+            hint = methods[0] if methods else "mertens"
+            raise MefkitError(f"parameter {key!r}: say which method it is for, e.g. -p {hint}.{key}=...")
         if meth not in methods:
             raise MefkitError(f"parameter {key!r} is for {meth!r}, which is not among --methods")
-        out.setdefault(meth, {})[name] = value
-    return out
+        grouped.setdefault(meth, []).append(f"{name}={value}")
+    return {meth: parse_params(meth, group) for meth, group in grouped.items()}
 
 
 def _outputs(items: Optional[List[str]]) -> list[tuple[str, Path]]:

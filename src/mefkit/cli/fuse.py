@@ -15,7 +15,8 @@ from ..api import fuse as fuse_bracket
 from ..errors import MefkitError, OutputError
 from ..io import FORMAT_BITS, list_images, read_bracket, write_image
 from ..registry import method_infos
-from .app import app, console, exit_code_for, parse_params, reports_errors
+from ..params import parse_params
+from .app import app, console, exit_code_for, reports_errors
 
 _PARAM_HELP = "Method parameter KEY=VALUE (repeatable), e.g. -p levels=9."
 
@@ -40,7 +41,7 @@ def fuse_cmd(
     keep_order: bool = typer.Option(False, "--keep-order", help="Use the frames in the order given (default: darkest first)."),
 ) -> None:
     """Fuse one bracket into OUTPUT."""
-    params = parse_params(param)
+    params = parse_params(method, param)
     if output.exists() and not force:
         raise OutputError(f"{output}: already exists (use --force to replace it)")
     bracket = read_bracket(frames, order="given" if keep_order else "auto")
@@ -77,7 +78,7 @@ def fuse_dir_cmd(
 
     A bracket that fails is reported and skipped; the exit status is 1 if any failed.
     """
-    params = parse_params(param)
+    params = parse_params(method, param)
     if not in_dir.is_dir():
         raise MefkitError(f"{in_dir}: not a folder")
     brackets = _brackets_in(in_dir)
