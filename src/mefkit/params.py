@@ -11,14 +11,19 @@ which a plain ``value < 0`` test lets through.
 
 from __future__ import annotations
 
+import ast
 import collections.abc
 import inspect
 import json
 import math
+import re
 import types
 import typing
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence, Union
+
+import docstring_parser
 
 from .errors import ParameterError
 
@@ -265,6 +270,89 @@ def parse_value(name: str, text: str, annotation: Any) -> Any:
 ParamTarget = Union[str, Callable[..., Any], Mapping[str, Any]]
 
 
+@dataclass(frozen=True)
+class ParamDoc:
+    """One parameter of a method, as ``mefkit methods NAME`` shows it.
+
+    Attributes
+    ----------
+    name : str
+    annotation : Any
+        The annotated type (``inspect.Parameter.empty`` when none).
+    default : Any
+        The default value (``inspect.Parameter.empty`` when required).
+    summary : str
+        First sentence of the parameter's numpydoc description ("" when undocumented).
+    choices : tuple or None
+        The values a numpydoc type such as ``{"auto", 1, 2, 4}`` allows, else ``None``.
+    """
+
+    name: str
+    annotation: Any
+    default: Any
+    summary: str = ""
+    choices: tuple[Any, ...] | None = None
+
+
+def _first_sentence(text: str) -> str:
+    flat = " ".join((text or "").split()).replace("``", "")
+    flat = re.sub(r":[\w.]+:`~?([^`]*)`", r"\1", flat)  # Sphinx roles -> their target
+    match = re.match(r"(.+?)\.(\s+[A-Z(]|$)", flat)  # a full stop before a capital: not "e.g."
+    return match.group(1) if match else flat
+
+
+def _choices(type_text: str | None) -> tuple[Any, ...] | None:
+    text = (type_text or "").strip()
+    if not (text.startswith("{") and text.endswith("}")):
+        return None
+    try:
+        values = ast.literal_eval("[" + text[1:-1] + "]")
+    except (ValueError, SyntaxError):
+        return None
+    return tuple(values) if values else None
+
+
+def _callable_of(target: ParamTarget) -> tuple[str, Callable[..., Any] | None]:
+    if isinstance(target, Mapping):
+        return "", None
+    if isinstance(target, str):
+        from .registry import get_method
+
+        return f"method {target!r}", get_method(target).fn
+    return f"{getattr(target, '__name__', 'function')}()", target
+
+
+def describe_params(target: str | Callable[..., Any]) -> list[ParamDoc]:
+    """Name, type, default, one-line description and choices of each parameter.
+
+    Parameters
+    ----------
+    target : str or callable
+        A registered method name or a function; its keyword-only parameters are
+        described, their text taken from the numpydoc ``Parameters`` section
+        (``docstring_parser``; grouped entries such as ``tile, tile_pad : int`` apply
+        to each name).
+
+    Returns
+    -------
+    list of ParamDoc
+        In signature order.
+    """
+    _, fn = _callable_of(target)
+    _, types_ = param_types(target)
+    parsed = docstring_parser.parse(inspect.getdoc(fn) or "", style=docstring_parser.DocstringStyle.NUMPYDOC)
+    docs: dict[str, tuple[str, tuple[Any, ...] | None]] = {}
+    for entry in parsed.params:
+        for name in (n.strip() for n in entry.arg_name.split(",")):
+            docs.setdefault(name, (_first_sentence(entry.description or ""), _choices(entry.type_name)))
+    sig = inspect.signature(fn)
+    out = []
+    for name, annotation in types_.items():
+        summary, choices = docs.get(name, ("", None))
+        out.append(ParamDoc(name, annotation, sig.parameters[name].default, summary, choices))
+    return out
+
+
 def param_types(target: ParamTarget) -> tuple[str, dict[str, Any]]:
     """The label and the ``name -> annotation`` map of what ``target`` accepts.
 
@@ -273,12 +361,8 @@ def param_types(target: ParamTarget) -> tuple[str, dict[str, Any]]:
     """
     if isinstance(target, Mapping):
         return "", dict(target)
-    if isinstance(target, str):
-        from .registry import get_method
-
-        label, fn = f"method {target!r}", get_method(target).fn
-    else:
-        label, fn = f"{getattr(target, '__name__', 'function')}()", target
+    label, fn = _callable_of(target)
+    assert fn is not None
     sig = inspect.signature(fn)
     try:
         hints = typing.get_type_hints(fn)
@@ -310,7 +394,8 @@ def parse_params(target: ParamTarget, items: Sequence[str] | None, *, label: str
     Returns
     -------
     dict
-        Parameter name -> value of the annotated type (see :func:`parse_value`).
+        Parameter name -> value of the annotated type (see :func:`parse_value`); a
+        numpydoc type that lists the choices (``flips : {"auto", 1, 2, 4}``) is enforced.
 
     Raises
     ------
@@ -326,6 +411,9 @@ def parse_params(target: ParamTarget, items: Sequence[str] | None, *, label: str
     """
     name_of, types_ = param_types(target)
     label = label or name_of or "this command"
+    choices: dict[str, tuple[Any, ...]] = {}
+    if items and not isinstance(target, Mapping):
+        choices = {d.name: d.choices for d in describe_params(target) if d.choices}  # type: ignore[arg-type]
     out: dict[str, Any] = {}
     for item in items or []:
         key, sep, text = item.partition("=")
@@ -335,5 +423,9 @@ def parse_params(target: ParamTarget, items: Sequence[str] | None, *, label: str
         if key not in types_:
             accepted = ", ".join(types_) or "none"
             raise ParameterError(f"{label} has no parameter {key!r}; accepted: {accepted}")
-        out[key] = parse_value(key, text, types_[key])
+        value = parse_value(key, text, types_[key])
+        allowed = choices.get(key)
+        if allowed is not None and value is not None and value not in allowed:
+            raise ParameterError(f"parameter {key}: expected one of {', '.join(map(repr, allowed))}, got {text!r}")
+        out[key] = value
     return out

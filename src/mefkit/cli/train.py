@@ -321,9 +321,9 @@ def train_tiny(
 @reports_errors
 def train_labels(
     data: Path = typer.Argument(..., help="train_stacks root (<source>/<scene>/NN.jpg)."),
-    cache: Optional[Path] = typer.Option(None, "--cache", help="Label cache folder (default ~/.cache/mefkit/stack_labels or $MEFKIT_LABEL_CACHE)."),
-    methods: Optional[str] = typer.Option(None, "--methods", help="Comma list of candidate classic methods (default: all)."),
-    skip: Optional[str] = typer.Option(None, "--skip", help="Comma list of methods not to try."),
+    label_cache: Optional[Path] = COMMON.label_cache,
+    label_methods: Optional[str] = COMMON.label_methods,
+    skip_label_methods: Optional[str] = COMMON.skip_label_methods,
     max_side: int = typer.Option(512, "--max-side", help="Downscale stacks to this longer side before fusing."),
     refresh: Optional[str] = typer.Option(None, "--refresh", help="Comma list of methods to recompute (after a change to their code)."),
     eval_root: Optional[List[Path]] = typer.Option(None, "--eval-root", help="Folders of evaluation scenes to exclude (default: mefb, mef_database, memorial beside DATA)."),
@@ -335,14 +335,14 @@ def train_labels(
     from ..train.labels import build_stack_labels, default_label_cache
     from ..train.stacks import find_stacks, guess_data_root, split_excluded
 
-    cache = cache or default_label_cache()
+    cache = label_cache or default_label_cache()
     stacks = find_stacks(data)
     roots = eval_root or [guess_data_root(data) / n for n in ("mefb", "mef_database", "memorial")]
     kept, excluded = split_excluded(stacks, roots)
     console.print(f"{len(stacks)} stacks, {len(excluded)} excluded as evaluation scenes, {len(kept)} labelled", highlight=False)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as prog:
         bar = prog.add_task("labels", total=len(kept))
-        choices = build_stack_labels(kept, cache, methods=_split(methods), skip=_split(skip) or (), max_side=max_side,
+        choices = build_stack_labels(kept, cache, methods=_split(label_methods), skip=_split(skip_label_methods) or (), max_side=max_side,
                                      refresh=_split(refresh) or (),
                                      on_progress=lambda sid, done, total: prog.update(bar, completed=done, description=sid))
     table = Table(title=f"stack labels ({cache}/choices.csv)")
