@@ -288,7 +288,7 @@ def test_progress_shows_stages_on_a_terminal_only(tmp_path, monkeypatch, tiled_m
     assert res.exit_code == 0, res.stderr
     seen = _RecordingProgress.seen
     assert seen[0] == "reading" and seen[1] == f"fusing with {tiled_method}" and seen[-1] == "writing b.png"
-    tiles = [s for s in seen if "tile" in s]
+    tiles = [s for s in seen if ": tile " in s]
     total = int(tiles[-1].rsplit("/", 1)[1])
     assert total > 1 and tiles == [f"fusing with {tiled_method}: tile {i}/{total}" for i in range(1, total + 1)]
     # --quiet on a terminal: no display, no summary line.
