@@ -143,6 +143,7 @@ def _infer(model, image: np.ndarray, tile: int, tile_pad: int, device: str):  # 
         "chroma-scale-based multi-exposure image fusion, Mathematics 13(22) 3629, 2025 (reconstructed)"
     ),
     kind="learned",
+    frames_used=2,
 )
 def cbm(
     frames: Sequence[np.ndarray],

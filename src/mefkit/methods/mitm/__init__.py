@@ -53,6 +53,7 @@ def mitm_stages(
     citation="J. Go, C. Lee, S.-H. Lee, Multiexposed Image-Fusion Strategy Using Mutual Image "
     "Translation Learning with Multiscale Surround Switching Maps, Mathematics 12(20) 3244, 2024",
     kind="learned",
+    frames_used=2,
 )
 def mitm(
     frames: Sequence[np.ndarray],

@@ -139,6 +139,7 @@ def _nhwc(t: Any) -> Any:
     citation="Y.-F. Huang, Two-Phase Progressive Multiple Exposure Fusion via Intermediate Exposure Generation, "
     "M.S. thesis, National Taiwan University (advisor Y.-Y. Chuang)",
     kind="learned",
+    frames_used=2,
 )
 def progressive(
     frames: Sequence[np.ndarray],
