@@ -217,7 +217,7 @@ def save_translators(
 
     from safetensors.torch import save_file
 
-    from ..io.write import default_file_mode
+    from ...io.write import default_file_mode
 
     if under_to_over.config != over_to_under.config:
         raise ValueError("both translators must share one config")

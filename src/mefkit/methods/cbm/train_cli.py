@@ -7,10 +7,10 @@ from typing import Any, List, Optional
 
 import typer
 
-from ..errors import MefkitError
-from ..params import parse_params
-from .app import reports_errors
-from .train import COMMON, config_from_options, run_training, train_app
+from ...errors import MefkitError
+from ...params import parse_params
+from ...cli.app import reports_errors
+from ...cli.train import COMMON, config_from_options, run_training, train_app
 
 
 @train_app.command("cbm")
@@ -46,7 +46,7 @@ def train_cbm(
 
     Example: mefkit train cbm --data ../shared/data/train_stacks --out runs/cbm --steps 900  (teacher: mitm)
     """
-    from ..train.cbm_task import DEFAULTS, CbmTask
+    from .task import DEFAULTS, CbmTask
 
     params: dict[str, Any] = {}
     if teacher is not None:

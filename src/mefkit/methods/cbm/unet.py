@@ -120,7 +120,7 @@ def save_cbm_unet(model: CBMUNet, path, metadata: dict[str, str] | None = None) 
 
     from safetensors.torch import save_file
 
-    from ..io.write import default_file_mode
+    from ...io.write import default_file_mode
 
     path = Path(path)
     meta = {"format": "pt", "arch": "CBMUNet", "config": json.dumps(model.config())}
