@@ -399,7 +399,7 @@ def test_weights_are_written_with_the_usual_file_mode(tmp_path):
     import torch
 
     from mefkit.io import default_file_mode
-    from mefkit.nn.cbm_unet import CBMUNet, save_cbm_unet
+    from mefkit.methods.cbm.unet import CBMUNet, save_cbm_unet
     from mefkit.train.checkpoint import save_safetensors
 
     save_safetensors(torch.nn.Linear(2, 2), tmp_path / "unet.safetensors")
