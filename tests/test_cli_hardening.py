@@ -461,3 +461,18 @@ def test_unavailable_device_is_one_line_before_reading(tmp_path):
         res = runner.invoke(app, ["fuse", str(br), "-o", str(tmp_path / "o.jpg"), "-m", "cbm", "-p", f"device={device}"])
         assert res.exit_code == 2
         assert why in _one_error_line(res)
+
+
+def test_eval_leaves_out_a_result_saved_in_a_scene_folder(tmp_path):
+    data = tmp_path / "data"
+    scene = _bracket_dir(data, "scene1")
+    assert runner.invoke(app, ["fuse", str(scene), "-o", str(scene / "fused.jpg")]).exit_code == 0
+    res = runner.invoke(app, ["eval", str(data), "-o", str(tmp_path / "rep"), "-m", "mertens",
+                              "--metrics", "mef_ssim", "--pairs", "all"])
+    assert res.exit_code == 0, res.stderr
+    assert "scene1/fused.jpg: written by mefkit (a fused result, not a frame), left out" in res.stderr
+    from mefkit.datasets import load_dataset
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert [p.name for p in load_dataset(data, pairs="all").scenes[0].frames] == ["f0.png", "f1.png", "f2.png"]
