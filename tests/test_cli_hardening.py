@@ -184,7 +184,7 @@ def test_sigterm_during_write_cleans_up_and_exits_143(tmp_path):
     """)
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     proc = subprocess.Popen([sys.executable, "-c", script], env=env, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 60
+    deadline = time.time() + 120
     while not ready.exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
     assert ready.exists(), proc.stderr.read() if proc.poll() is not None else "write never started"
