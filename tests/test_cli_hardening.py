@@ -27,7 +27,6 @@ from .conftest import make_bracket
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[1]
-IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
 
 def _bracket_dir(root: Path, name: str = "br", h: int = 32, w: int = 48, n: int = 3) -> Path:
