@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ..datasets import load_dataset
 from ..errors import MefkitError, OutputError
-from ..io import check_output
+from ..io import check_folder_writable
 from ..evaluation import DEFAULT_METRICS, evaluate, plan_jobs, write_report_files
 from ..evaluation.runner import check_metrics, default_metric_fns
 from ..registry import get_method, method_infos
@@ -65,14 +65,11 @@ def _check_report_dir(report_dir: Path, data_dir: Path) -> None:
     if report_dir.exists() and not report_dir.is_dir():
         raise OutputError(f"{report_dir}: exists and is not a folder")
     report, data = report_dir.resolve(), data_dir.resolve()
-    if report == data or data in report.parents:
+    if report == data:
+        raise OutputError(f"{report_dir}: is the data folder; write the report elsewhere")
+    if data in report.parents:
         raise OutputError(f"{report_dir}: is inside the data folder {data_dir}; write the report elsewhere")
-    probe_dir = report_dir
-    while not probe_dir.exists():
-        probe_dir = probe_dir.parent
-    if not probe_dir.is_dir():
-        raise OutputError(f"{report_dir}: cannot create it ({probe_dir} is not a folder)")
-    check_output(probe_dir / ".mefkit-probe.png", force=True)
+    check_folder_writable(report_dir)
 
 
 def _outputs(items: Optional[List[str]]) -> list[tuple[str, Path]]:

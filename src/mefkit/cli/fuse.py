@@ -16,7 +16,7 @@ from rich.table import Table
 
 from ..api import fuse as fuse_bracket
 from ..errors import BracketError, MefkitError, OutputError
-from ..io import FORMAT_BITS, check_output, is_mefkit_output, list_images, read_bracket, write_image
+from ..io import FORMAT_BITS, check_folder_writable, check_output, is_mefkit_output, list_images, read_bracket, write_image
 from ..params import describe_params, parse_params, type_name
 from ..progress import report_tiles
 from ..registry import get_method, method_infos
@@ -116,12 +116,7 @@ def _check_out_dir(out_dir: Path, in_dir: Path, brackets: list[Path]) -> None:
     resolved = out_dir.resolve()
     if resolved == in_dir.resolve() or any(resolved == b.resolve() for b in brackets):
         raise OutputError(f"{out_dir}: is an input folder; write the results to another folder")
-    probe_dir = out_dir
-    while not probe_dir.exists():  # the nearest existing folder must let us create the rest
-        probe_dir = probe_dir.parent
-    if not probe_dir.is_dir():
-        raise OutputError(f"{out_dir}: cannot create it ({probe_dir} is not a folder)")
-    check_output(probe_dir / ".mefkit-probe.png", force=True)
+    check_folder_writable(out_dir)
 
 
 @app.command("fuse-dir")

@@ -160,8 +160,11 @@ def _expand(sources: Sequence[str | Path]) -> list[Path]:
                 warnings.warn(f"{p}: leaving out {names}: written by mefkit (a fused result, not a frame)",
                               stacklevel=3)
                 found = [f for f in found if f not in ours]
+            if not found and ours:
+                raise BracketError(f"{p}: holds only images written by mefkit ({', '.join(f.name for f in ours)}), "
+                                   "no frames")
             if not found:
-                raise BracketError(f"{p}: folder holds no JPEG, PNG or TIFF frames")
+                raise BracketError(f"{p}: folder holds no JPEG, PNG or TIFF images")
             paths.extend(found)
         else:
             paths.append(p)
