@@ -14,7 +14,7 @@ import math
 from pathlib import Path
 from typing import Any, Sequence
 
-from .summary import MethodSummary, best_values, metric_title, shown_metrics
+from .summary import COLOUR_NOTE, MethodSummary, best_values, metric_direction, metric_title, shown_metrics
 
 #: Bar colours: mefkit's own methods and results made elsewhere.
 COLOURS = {"mefkit": "#3b6ea8", "external": "#c0803a"}
@@ -71,7 +71,9 @@ def bar_chart(rows: Sequence[MethodSummary], metric: str) -> bytes:
     ax.set_xlim(max(0.0, lo - 3 * pad) if lo >= 0 else lo - pad, hi + pad)
     for y, v in enumerate(vals):
         ax.text(v, y, f" {v:.4f}", va="center", fontsize=8)
-    title = f"{metric_title(metric)} (mean, higher is better)"
+    side = {"higher": "higher is better", "lower": "lower is better", "zero": "best at 0",
+            "none": "no better side"}[metric_direction(metric)]
+    title = f"{metric_title(metric)} (mean, {side})"
     if infinite:  # PSNR of an exact copy: no bar can show it
         title += "\ninfinite, not drawn: " + ", ".join(infinite)
     ax.set_title(title, fontsize=10)
@@ -178,7 +180,8 @@ def report_html(
         f"<h1>{html.escape(title)}</h1>{note_html}"
         f"<h2>Summary</h2>{_summary_table(rows, metrics)}"
         '<div class="note">Means over the scenes each method was scored on; best of each column in bold. '
-        "s / MP: seconds of the fusion call per megapixel (noisy on a shared machine).</div>"
+        "s / MP: seconds of the fusion call per megapixel (noisy on a shared machine)."
+        f"{html.escape(COLOUR_NOTE) if any(metric_direction(m) != 'higher' for m in shown) else ''}</div>"
         f'<h2>Charts</h2><div class="note">{legend}</div><div class="charts">{charts}</div>'
         f"<h2>Scenes</h2>{_scene_rows(report_dir, cells, scenes, metrics, thumb_path)}"
         "</body></html>"

@@ -28,8 +28,10 @@ from .outputs import find_outputs, fit_to_inputs
 from .provenance import code_hash
 from .store import CellStore, file_stamp, fingerprint
 
-#: Metrics computed when none are named: the seed paper's four plus MEF-SSIM.
-DEFAULT_METRICS = ("psnr", "ssim", "ms_ssim", "vif", "mef_ssim")
+#: Metrics computed when none are named: the seed paper's four, MEF-SSIM, then colour and
+#: tone (CIE-Lab a*b* shift from the inputs, mean L*; L* of the ground truth and the
+#: difference where there is one; see :mod:`mefkit.metrics.color_shift`).
+DEFAULT_METRICS = ("psnr", "ssim", "ms_ssim", "vif", "mef_ssim", "color_shift", "l_mean", "gt_l", "dl_gt")
 #: Longer side of the thumbnails kept in the report folder, in pixels.
 THUMB_SIZE = 192
 

@@ -15,9 +15,16 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 #: Column titles of the metrics, as the papers print them.
-METRIC_TITLES = {"psnr": "PSNR", "ssim": "SSIM", "ms_ssim": "MS-SSIM", "vif": "VIF", "mef_ssim": "MEF-SSIM"}
-#: Metrics where a smaller value is better (none of the five; kept for new metrics).
-LOWER_IS_BETTER: frozenset[str] = frozenset()
+METRIC_TITLES = {
+    "psnr": "PSNR", "ssim": "SSIM", "ms_ssim": "MS-SSIM", "vif": "VIF", "mef_ssim": "MEF-SSIM",
+    "color_shift": "Δab", "l_mean": "L*", "gt_l": "L* GT", "dl_gt": "ΔL* GT",
+}
+#: Metrics where a smaller value is better: the CIE-Lab a*b* shift from the inputs.
+LOWER_IS_BETTER: frozenset[str] = frozenset({"color_shift"})
+#: Metrics best at zero (the smallest absolute value): the L* offset from the ground truth.
+BEST_AT_ZERO: frozenset[str] = frozenset({"dl_gt"})
+#: Metrics with no better side (descriptive): mean L* of the result and of the ground truth.
+NO_BEST: frozenset[str] = frozenset({"l_mean", "gt_l"})
 #: Decimals printed, as in the seed paper's table (e.g. 0.8768, 22.9934).
 DECIMALS = 4
 
@@ -78,12 +85,28 @@ def summarize(cells: Sequence[dict[str, Any]], metrics: Sequence[str]) -> list[M
     return list(rows.values())
 
 
+def metric_direction(name: str) -> str:
+    """``"higher"``, ``"lower"``, ``"zero"`` (best at 0) or ``"none"`` (descriptive)."""
+    if name in LOWER_IS_BETTER:
+        return "lower"
+    if name in BEST_AT_ZERO:
+        return "zero"
+    if name in NO_BEST:
+        return "none"
+    return "higher"
+
+
 def best_values(rows: Sequence[MethodSummary], metrics: Sequence[str]) -> dict[str, float]:
-    """Best mean of each metric over the methods (max, or min for lower-is-better)."""
+    """Best mean of each metric over the methods (see :func:`metric_direction`; none for
+    descriptive metrics such as the mean L*)."""
     best: dict[str, float] = {}
     for m in metrics:
         vals = [r.means[m] for r in rows if r.means.get(m) is not None]
-        if vals:
+        if not vals or metric_direction(m) == "none":
+            continue
+        if metric_direction(m) == "zero":
+            best[m] = min(vals, key=abs)
+        else:
             best[m] = min(vals) if m in LOWER_IS_BETTER else max(vals)
     return best
 
@@ -91,6 +114,15 @@ def best_values(rows: Sequence[MethodSummary], metrics: Sequence[str]) -> dict[s
 def shown_metrics(rows: Sequence[MethodSummary], metrics: Sequence[str]) -> list[str]:
     """The metrics with at least one value (reference metrics vanish without ground truth)."""
     return [m for m in metrics if any(r.means.get(m) is not None for r in rows)]
+
+
+#: How to read the colour and tone columns (written under a table that has them).
+COLOUR_NOTE = (
+    " Δab: mean CIE-Lab a*b* distance of the result from the exposure-weighted chroma of the"
+    " input pixels that are neither clipped (> 250/255) nor near black (< 16/255), lower is"
+    " better; L*: mean CIE L* (0-100) of the result; L* GT / ΔL* GT: of the ground truth, and"
+    " result minus ground truth (best at 0, negative = darker)."
+)
 
 
 def _fmt(v: float | None) -> str:
@@ -114,6 +146,8 @@ def summary_markdown(rows: Sequence[MethodSummary], metrics: Sequence[str], titl
         out.write(f"| {r.method} | " + " | ".join(cells) + " |\n")
     missing = [m for m in metrics if m not in shown]
     out.write("\nMeans over the scenes each method was scored on; best of each column in bold.")
+    if any(metric_direction(m) != "higher" for m in shown):
+        out.write(COLOUR_NOTE)
     if missing:
         out.write(
             f" Not shown (no value on any scene, e.g. no ground truth): {', '.join(metric_title(m) for m in missing)}."
