@@ -114,6 +114,26 @@ def plan_jobs(
     return list(unique.values())
 
 
+def common_scene_jobs(jobs: Sequence[Job]) -> tuple[list[Job], list[str]]:
+    """The jobs of the scenes that every planned method has a cell on.
+
+    A result made elsewhere exists only where its authors published one; dropping the
+    other scenes before running saves fusing them for nothing (``--common-scenes``).
+
+    Returns
+    -------
+    kept : list of Job
+    dropped : list of str
+        Names of the scenes left out, in plan order.
+    """
+    methods = set(j.method for j in jobs)
+    per_scene: dict[str, set[str]] = {}
+    for j in jobs:
+        per_scene.setdefault(j.scene.name, set()).add(j.method)
+    common = {name for name, have in per_scene.items() if have == methods}
+    return [j for j in jobs if j.scene.name in common], [n for n in per_scene if n not in common]
+
+
 def write_thumbnail(path: Path, image: np.ndarray, size: int = THUMB_SIZE) -> Path:
     """Write a JPEG of ``image`` shrunk to ``size`` pixels on its longer side (atomic)."""
     h, w = image.shape[:2]

@@ -27,6 +27,8 @@ BEST_AT_ZERO: frozenset[str] = frozenset({"dl_gt"})
 NO_BEST: frozenset[str] = frozenset({"l_mean", "gt_l"})
 #: Decimals printed, as in the seed paper's table (e.g. 0.8768, 22.9934).
 DECIMALS = 4
+#: Fewer decimals for CIE-Lab quantities (OpenCV's conversion is good to about 0.1).
+METRIC_DECIMALS = {"color_shift": 2, "l_mean": 2, "gt_l": 2, "dl_gt": 2}
 
 
 def metric_title(name: str) -> str:
@@ -96,6 +98,38 @@ def metric_direction(name: str) -> str:
     return "higher"
 
 
+def common_scene_cells(cells: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """The cells of the scenes where every method of the run has a finished cell.
+
+    Means over different scene sets do not compare (results published by other authors
+    often cover only some scenes); ``mefkit eval --common-scenes`` averages over the
+    scenes every compared method has, a failed cell counting as missing.
+
+    Parameters
+    ----------
+    cells : sequence of dict
+        The cells of a run.
+
+    Returns
+    -------
+    kept : list of dict
+        The cells of the common scenes, in their order.
+    dropped : list of str
+        The other scenes, in first-seen order.
+    """
+    methods = list(dict.fromkeys(c["method"] for c in cells))
+    done: dict[str, set[str]] = {}
+    scenes: list[str] = []
+    for c in cells:
+        if c["scene"] not in done:
+            scenes.append(c["scene"])
+        have = done.setdefault(c["scene"], set())
+        if c.get("status") == "ok":
+            have.add(c["method"])
+    common = {s for s in scenes if done[s].issuperset(methods)}
+    return [c for c in cells if c["scene"] in common], [s for s in scenes if s not in common]
+
+
 def best_values(rows: Sequence[MethodSummary], metrics: Sequence[str]) -> dict[str, float]:
     """Best mean of each metric over the methods (see :func:`metric_direction`; none for
     descriptive metrics such as the mean L*)."""
@@ -125,8 +159,9 @@ COLOUR_NOTE = (
 )
 
 
-def _fmt(v: float | None) -> str:
-    return "-" if v is None else f"{v:.{DECIMALS}f}"
+def format_value(v: float | None, metric: str = "") -> str:
+    """A mean as printed in the tables (``"-"`` when there is none)."""
+    return "-" if v is None else f"{v:.{METRIC_DECIMALS.get(metric, DECIMALS)}f}"
 
 
 def summary_markdown(rows: Sequence[MethodSummary], metrics: Sequence[str], title: str = "") -> str:
@@ -141,7 +176,7 @@ def summary_markdown(rows: Sequence[MethodSummary], metrics: Sequence[str], titl
     for r in rows:
         cells = []
         for m in shown:
-            text = _fmt(r.means.get(m))
+            text = format_value(r.means.get(m), m)
             cells.append(f"**{text}**" if r.means.get(m) is not None and r.means[m] == best.get(m) else text)
         out.write(f"| {r.method} | " + " | ".join(cells) + " |\n")
     missing = [m for m in metrics if m not in shown]
