@@ -7,7 +7,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from mefkit.nn.progressive import DEFAULT_UNET, IntermediateUNet  # noqa: E402
+from mefkit.methods.progressive.network import DEFAULT_UNET, IntermediateUNet  # noqa: E402
 from mefkit.nn.tiling import (  # noqa: E402
     _ramp,
     _layout,
