@@ -55,3 +55,14 @@ def sha256(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def mitm_translate_pair(under, over, *, weights: str):
+    """MITM's two translations ``(G_LH(under), G_HL(over))`` with the translator file ``weights``.
+
+    The translators are not reachable through ``mefkit.fuse``; this is the one place
+    the tests import them from.
+    """
+    from mefkit.mitm.translate import translate_pair
+
+    return translate_pair(under, over, weights=weights)
