@@ -52,18 +52,13 @@ Meta = dict[str, str]
 NOT_WEIGHTS = ("running_mean", "running_var", "num_batches_tracked")
 
 
-def _class(name: str, modules: tuple[str, ...]):
-    """``name`` from the first of ``modules`` that defines it (code may move between them)."""
-    for mod in modules:
-        try:
-            return getattr(importlib.import_module(mod), name)
-        except (ImportError, AttributeError):
-            continue
-    raise ImportError(f"{name} not found in any of {modules}")
+def _class(module: str, name: str):
+    """The class ``name`` of ``module`` (the networks the shipped files hold)."""
+    return getattr(importlib.import_module(module), name)
 
 
-PROGRESSIVE_NET = ("mefkit.methods.progressive.network", "mefkit.methods.progressive.nets", "mefkit.nn.progressive")
-MITM_NET = ("mefkit.methods.mitm.network", "mefkit.methods.mitm.translator", "mefkit.nn.mitm_translator")
+PROGRESSIVE_NET = "mefkit.methods.progressive.network"
+MITM_NET = "mefkit.methods.mitm.translator"
 
 
 def read(path: Path) -> tuple[Tensors, Meta]:
@@ -86,8 +81,8 @@ def _fresh(state: dict[str, torch.Tensor], prefix: str, like: Tensors) -> Tensor
 
 def progressive_untrained(t: Tensors, meta: Meta) -> Tensors:
     torch.manual_seed(0)
-    unet = _class("IntermediateUNet", PROGRESSIVE_NET)(_class("UNetConfig", PROGRESSIVE_NET)(**json.loads(meta["unet_config"])))
-    amnet = _class("AMNet", PROGRESSIVE_NET)(_class("AMNetConfig", PROGRESSIVE_NET)(**json.loads(meta["amnet_config"])))
+    unet = _class(PROGRESSIVE_NET, "IntermediateUNet")(_class(PROGRESSIVE_NET, "UNetConfig")(**json.loads(meta["unet_config"])))
+    amnet = _class(PROGRESSIVE_NET, "AMNet")(_class(PROGRESSIVE_NET, "AMNetConfig")(**json.loads(meta["amnet_config"])))
     return {**_fresh(unet.state_dict(), "unet.", t), **_fresh(amnet.state_dict(), "amnet.", t)}
 
 
@@ -130,8 +125,8 @@ def _noise(share: float) -> Callable[[Tensors, Meta], Tensors]:
 
 def mitm_untrained(t: Tensors, meta: Meta) -> Tensors:
     torch.manual_seed(0)
-    config = _class("TranslatorConfig", MITM_NET).from_dict(json.loads(meta["config"]))
-    nets = [_class("Translator", MITM_NET)(config) for _ in range(2)]
+    config = _class(MITM_NET, "TranslatorConfig").from_dict(json.loads(meta["config"]))
+    nets = [_class(MITM_NET, "Translator")(config) for _ in range(2)]
     return {**_fresh(nets[0].state_dict(), "lh.", t), **_fresh(nets[1].state_dict(), "hl.", t)}
 
 

@@ -63,6 +63,6 @@ def mitm_translate_pair(under, over, *, weights: str):
     The translators are not reachable through ``mefkit.fuse``; this is the one place
     the tests import them from.
     """
-    from mefkit.mitm.translate import translate_pair
+    from mefkit.methods.mitm.stages.translate import translate_pair
 
     return translate_pair(under, over, weights=weights)

@@ -11,7 +11,7 @@ import pytest
 
 import mefkit
 from mefkit.train.stacks import Stack, draw_pair
-from mefkit.train.teacher_labels import (
+from mefkit.methods.cbm.teacher_labels import (
     TeacherLabels,
     TeacherPairSource,
     TeacherSpec,
@@ -87,7 +87,7 @@ def test_classic_teacher_key_is_unchanged_by_the_weights_field(stack):
 def test_learned_teacher_key_follows_shipped_weights_content(stack, tmp_path, monkeypatch):
     # Reference: hashlib's sha256 of the file bytes. Rewriting the shipped weights under the SAME
     # name (a retrained teacher) must give new label paths: stale labels were the bug.
-    import mefkit.train.teacher_labels as tl
+    import mefkit.methods.cbm.teacher_labels as tl
 
     shipped = tmp_path / "weights"
     shipped.mkdir()
@@ -106,7 +106,7 @@ def test_learned_teacher_key_follows_shipped_weights_content(stack, tmp_path, mo
 def test_mitm_teacher_labels_carry_the_shipped_translators_hash(stack, tmp_path):
     # Plumbing check (the code against itself): mefkit.fuse("mitm") on the same downscaled pair (16-bit PNG precision), and
     # sha256 of the shipped translator file in the label's metadata (the default teacher).
-    from mefkit.train.teacher_labels import SHIPPED_WEIGHTS_DIR
+    from mefkit.methods.cbm.teacher_labels import SHIPPED_WEIGHTS_DIR
 
     labels = TeacherLabels(TeacherSpec("mitm"), tmp_path / "cache", max_side=32)
     shipped = SHIPPED_WEIGHTS_DIR / "mitm_translators.safetensors"

@@ -1,4 +1,4 @@
-"""MITM training with the engine (mefkit.train.mitm_task) and the shipped weights."""
+"""MITM training with the engine (mefkit.methods.mitm.task) and the shipped weights."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import mefkit
 from mefkit.train.config import LossConfig, OptimConfig, TrainConfig
 from mefkit.train.data import DataBundle, TrainPairs, ValPairs
 from mefkit.train.engine import Trainer
-from mefkit.train.mitm_task import MitmTask, export_translators
+from mefkit.methods.mitm.task import MitmTask, export_translators
 from tests.conftest import make_bracket
 from tests.shipped import weights_path
 
@@ -65,7 +65,7 @@ def test_a_few_engine_steps_lower_the_translation_loss(tmp_path):
     result = Trainer(task, cfg).fit()
     assert result.step == 20 and "psnr" in result.val
     path = export_translators(cfg.out, tmp_path / "pair.safetensors")
-    from mefkit.nn.mitm_translator import load_translators
+    from mefkit.methods.mitm.translator import load_translators
 
     g_lh, g_hl, meta = load_translators(path)
     assert meta["step"] == "20"

@@ -9,7 +9,7 @@ torch = pytest.importorskip("torch")
 
 import mefkit  # noqa: E402
 from mefkit.methods.progressive import load_weights, save_weights  # noqa: E402
-from mefkit.nn.progressive import (  # noqa: E402
+from mefkit.methods.progressive.network import (  # noqa: E402
     DEFAULT_AMNET,
     DEFAULT_UNET,
     AMNet,
@@ -175,7 +175,7 @@ def test_hue_inputs_takes_the_coffee_hue_from_the_unclipped_frame():
     # Property on the bundled example, whose brightest frame has red clipped over the
     # coffee: with hue="inputs" the coffee's hue angle is the darkest frame's, closer
     # to it than the networks' own colour; lightness stays. Unknown modes are refused.
-    from mefkit.cbm.lab import rgb_to_lab
+    from mefkit.methods.cbm.stages.lab import rgb_to_lab
 
     bracket = mefkit.read_bracket(mefkit.example_bracket())
     dark = bracket.frames[0]

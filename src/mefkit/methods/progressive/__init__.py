@@ -1,8 +1,8 @@
 """Two-phase progressive fusion (Huang, NTU thesis): intermediate exposure, then attention.
 
-Phase 1 (:class:`mefkit.nn.progressive.IntermediateUNet`) makes an intermediate
+Phase 1 (:class:`mefkit.methods.progressive.network.IntermediateUNet`) makes an intermediate
 exposure from the darkest and brightest frames; phase 2
-(:class:`mefkit.nn.progressive.AMNet`) refines it with attention over the three.
+(:class:`mefkit.methods.progressive.network.AMNet`) refines it with attention over the three.
 Weights ship in the package (``mefkit/weights/progressive_v1.safetensors``, see
 ``progressive_MODEL_CARD.md``); ``weights=PATH`` loads others in the same format
 (:func:`save_weights`).
@@ -22,11 +22,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..params import require_non_negative
-from ..registry import register_method
+from ...params import require_non_negative
+from ...registry import register_method
 
 #: Weights shipped with mefkit (both phases in one file).
-SHIPPED_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "progressive_v1.safetensors"
+SHIPPED_WEIGHTS = Path(__file__).resolve().parents[2] / "weights" / "progressive_v1.safetensors"
 #: Format tag written into the safetensors metadata.
 WEIGHTS_FORMAT = "mefkit-progressive-v1"
 
@@ -54,7 +54,7 @@ def save_weights(
     """
     from safetensors.torch import save_file
 
-    from ..nn.progressive import config_dict
+    from .network import config_dict
 
     import torch
 
@@ -73,7 +73,7 @@ def save_weights(
 
 
 def load_weights(path: str | Path, device: str = "cpu") -> Any:
-    """Build a :class:`~mefkit.nn.progressive.ProgressiveFusion` from a weights file.
+    """Build a :class:`~mefkit.methods.progressive.network.ProgressiveFusion` from a weights file.
 
     Parameters
     ----------
@@ -100,7 +100,7 @@ def _load_cached(path: str, mtime: float, device: str) -> Any:
     import torch
     from safetensors import safe_open
 
-    from ..nn.progressive import AMNet, AMNetConfig, IntermediateUNet, ProgressiveFusion, UNetConfig
+    from .network import AMNet, AMNetConfig, IntermediateUNet, ProgressiveFusion, UNetConfig
 
     if not Path(path).is_file():
         raise ValueError(f"weights file not found: {path}")
@@ -225,9 +225,9 @@ def _run_networks(frames: Sequence[np.ndarray], make_pass: Any, out_channels: in
     path = Path(weights) if weights else SHIPPED_WEIGHTS
     if not weights and not path.is_file():
         raise ValueError(f"the shipped weights are missing ({path}); pass weights=PATH")
-    from ..nn.progressive import UNET_FACTOR
-    from ..nn.self_ensemble import flip_count, flip_ensemble
-    from ..nn.tiling import fuse_full_resolution
+    from .network import UNET_FACTOR
+    from ...nn.self_ensemble import flip_count, flip_ensemble
+    from ...nn.tiling import fuse_full_resolution
 
     passes = flip_count(*frames[0].shape[:2], max_mp, flips)
     net = flip_ensemble(make_pass(load_weights(path, device), path), passes)
@@ -251,7 +251,7 @@ def _hue_refiner(hue: str) -> Any:
         raise ValueError(f"hue must be one of {HUE_MODES}, got {hue!r}")
     if hue == "network":
         return None
-    from ..hue import restore_hue
+    from ...hue import restore_hue
 
     def refine(out: np.ndarray, frames: Sequence[np.ndarray]) -> np.ndarray:
         parts = [restore_hue(out[..., c:c + 3], frames) for c in range(0, out.shape[-1], 3)]

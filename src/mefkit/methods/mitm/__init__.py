@@ -4,7 +4,7 @@ Go, Lee, Lee, "Multiexposed image-fusion strategy using mutual image translation
 with multiscale surround switching maps", Mathematics 12(20) 3244, 2024. Reconstructed
 from the paper's description: only its abstract and section outline could be read, so
 every formula follows ``shared/specs/papers.md`` §2 and every open choice is a parameter
-below with that spec's default. The stages live in :mod:`mefkit.mitm`.
+below with that spec's default. The stages live in :mod:`mefkit.methods.mitm.stages`.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from typing import Sequence
 
 import numpy as np
 
-from ..mitm.middle import ME_SIGMA, TRANSLATED_SHARE
-from ..mitm.retinex import CLIP_PERCENTILES, RETINEX_SHARE, SATURATION, SSR_EPSILON
-from ..mitm.smap import SMAP_CENTRE, SMAP_SLOPE
-from ..mitm.stages import TSMAP_SIGMA, FusionParams, run_stages
-from ..mitm.surround import MSR_SIGMAS, REFERENCE_SIZE
-from ..registry import register_method
+from .stages.middle import ME_SIGMA, TRANSLATED_SHARE
+from .stages.retinex import CLIP_PERCENTILES, RETINEX_SHARE, SATURATION, SSR_EPSILON
+from .stages.smap import SMAP_CENTRE, SMAP_SLOPE
+from .stages.pipeline import TSMAP_SIGMA, FusionParams, run_stages
+from .stages.surround import MSR_SIGMAS, REFERENCE_SIZE
+from ...registry import register_method
 
 
 def mitm_stages(
@@ -31,12 +31,12 @@ def mitm_stages(
     tile_pad: int = 48,
     **fusion: object,
 ):
-    """Run MITM and return every stage (:class:`mefkit.mitm.stages.Stages`).
+    """Run MITM and return every stage (:class:`mefkit.methods.mitm.stages.pipeline.Stages`).
 
     Takes the darkest and the brightest frame as LE and HE (spec M10); other parameters
     as in :func:`mitm`.
     """
-    from ..mitm.translate import translate_pair
+    from .stages.translate import translate_pair
 
     under = np.asarray(frames[0], np.float32)
     over = np.asarray(frames[-1], np.float32)

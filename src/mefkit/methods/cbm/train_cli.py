@@ -7,9 +7,9 @@ from typing import Any, List, Optional
 
 import typer
 
-from ..errors import MefkitError
-from .app import parse_params, reports_errors
-from .train import COMMON, config_from_options, run_training, train_app
+from ...errors import MefkitError
+from ...cli.app import parse_params, reports_errors
+from ...cli.train import COMMON, config_from_options, run_training, train_app
 
 
 @train_app.command("cbm")
@@ -45,7 +45,7 @@ def train_cbm(
 
     Example: mefkit train cbm --data ../shared/data/train_stacks --out runs/cbm --steps 900  (teacher: mitm)
     """
-    from ..train.cbm_task import CbmTask
+    from .task import CbmTask
 
     params: dict[str, Any] = {}
     if teacher is not None:

@@ -6,11 +6,11 @@ paper's abstract and conference summary (papers.md §3b), not from its full text
 
 Pipeline (test time) for the darkest and brightest frame of the bracket:
 
-1. Both frames to CIE-Lab (OpenCV, :mod:`mefkit.cbm.lab`).
-2. The U-Net (:mod:`mefkit.nn.cbm_unet`) fuses their lightness ``L/100``.
-3. Gamma compensation of the fused lightness (:mod:`mefkit.cbm.gamma`).
+1. Both frames to CIE-Lab (OpenCV, :mod:`mefkit.methods.cbm.stages.lab`).
+2. The U-Net (:mod:`mefkit.methods.cbm.unet`) fuses their lightness ``L/100``.
+3. Gamma compensation of the fused lightness (:mod:`mefkit.methods.cbm.stages.gamma`).
 4. a*, b* from the inputs by chroma scale, ``select`` or ``weighted``
-   (:mod:`mefkit.cbm.chroma`).
+   (:mod:`mefkit.methods.cbm.stages.chroma`).
 5. Lab back to sRGB.
 
 The method is defined for two exposures (the paper's design); with more frames the
@@ -25,14 +25,14 @@ from typing import Sequence
 
 import numpy as np
 
-from ..cbm import CHROMA_MODES, clip_reliability, compose, rgb_to_lab
-from ..cbm.chroma import CLIP_START
-from ..cbm.gamma import GAMMA_TARGET
-from ..cbm.lab import L_MAX
-from ..registry import register_method
+from .stages import CHROMA_MODES, clip_reliability, compose, rgb_to_lab
+from .stages.chroma import CLIP_START
+from .stages.gamma import GAMMA_TARGET
+from .stages.lab import L_MAX
+from ...registry import register_method
 
 #: Weights shipped with mefkit (see ``weights/cbm_MODEL_CARD.md``).
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "cbm.safetensors"
+DEFAULT_WEIGHTS = Path(__file__).resolve().parents[2] / "weights" / "cbm.safetensors"
 #: Longer side (px) of the training images (``DataConfig.max_side``): by default the
 #: U-Net runs at this scale, where its receptive field covers what it learned from,
 #: and its output is brought to full resolution by guided upsampling.
@@ -44,7 +44,7 @@ SELECT_SMOOTHING = 1.0
 
 @lru_cache(maxsize=4)
 def _model(path: str, device: str):
-    from ..nn.cbm_unet import load_cbm_unet
+    from .unet import load_cbm_unet
 
     return load_cbm_unet(path, device)
 
@@ -94,9 +94,9 @@ def fused_lightness(
     """
     import cv2
 
-    from ..cbm.lab import lightness
+    from .stages.lab import lightness
 
-    from ..nn.tiling import guided_coefficients, guided_upsample
+    from ...nn.tiling import guided_coefficients, guided_upsample
 
     lums = np.stack([x if x.ndim == 2 else lightness(x) for x in (under, over)], axis=-1).astype(np.float32)
     model = _model(str(resolve_weights(weights)), str(device))
@@ -118,7 +118,7 @@ def _infer(model, image: np.ndarray, tile: int, tile_pad: int, device: str):  # 
     """The U-Net on ``image`` ``(H, W, 2)``, tiled: ``(1, 1, H, W)`` tensor."""
     import torch
 
-    from ..nn.tiling import pad_to_multiple, tile_alignment, tiled_apply
+    from ...nn.tiling import pad_to_multiple, tile_alignment, tiled_apply
 
     # Overlapping tiles with feathered seams keep memory bounded at any resolution;
     # the overlap is the context pad, capped below the tile side. The image is padded
@@ -175,7 +175,7 @@ def cbm(
     clip_guard : float or None
         Our addition: an input's chroma scale is down-weighted where its largest RGB
         channel exceeds this value (linearly to ~0 at 1.0), because clipped pixels have
-        wrong hues (:func:`mefkit.cbm.chroma.clip_reliability`). None or 1: the paper's
+        wrong hues (:func:`mefkit.methods.cbm.stages.chroma.clip_reliability`). None or 1: the paper's
         plain rule.
     gamma : "auto", float, or "off"
         Gamma compensation of the fused lightness: ``"auto"`` maps the mean lightness
