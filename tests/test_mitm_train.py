@@ -103,9 +103,9 @@ def test_shipped_weights_load_and_fuse_the_example():
     # Oracle: property. The shipped translators load, and MITM fuses the bundled example's
     # darkest and brightest frames into an image of the same size in [0, 1] that is
     # better exposed than either input (mean closer to mid grey) and non-trivial.
-    from mefkit.methods.mitm.stages.translate import DEFAULT_WEIGHTS
+    from mefkit.methods.mitm import WEIGHTS
 
-    if not DEFAULT_WEIGHTS.is_file():
+    if not WEIGHTS.path.is_file():
         pytest.skip("shipped MITM weights not built yet")
     paths = mefkit.example_bracket()
     frames = mefkit.load_frames([paths[0], paths[-1]]).frames

@@ -8,7 +8,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import mefkit  # noqa: E402
-from mefkit.methods.progressive import SHIPPED_WEIGHTS, load_weights, save_weights  # noqa: E402
+from mefkit.methods.progressive import WEIGHTS, load_weights, save_weights  # noqa: E402
 from mefkit.methods.progressive.network import (  # noqa: E402
     DEFAULT_AMNET,
     DEFAULT_UNET,
@@ -141,7 +141,7 @@ def test_shipped_weights_fuse_the_bundled_example():
     # brightest frames to a full-size image in [0, 1], and the result is a plausible
     # fusion: its mean brightness lies between the two inputs' and it is close to
     # Mertens' fusion of the same pair (PSNR > 15 dB), for both phases.
-    assert SHIPPED_WEIGHTS.is_file(), f"shipped weights missing: {SHIPPED_WEIGHTS}"
+    assert WEIGHTS.path.is_file(), f"shipped weights missing: {WEIGHTS.path}"
     paths = mefkit.example_bracket()
     pair = [paths[0], paths[-1]]
     bracket = mefkit.read_bracket(pair)

@@ -39,6 +39,11 @@ class MethodInfo:
         ``"classic"`` or ``"learned"``.
     citation : str
         The paper the method follows.
+    params : tuple of str
+        The method's keyword-only parameters.
+    weights : WeightsSpec or None
+        The weights file a learned method ships and loads by default
+        (:class:`mefkit.nn.weights.WeightsSpec`); None for classic methods.
     """
 
     name: str
@@ -49,6 +54,7 @@ class MethodInfo:
     kind: str = "classic"
     citation: str = ""
     params: tuple[str, ...] = field(default_factory=tuple)
+    weights: Any = None
 
 
 _REGISTRY: dict[str, MethodInfo] = {}
@@ -63,10 +69,13 @@ def register_method(
     max_frames: int | None = None,
     kind: str = "classic",
     citation: str = "",
+    weights: Any = None,
 ) -> Callable[[FuseFn], FuseFn]:
     """Register a fusion function under ``name`` (decorator).
 
     The keyword-only parameters of the function become the method's parameters.
+    A learned method passes the :class:`~mefkit.nn.weights.WeightsSpec` of the file it
+    ships as ``weights``.
     """
 
     def decorator(fn: FuseFn) -> FuseFn:
@@ -77,7 +86,7 @@ def register_method(
             p.name for p in sig.parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY
         )
         _REGISTRY[name] = MethodInfo(
-            name, fn, summary, min_frames, max_frames, kind, citation, params
+            name, fn, summary, min_frames, max_frames, kind, citation, params, weights
         )
         return fn
 
