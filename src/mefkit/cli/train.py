@@ -22,14 +22,14 @@ engine refuses changes that would break an exact resume, e.g. ``--lr``).
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any, List, Literal, Optional
 
 import typer
 
 from ..errors import MefkitError
+from ..params import parse_params
 from .app import app, console, reports_errors
 
 train_app = typer.Typer(
@@ -56,7 +56,7 @@ class COMMON:
     grad_clip = typer.Option(None, "--grad-clip", help="Clip the global gradient norm to this value (default 0: off).")
     schedule = typer.Option(None, "--schedule", help="Learning-rate schedule after warm-up: constant or cosine (decays to 0 at the last step). Default constant (cbm: cosine).")
     warmup_steps = typer.Option(None, "--warmup-steps", help="Linear learning-rate warm-up over this many steps (default 0).")
-    task_param = typer.Option(None, "--task-param", help="KEY=VALUE task parameter (repeatable; VALUE is read as JSON when it parses, else as text). See the task's docs.")
+    task_param = typer.Option(None, "--task-param", help="KEY=VALUE task parameter (repeatable), checked against the task's parameter types; dict-valued ones take a JSON object. See the task's docs.")
     lambda_vgg = typer.Option(None, "--lambda-vgg", help="Weight of the VGG19 perceptual loss (thesis 0.01; needs --vgg-weights).")
     vgg_weights = typer.Option(None, "--vgg-weights", help="torchvision-format VGG19 state dict (.pth or .safetensors); nothing is downloaded.")
     lambda_ssim = typer.Option(None, "--lambda-ssim", help="Weight of 1 - SSIM on grayscale (thesis 0.1).")
@@ -96,23 +96,31 @@ def _classify_data(paths: list[str] | None) -> dict[str, str]:
     return out
 
 
-def parse_task_params(items: list[str] | None) -> dict[str, Any]:
-    """``["KEY=VALUE", ...]`` from ``--task-param`` as a dict.
+#: Types of each task's ``--task-param`` keys (see each task module's docstring), read
+#: by the one parameter parser :func:`mefkit.params.parse_params`. A task not listed
+#: here takes its parameters from its own options only.
+TASK_PARAM_TYPES: dict[str, dict[str, Any]] = {
+    "progressive": {
+        "phase": int, "size": Literal["default", "thesis"], "width": int, "unet": dict, "amnet": dict,
+        "lambda_mef": float, "mef_scales": int, "mef_form": Literal["mefnet", "metric"],
+        "init_weights": str, "phase1_weights": str,
+    },
+    "cbm": {
+        "base": int, "depth": int, "teacher": str, "teacher_params": dict, "teacher_input": Literal["pair", "stack"],
+        "pairs_per_stack": int, "variance_weights": bool, "gap_weight": float, "w_min": float, "w_max": float,
+        "chroma": str, "smoothing": float, "gamma": float | str, "clip_guard": float | None,
+    },
+    "mitm": {
+        "translator": dict, "discriminator": dict, "lambda_pair": float, "lambda_cyc": float, "lambda_id": float,
+        "lambda_gan": float, "gamma": float, "map_fraction": float,
+    },
+    "tiny": {"width": int, "frozen_weights": str},
+}
 
-    A VALUE that parses as JSON (``1.5``, ``true``, ``[1, 2]``, ``{"a": 1}``) is taken
-    as that value, anything else as text. A KEY may not be empty.
-    """
-    params: dict[str, Any] = {}
-    for item in items or []:
-        key, sep, text = item.partition("=")
-        if not sep or not key.strip():
-            raise MefkitError(f"--task-param {item!r}: expected KEY=VALUE")
-        try:
-            value: Any = json.loads(text)
-        except json.JSONDecodeError:
-            value = text
-        params[key.strip()] = value
-    return params
+
+def task_param_types(task: str) -> dict[str, Any]:
+    """The ``--task-param`` types of ``task`` (``progressive-phase1`` reads as ``progressive``)."""
+    return TASK_PARAM_TYPES.get(task, TASK_PARAM_TYPES.get(task.split("-")[0], {}))
 
 
 def config_from_options(*, out: Path, resume: bool = False, task: str = "", task_params: dict | None = None,
@@ -122,11 +130,12 @@ def config_from_options(*, out: Path, resume: bool = False, task: str = "", task
     With ``resume`` and an existing ``RUN_DIR/config.json``, the saved config is the
     base; otherwise the dataclass defaults. Options that are ``None`` (not given) keep
     the base value. Recognised ``opts``: the names of :class:`COMMON`'s attributes;
-    ``task_param`` (``KEY=VALUE`` strings) is merged over ``task_params``.
+    ``task_param`` (``KEY=VALUE`` strings, typed by :data:`TASK_PARAM_TYPES`) is merged
+    over ``task_params``.
     """
     from ..train.config import TrainConfig, load_config
 
-    extra = parse_task_params(opts.get("task_param"))
+    extra = parse_params(task_param_types(task), opts.get("task_param"), label=f"--task-param of task {task!r}")
     if extra:
         task_params = {**(task_params or {}), **extra}
 
@@ -235,9 +244,9 @@ def train_tiny(
 @reports_errors
 def train_labels(
     data: Path = typer.Argument(..., help="train_stacks root (<source>/<scene>/NN.jpg)."),
-    cache: Optional[Path] = typer.Option(None, "--cache", help="Label cache folder (default ~/.cache/mefkit/stack_labels or $MEFKIT_LABEL_CACHE)."),
-    methods: Optional[str] = typer.Option(None, "--methods", help="Comma list of candidate classic methods (default: all)."),
-    skip: Optional[str] = typer.Option(None, "--skip", help="Comma list of methods not to try."),
+    label_cache: Optional[Path] = COMMON.label_cache,
+    label_methods: Optional[str] = COMMON.label_methods,
+    skip_label_methods: Optional[str] = COMMON.skip_label_methods,
     max_side: int = typer.Option(512, "--max-side", help="Downscale stacks to this longer side before fusing."),
     refresh: Optional[str] = typer.Option(None, "--refresh", help="Comma list of methods to recompute (after a change to their code)."),
     eval_root: Optional[List[Path]] = typer.Option(None, "--eval-root", help="Folders of evaluation scenes to exclude (default: mefb, mef_database, memorial beside DATA)."),
@@ -249,14 +258,14 @@ def train_labels(
     from ..train.labels import build_stack_labels, default_label_cache
     from ..train.stacks import find_stacks, guess_data_root, split_excluded
 
-    cache = cache or default_label_cache()
+    cache = label_cache or default_label_cache()
     stacks = find_stacks(data)
     roots = eval_root or [guess_data_root(data) / n for n in ("mefb", "mef_database", "memorial")]
     kept, excluded = split_excluded(stacks, roots)
     console.print(f"{len(stacks)} stacks, {len(excluded)} excluded as evaluation scenes, {len(kept)} labelled", highlight=False)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as prog:
         bar = prog.add_task("labels", total=len(kept))
-        choices = build_stack_labels(kept, cache, methods=_split(methods), skip=_split(skip) or (), max_side=max_side,
+        choices = build_stack_labels(kept, cache, methods=_split(label_methods), skip=_split(skip_label_methods) or (), max_side=max_side,
                                      refresh=_split(refresh) or (),
                                      on_progress=lambda sid, done, total: prog.update(bar, completed=done, description=sid))
     table = Table(title=f"stack labels ({cache}/choices.csv)")

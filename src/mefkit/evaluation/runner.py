@@ -133,7 +133,7 @@ class _SceneData:
     @property
     def bracket(self) -> Bracket:
         if self._bracket is None:
-            self._bracket = read_bracket(list(self.scene.frames), order="given")
+            self._bracket = read_bracket(list(self.scene.frames), order="given", check_order=False)
         return self._bracket
 
     @property
@@ -250,7 +250,7 @@ def _run_job(job: Job, data: _SceneData, store: CellStore, metrics: Sequence[str
         if save_fused:
             full = store.fused_path(scene.name, job.method)
             full.parent.mkdir(parents=True, exist_ok=True)
-            write_image(full, fused, force=True)
+            write_image(full, fused, force=True, method=job.method)
             cell["fused_file"] = full.relative_to(store.root).as_posix()
     except (KeyboardInterrupt, SystemExit):
         raise

@@ -406,15 +406,30 @@ def _file_sha1(path: str | Path) -> str:
     return hashlib.sha1(Path(path).read_bytes()).hexdigest()
 
 
+#: Largest share of the stacks held out for validation.
+MAX_VAL_SHARE = 0.2
+
+
+def validation_count(n_stacks: int, n_val: int) -> int:
+    """Stacks to hold out: ``n_val``, but at most :data:`MAX_VAL_SHARE` of ``n_stacks``
+    (at least one when there are two or more), so small data still mostly trains."""
+    if n_val <= 0 or n_stacks < 2:
+        return 0
+    return max(1, min(n_val, int(n_stacks * MAX_VAL_SHARE)))
+
+
 def split_validation(stacks: Sequence[Stack], n_val: int) -> tuple[list[Stack], list[Stack]]:
     """Hold out about ``n_val`` stacks for validation, whole scenes at a time.
+
+    ``n_val`` is capped by :func:`validation_count` (at most a fifth of the stacks).
 
     Captures of one scene (``BandonSunset_1``, ``BandonSunset_2``: same
     :func:`~mefkit.train.exclusion.normalize_scene_name`) go to the same side, so
     validation never sees a scene that trains. Scenes are drawn with a fixed seed (0),
     independent of the run seed, so every run validates on the same scenes.
     """
-    if n_val <= 0 or len(stacks) < 2:
+    n_val = validation_count(len(stacks), n_val)
+    if n_val == 0:
         return list(stacks), []
     groups: dict[str, list[Stack]] = {}
     for s in stacks:

@@ -133,6 +133,7 @@ def fused_lightness(
     ),
     kind="learned",
     weights=WEIGHTS,
+    frames_used=2,
 )
 def cbm(
     frames: Sequence[np.ndarray],

@@ -5,7 +5,7 @@ What it adds to the engine's defaults:
 
 * **Data** (:meth:`CbmTask.build_data`): real stacks (``cfg.data.stacks``), evaluation
   scenes excluded as for every method (:func:`mefkit.train.stacks.split_excluded`),
-  the last ``cfg.data.val_scenes`` stacks held out for validation, and labels made by a
+  the last ``cfg.data.val_scenes`` stacks (at most a fifth) held out for validation, and labels made by a
   **teacher** (any registered method; on the pair or the whole stack) through
   :mod:`mefkit.methods.cbm.teacher_labels`, all built before the first step and cached on
   disk by teacher name and parameters.
@@ -43,7 +43,7 @@ from .stages import clip_reliability, compose, rgb_to_lab
 from .stages.lab import lightness
 from ...errors import MefkitError
 from .unet import CBMUNet
-from ...train.data import DataBundle, TrainPairs, ValPairs
+from ...train.data import DataBundle, TrainPairs, ValPairs, validation_count
 from ...train.engine import Task
 from ...train.images import ImageCache
 from ...train.stacks import find_stacks, guess_data_root, split_excluded
@@ -147,7 +147,7 @@ class CbmTask(Task):
             raise MefkitError("CBM takes only stack data (its labels come from the teacher); drop --synthetic / SICE")
         kept, excluded = split_excluded(find_stacks(d.stacks),
                                         [guess_data_root(d.stacks) / n for n in ("mefb", "mef_database", "memorial")])
-        n_val = min(d.val_scenes, max(0, len(kept) - 1))
+        n_val = validation_count(len(kept), d.val_scenes)
         train_stacks, val_stacks = (kept[:-n_val], kept[-n_val:]) if n_val else (kept, [])
         cache_dir = d.label_cache or str(Path(cfg.out).resolve().parent / "teacher_cache")
         images = ImageCache(d.cache_mb)

@@ -67,6 +67,7 @@ def mitm_stages(
     "Translation Learning with Multiscale Surround Switching Maps, Mathematics 12(20) 3244, 2024",
     kind="learned",
     weights=WEIGHTS,
+    frames_used=2,
 )
 def mitm(
     frames: Sequence[np.ndarray],

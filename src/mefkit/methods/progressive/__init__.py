@@ -114,6 +114,7 @@ def _nhwc(t: Any) -> Any:
     "M.S. thesis, National Taiwan University (advisor Y.-Y. Chuang)",
     kind="learned",
     weights=WEIGHTS,
+    frames_used=2,
 )
 def progressive(
     frames: Sequence[np.ndarray],
