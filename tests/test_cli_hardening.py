@@ -400,9 +400,9 @@ def test_weights_are_written_with_the_usual_file_mode(tmp_path):
 
     from mefkit.io import default_file_mode
     from mefkit.methods.cbm.unet import CBMUNet, save_cbm_unet
-    from mefkit.train.checkpoint import save_safetensors
+    from mefkit.nn.weights import save_weights
 
-    save_safetensors(torch.nn.Linear(2, 2), tmp_path / "unet.safetensors")
+    save_weights(tmp_path / "unet.safetensors", torch.nn.Linear(2, 2))
     save_cbm_unet(CBMUNet(base=2, depth=1), tmp_path / "cbm.safetensors")
     for name in ("unet.safetensors", "cbm.safetensors"):
         assert (tmp_path / name).stat().st_mode & 0o777 == default_file_mode() == 0o666 & ~_umask()
