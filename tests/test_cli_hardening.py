@@ -109,6 +109,11 @@ def test_own_result_in_the_bracket_folder_is_left_out(tmp_path):
     assert "leaving out fused.jpg: written by mefkit" in second.stderr
     assert "fused 3 frames" in second.stderr
     assert [p.name for p in read_bracket(br).paths] == ["f0.png", "f1.png", "f2.png"]
+    # The earlier result can be replaced (it is not an input); a frame never can.
+    again = runner.invoke(app, ["fuse", str(br), "-o", str(br / "fused.jpg"), "--force"])
+    assert again.exit_code == 0, again.stderr
+    frame = runner.invoke(app, ["fuse", str(br), "-o", str(br / "f0.png"), "--force"])
+    assert frame.exit_code == 2 and "refusing to overwrite an input" in frame.stderr
 
 
 # 4. A folder that does not exist -----------------------------------------------------------

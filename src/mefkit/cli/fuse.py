@@ -48,11 +48,12 @@ def _frames_text(method: str, n: int) -> str:
 
 
 def _input_files(frames: List[Path]) -> list[Path]:
-    """The files an output must not replace: each given file, and each given folder's images."""
+    """The files an output must not replace: each given file, and each given folder's
+    frames (not the results mefkit saved there, which the bracket leaves out)."""
     out: list[Path] = []
     for p in frames:
         if p.is_dir():
-            out.extend(list_images(p))
+            out.extend(f for f in list_images(p) if not is_mefkit_output(f))
         else:
             out.append(p)
     return out
