@@ -86,17 +86,18 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(tmp)
         files = tmp / "weights"
         files.mkdir()
+        # All altered files first, from the tree as it is now, before any test runs.
+        altered = {name: write_mutation(name, files) for name in names}
         for name in ["(none: shipped files)", *names]:
             work = tmp / "run"
             shutil.rmtree(work, ignore_errors=True)
             package = copy_package(work)
             if name in MUTATIONS:
                 method = MUTATIONS[name][0]
-                altered = write_mutation(name, files)
-                shutil.copyfile(altered, package / SHIPPED_FILES[method][0])
+                shutil.copyfile(altered[name], package / SHIPPED_FILES[method][0])
                 if args.keep:
                     args.keep.mkdir(parents=True, exist_ok=True)
-                    shutil.copyfile(altered, args.keep / altered.name)
+                    shutil.copyfile(altered[name], args.keep / altered[name].name)
             failed, total, seconds = run_pytest(work / "src", tests, tmp / "report.xml", [])
             pins = [t for t in failed if PIN_MARK in t]
             others = [t for t in failed if PIN_MARK not in t]
