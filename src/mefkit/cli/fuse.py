@@ -14,7 +14,8 @@ from rich.table import Table
 from ..api import fuse as fuse_bracket
 from ..errors import MefkitError, OutputError
 from ..io import FORMAT_BITS, list_images, read_bracket, write_image
-from ..registry import method_infos
+from ..nn.stack_fusion import frames_note
+from ..registry import get_method, method_infos
 from .app import app, console, exit_code_for, parse_params, reports_errors
 
 _PARAM_HELP = "Method parameter KEY=VALUE (repeatable), e.g. -p levels=9."
@@ -49,8 +50,10 @@ def fuse_cmd(
     fused = fuse_bracket(bracket, method=method, **params)
     write_image(output, fused, bits=out_bits, quality=quality, force=force, inputs=bracket.paths)
     h, w = bracket.shape
+    note = frames_note(get_method(method).fn, bracket.frames, params)
+    used = f"fused {len(bracket.frames)} frames" if note is None else f"fused a bracket of {len(bracket.frames)} frames, {note}"
     console.print(
-        f"fused {len(bracket.frames)} frames ({w}x{h}, ordered by {bracket.order_by}) "
+        f"{used} ({w}x{h}, ordered by {bracket.order_by}) "
         f"with {method} in {time.perf_counter() - start:.2f} s -> {output} ({out_bits}-bit)",
         highlight=False,
     )

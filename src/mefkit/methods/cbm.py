@@ -29,6 +29,7 @@ from ..cbm import CHROMA_MODES, clip_reliability, compose, rgb_to_lab
 from ..cbm.chroma import CLIP_START
 from ..cbm.gamma import GAMMA_TARGET
 from ..cbm.lab import L_MAX
+from ..nn.stack_fusion import DEFAULT_MAX_FRAMES
 from ..registry import register_method
 
 #: Weights shipped with mefkit (see ``weights/cbm_MODEL_CARD.md``).
@@ -114,6 +115,46 @@ def fused_lightness(
     return guided_upsample(coef, [lums])[..., 0].clip(0.0, 1.0)
 
 
+def stack_lightness(
+    lums: Sequence[np.ndarray],
+    *,
+    weights: str | Path | None = None,
+    max_side: int = TRAIN_SIDE,
+    tile: int = 512,
+    tile_pad: int = 32,
+    device: str = "cpu",
+    design: str = "chain",
+) -> np.ndarray:
+    """U-Net fusion of K >= 2 lightness maps ``L/100`` (darkest first) by the stack rule.
+
+    The maps are shrunk once to ``max_side`` (as :func:`fused_lightness`), fused by
+    pairs of exposure neighbours and merged (:func:`mefkit.nn.stack_fusion.fuse_stack`),
+    and guided-upsampled once. Two maps give :func:`fused_lightness` exactly.
+
+    Returns
+    -------
+    ndarray
+        ``(H, W)`` float32 fused ``L/100`` in [0, 1].
+    """
+    from ..nn.stack_fusion import StackPlan, fuse_stack
+
+    h, w = lums[0].shape[:2]
+    size = None
+    if max_side and max(h, w) > max_side:
+        s = max_side / max(h, w)
+        size = (max(1, round(h * s)), max(1, round(w * s)))
+
+    def pair(under: np.ndarray, over: np.ndarray) -> np.ndarray:
+        return fused_lightness(under[..., 0], over[..., 0], weights=weights, max_side=0, tile=tile,
+                               tile_pad=tile_pad, device=device)[..., None]
+
+    k = len(lums)
+    plan = StackPlan(tuple(range(k)), tuple(range(k)))
+    out = fuse_stack(pair, [np.asarray(x, np.float32)[..., None] for x in lums], max_mp=None, design=design,
+                     plan=plan, size=size)
+    return out[..., 0]
+
+
 def _infer(model, image: np.ndarray, tile: int, tile_pad: int, device: str):  # noqa: ANN001 - a torch module
     """The U-Net on ``image`` ``(H, W, 2)``, tiled: ``(1, 1, H, W)`` tensor."""
     import torch
@@ -157,6 +198,8 @@ def cbm(
     tile: int = 512,
     tile_pad: int = 32,
     device: str = "cpu",
+    stack: str = "chain_fw",
+    max_frames: int = DEFAULT_MAX_FRAMES,
 ) -> np.ndarray:
     """Fuse a bracket with CBM (darkest and brightest frame).
 
@@ -208,12 +251,15 @@ def cbm(
         raise ValueError(f"max_side must be >= 0, got {max_side}")
     if tile < 0 or tile_pad < 0:
         raise ValueError(f"tile and tile_pad must be >= 0, got {tile}, {tile_pad}")
-    labs = [rgb_to_lab(frames[0]), rgb_to_lab(frames[-1])]
+    from ..nn.stack_fusion import select_frames
+
+    used = [frames[i] for i in select_frames(frames, max_frames).used]
+    labs = [rgb_to_lab(f) for f in used]
     lums = [np.clip(lab[..., 0] / np.float32(L_MAX), 0.0, 1.0) for lab in labs]
-    lum = fused_lightness(lums[0], lums[1], weights=weights, max_side=max_side, tile=tile, tile_pad=tile_pad,
-                          device=device)
+    lum = stack_lightness(lums, weights=weights, max_side=max_side, tile=tile, tile_pad=tile_pad, device=device,
+                          design=stack)
     rel = None
     if clip_guard is not None and clip_guard < 1.0:
-        rel = [clip_reliability(frames[0], clip_guard), clip_reliability(frames[-1], clip_guard)]
+        rel = [clip_reliability(f, clip_guard) for f in used]
     return compose(labs, lum, chroma=chroma, smoothing=smoothing, gamma=gamma, gamma_target=gamma_target,
                    reliabilities=rel)

@@ -18,6 +18,7 @@ from ..mitm.retinex import CLIP_PERCENTILES, RETINEX_SHARE, SATURATION, SSR_EPSI
 from ..mitm.smap import SMAP_CENTRE, SMAP_SLOPE
 from ..mitm.stages import TSMAP_SIGMA, FusionParams, run_stages
 from ..mitm.surround import MSR_SIGMAS, REFERENCE_SIZE
+from ..nn.stack_fusion import DEFAULT_MAX_FRAMES
 from ..registry import register_method
 
 
@@ -74,6 +75,10 @@ def mitm(
     clip_percentiles: Sequence[float] = CLIP_PERCENTILES,
     retinex_share: float = RETINEX_SHARE,
     saturation: float = SATURATION,
+    stack: str = "chain_fw",
+    max_frames: int = DEFAULT_MAX_FRAMES,
+    max_mp: float | None = None,
+    hue: str = "inputs",
 ) -> np.ndarray:
     """Fuse an under/over pair by MITM (reconstructed from the paper's description).
 
@@ -126,13 +131,19 @@ def mitm(
     """
     if len(clip_percentiles) != 2:
         raise ValueError(f"clip_percentiles must be two numbers, got {clip_percentiles}")
-    stages = mitm_stages(
-        frames,
-        translator=translator, weights=weights, device=device, tile=tile, tile_pad=tile_pad,
-        slope=slope, centre=centre, reference_size=reference_size, me_sigma=me_sigma,
-        translated_share=translated_share, tsmap_sigma=tsmap_sigma,
-        ssr_sigmas=tuple(ssr_sigmas), ssr_weights=None if ssr_weights is None else tuple(ssr_weights),
-        ssr_eps=ssr_eps, clip_percentiles=(float(clip_percentiles[0]), float(clip_percentiles[1])),
-        retinex_share=retinex_share, saturation=saturation,
-    )
-    return stages.output
+    from ..nn.stack_fusion import fuse_stack
+
+    def pair(under: np.ndarray, over: np.ndarray) -> np.ndarray:
+        return mitm_stages(
+            [under, over],
+            translator=translator, weights=weights, device=device, tile=tile, tile_pad=tile_pad,
+            slope=slope, centre=centre, reference_size=reference_size, me_sigma=me_sigma,
+            translated_share=translated_share, tsmap_sigma=tsmap_sigma,
+            ssr_sigmas=tuple(ssr_sigmas), ssr_weights=None if ssr_weights is None else tuple(ssr_weights),
+            ssr_eps=ssr_eps, clip_percentiles=(float(clip_percentiles[0]), float(clip_percentiles[1])),
+            retinex_share=retinex_share, saturation=saturation,
+        ).output
+
+    from ..hue import hue_refiner
+
+    return fuse_stack(pair, frames, max_mp=max_mp, design=stack, max_frames=max_frames, refine=hue_refiner(hue))

@@ -22,6 +22,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..nn.stack_fusion import DEFAULT_MAX_FRAMES
 from ..params import require_non_negative
 from ..registry import register_method
 
@@ -151,6 +152,8 @@ def progressive(
     device: str = "cpu",
     hue: str = "network",
     flips: int | str = "auto",
+    stack: str = "chain_fw",
+    max_frames: int = DEFAULT_MAX_FRAMES,
 ) -> np.ndarray:
     """Fuse the darkest and brightest frames with the two-phase progressive networks.
 
@@ -203,12 +206,12 @@ def progressive(
         return one_pass
 
     return _run_networks(frames, make_pass, 3, weights=weights, max_mp=max_mp, tile=tile, tile_pad=tile_pad,
-                         device=device, hue=hue, flips=flips)
+                         device=device, hue=hue, flips=flips, stack=stack, max_frames=max_frames)
 
 
 def _run_networks(frames: Sequence[np.ndarray], make_pass: Any, out_channels: int, *, weights: str | None,
                   max_mp: float | None, tile: int, tile_pad: int, device: str, hue: str,
-                  flips: int | str) -> np.ndarray:
+                  flips: int | str, stack: str = "chain_fw", max_frames: int = DEFAULT_MAX_FRAMES) -> np.ndarray:
     """The shared body of :func:`progressive` and :func:`fuse_both_phases`.
 
     Checks the options, loads the weights, wraps ``make_pass(model, path)`` (a network
@@ -229,12 +232,19 @@ def _run_networks(frames: Sequence[np.ndarray], make_pass: Any, out_channels: in
     from ..nn.self_ensemble import flip_count, flip_ensemble
     from ..nn.tiling import fuse_full_resolution
 
-    passes = flip_count(*frames[0].shape[:2], max_mp, flips)
+    from ..nn.stack_fusion import fuse_stack, merge_groups, pair_count, select_frames
+
+    plan = select_frames(frames, max_frames)
+    # The mirrored-pass budget counts every pair the stack rule fuses.
+    passes = flip_count(*frames[0].shape[:2], max_mp and max_mp / pair_count(stack, len(plan.used)), flips)
     net = flip_ensemble(make_pass(load_weights(path, device), path), passes)
-    return fuse_full_resolution(
-        net, [frames[0], frames[-1]], max_mp=max_mp, tile=tile, tile_pad=tile_pad, device=device,
-        out_channels=out_channels, multiple=UNET_FACTOR, refine=refine,
-    )
+
+    def pair(under: np.ndarray, over: np.ndarray) -> np.ndarray:
+        return fuse_full_resolution(net, [under, over], max_mp=None, tile=tile, tile_pad=tile_pad, device=device,
+                                    out_channels=out_channels, multiple=UNET_FACTOR)
+
+    return fuse_stack(pair, frames, max_mp=max_mp, design=stack, plan=plan, refine=refine,
+                      merge=merge_groups(3) if out_channels > 3 else None)
 
 
 #: Colour modes of the progressive method (see ``hue`` of :func:`progressive`).
@@ -242,22 +252,10 @@ HUE_MODES = ("network", "inputs")
 
 
 def _hue_refiner(hue: str) -> Any:
-    """The working-size refinement for a ``hue`` mode: None or a hue restorer.
+    """The working-size refinement for a ``hue`` mode (:func:`mefkit.hue.hue_refiner`)."""
+    from ..hue import hue_refiner
 
-    The restorer handles outputs of 3 or 6 channels (one or both phases), restoring
-    each RGB triple against the same inputs.
-    """
-    if hue not in HUE_MODES:
-        raise ValueError(f"hue must be one of {HUE_MODES}, got {hue!r}")
-    if hue == "network":
-        return None
-    from ..hue import restore_hue
-
-    def refine(out: np.ndarray, frames: Sequence[np.ndarray]) -> np.ndarray:
-        parts = [restore_hue(out[..., c:c + 3], frames) for c in range(0, out.shape[-1], 3)]
-        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=-1)
-
-    return refine
+    return hue_refiner(hue)
 
 
 def fuse_both_phases(
