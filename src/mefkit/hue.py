@@ -12,9 +12,14 @@ reliability (:func:`mefkit.cbm.chroma.clip_reliability`):
 ``t = min(1, |v| / HUE_MIN_CHROMA)``
 
 Summing the a*b* vectors weights each input's hue by its chroma, so a near-neutral
-input (whose hue is noise) counts little; where every input is neutral or clipped
-(``|v|`` small) the fused image's own colour stays. Lightness and chroma are unchanged,
-so tone and saturation remain the fusion's; only the hue angle moves.
+input (whose hue is noise) counts little. Where every input is clipped (nothing to
+trust) the fused image's own colour stays. Where unclipped inputs are neutral (``|v|``
+small, reliabilities summing to ``R >= 1``) the fused chroma is capped at ``|v|``: a
+learned fusion tints a grey bracket by up to 25/255 per channel, and a grey scene must
+stay grey. In general the fused image's own a*b* (the ``1 - t`` part) is scaled by
+``min(1, (|v| + (1 - min(R, 1)) C_f) / C_f)``. Lightness is unchanged, and so is
+chroma wherever the inputs are coloured (``t = 1``): tone and saturation remain the
+fusion's.
 
 OpenCV does the Lab conversions (a maintained implementation); the hue vector blend is
 written here because no library offers it. The work runs in row strips, so the extra

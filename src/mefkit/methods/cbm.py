@@ -4,17 +4,20 @@ Son, Go, Lee, Lee, "Variance-driven U-Net weighted training and chroma-scale-bas
 multi-exposure image fusion", Mathematics 2025, 13(22) 3629; reconstructed from the
 paper's abstract and conference summary (papers.md §3b), not from its full text.
 
-Pipeline (test time) for the darkest and brightest frame of the bracket:
+Pipeline (test time):
 
-1. Both frames to CIE-Lab (OpenCV, :mod:`mefkit.cbm.lab`).
-2. The U-Net (:mod:`mefkit.nn.cbm_unet`) fuses their lightness ``L/100``.
+1. The frames to CIE-Lab (OpenCV, :mod:`mefkit.cbm.lab`).
+2. The U-Net (:mod:`mefkit.nn.cbm_unet`) fuses two lightnesses ``L/100``. The paper
+   fuses two exposures; a bracket of K > 2 frames goes through the K-frame rule of
+   :mod:`mefkit.nn.stack_fusion` (our extension): at most ``max_frames`` frames, every
+   pair of exposure neighbours through the U-Net, the pair lightnesses blended by
+   their frames' exposure-fusion weights, one guided upsampling.
 3. Gamma compensation of the fused lightness (:mod:`mefkit.cbm.gamma`).
-4. a*, b* from the inputs by chroma scale, ``select`` or ``weighted``
+4. a*, b* from all used inputs by chroma scale, ``select`` or ``weighted``
    (:mod:`mefkit.cbm.chroma`).
 5. Lab back to sRGB.
 
-The method is defined for two exposures (the paper's design); with more frames the
-darkest and brightest are used. Torch is imported inside the function only.
+Torch is imported inside the function only.
 """
 
 from __future__ import annotations
@@ -201,13 +204,13 @@ def cbm(
     stack: str = "chain_fw",
     max_frames: int = DEFAULT_MAX_FRAMES,
 ) -> np.ndarray:
-    """Fuse a bracket with CBM (darkest and brightest frame).
+    """Fuse a bracket with CBM, every frame used.
 
     Parameters
     ----------
     frames : sequence of ndarray
-        N >= 2 frames ``(H, W, 3)`` float32 sRGB in [0, 1], darkest first; the first
-        and last are fused.
+        K >= 2 frames ``(H, W, 3)`` float32 sRGB in [0, 1], any order (put in exposure
+        order by mean luminance).
     weights : str, optional
         Path of CBM U-Net safetensors (default: shipped ``cbm.safetensors``).
     chroma : {"select", "weighted"}
@@ -235,6 +238,9 @@ def cbm(
         whole image at once.
     device : str
         Torch device, e.g. ``"cpu"`` or ``"cuda"``.
+    stack, max_frames : str, int
+        The K-frame rule and the cap on frames used, as in
+        :func:`mefkit.methods.progressive.progressive` (default ``chain_fw``, 9).
 
     Returns
     -------

@@ -32,10 +32,10 @@ def mitm_stages(
     tile_pad: int = 48,
     **fusion: object,
 ):
-    """Run MITM and return every stage (:class:`mefkit.mitm.stages.Stages`).
+    """Run MITM on a pair and return every stage (:class:`mefkit.mitm.stages.Stages`).
 
-    Takes the darkest and the brightest frame as LE and HE (spec M10); other parameters
-    as in :func:`mitm`.
+    Takes the first and the last frame as LE and HE (the paper's pair); other
+    parameters as in :func:`mitm`.
     """
     from ..mitm.translate import translate_pair
 
@@ -80,13 +80,16 @@ def mitm(
     max_mp: float | None = None,
     hue: str = "inputs",
 ) -> np.ndarray:
-    """Fuse an under/over pair by MITM (reconstructed from the paper's description).
+    """Fuse a bracket by MITM (reconstructed from the paper's description), every frame used.
 
     Parameters
     ----------
     frames : sequence of ndarray
-        N >= 2 frames ``(H, W, 3)`` float32 RGB in [0, 1], darkest first; only the
-        darkest (LE) and the brightest (HE) are used (spec M10).
+        K >= 2 frames ``(H, W, 3)`` float32 RGB in [0, 1], any order. The paper fuses
+        an LE/HE pair; K > 2 frames go through the K-frame rule of
+        :mod:`mefkit.nn.stack_fusion` (our extension): every pair of exposure
+        neighbours is fused by MITM and the results are blended by their frames'
+        exposure-fusion weights.
     translator : {"learned", "curve"}
         The trained mutual translators, or a histogram-curve stand-in (ablation).
     weights : str, optional
@@ -118,6 +121,16 @@ def mitm(
         Share of the retinex lightness in the output lightness (M8: 0.5).
     saturation : float
         Colour saturation factor (1).
+    stack, max_frames : str, int
+        The K-frame rule and the cap on frames used, as in
+        :func:`mefkit.methods.progressive.progressive` (default ``chain_fw``, 9).
+    max_mp : float or None
+        Working size in megapixels: larger brackets are fused at that size and the
+        result is guided-upsampled once. None (default): full resolution.
+    hue : {"inputs", "network"}
+        ``inputs`` (default): hue from the unclipped inputs and no more chroma than
+        they have where they are neutral (:func:`mefkit.hue.restore_hue`): a gray
+        bracket stays gray. ``network``: the pipeline's own colour.
 
     Returns
     -------

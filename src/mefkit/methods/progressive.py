@@ -1,8 +1,12 @@
 """Two-phase progressive fusion (Huang, NTU thesis): intermediate exposure, then attention.
 
 Phase 1 (:class:`mefkit.nn.progressive.IntermediateUNet`) makes an intermediate
-exposure from the darkest and brightest frames; phase 2
-(:class:`mefkit.nn.progressive.AMNet`) refines it with attention over the three.
+exposure from two frames; phase 2 (:class:`mefkit.nn.progressive.AMNet`) refines it
+with attention over the three. A bracket of K > 2 frames is fused by the K-frame rule
+of :mod:`mefkit.nn.stack_fusion`: at most ``max_frames`` frames chosen evenly in log
+luminance, every pair of exposure neighbours through the networks at the working size,
+the pair results blended with their frames' exposure-fusion weights, one guided
+upsampling at the end.
 Weights ship in the package (``mefkit/weights/progressive_v1.safetensors``, see
 ``progressive_MODEL_CARD.md``); ``weights=PATH`` loads others in the same format
 (:func:`save_weights`).
@@ -155,13 +159,14 @@ def progressive(
     stack: str = "chain_fw",
     max_frames: int = DEFAULT_MAX_FRAMES,
 ) -> np.ndarray:
-    """Fuse the darkest and brightest frames with the two-phase progressive networks.
+    """Fuse a bracket with the two-phase progressive networks, every frame used.
 
     Parameters
     ----------
     frames : sequence of ndarray
-        N >= 2 frames ``(H, W, 3)`` float32 in [0, 1], darkest first. The networks
-        take two exposures: the first (darkest) and the last (brightest) are used.
+        K >= 2 frames ``(H, W, 3)`` float32 in [0, 1], in any order (they are put in
+        exposure order by mean luminance). The networks take two exposures; K > 2
+        frames are fused by pairs of exposure neighbours (``stack``).
     weights : str, optional
         A weights file written by :func:`save_weights`; default the shipped weights.
     phase : {1, 2}
@@ -185,8 +190,19 @@ def progressive(
     flips : {"auto", 1, 2, 4}
         Geometric self-ensemble: the mean of this many mirrored network passes
         (:mod:`mefkit.nn.self_ensemble`). ``auto``: as many as fit in the ``max_mp``
-        budget (4 for brackets up to ``max_mp / 4`` megapixels, 2 up to half, else 1),
-        so large brackets cost what a single pass costs.
+        budget shared by all pairs (for one pair: 4 for brackets up to ``max_mp / 4``
+        megapixels, 2 up to half, else 1), so large brackets cost what a single pass
+        per pair costs.
+    stack : {"chain_fw", "chain", "tree", "base", "extremes"}
+        How K > 2 frames are fused (:func:`mefkit.nn.stack_fusion.fuse_stack_small`).
+        ``chain_fw`` (default): every pair of exposure neighbours, the pair results
+        blended by their two frames' mean exposure-fusion weight. ``extremes``: the
+        darkest and brightest frame only (the method before it used every frame).
+        Two frames give the same result under every rule.
+    max_frames : int
+        At most this many frames are used (>= 2; 0: all), chosen evenly in log mean
+        luminance, the darkest and brightest always
+        (:func:`mefkit.nn.stack_fusion.select_frames`); ``mefkit fuse`` reports which.
 
     Returns
     -------
