@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 import mefkit
-from mefkit.cbm import clip_reliability, compose, rgb_to_lab
+from mefkit.methods.cbm.stages import clip_reliability, compose, rgb_to_lab
 from mefkit.metrics import mef_ssim, psnr, ssim
 from mefkit.methods.cbm import fused_lightness
 

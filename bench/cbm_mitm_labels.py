@@ -5,7 +5,7 @@
 import sys, time
 from pathlib import Path
 from mefkit.train.stacks import find_stacks, split_excluded, guess_data_root
-from mefkit.train.teacher_labels import TeacherLabels, TeacherSpec, choose_pairs
+from mefkit.methods.cbm.teacher_labels import TeacherLabels, TeacherSpec, choose_pairs
 import torch; torch.set_num_threads(1)
 k, n = int(sys.argv[1]), int(sys.argv[2])
 root = str(Path(__file__).resolve().parents[2] / "shared" / "data" / "train_stacks")

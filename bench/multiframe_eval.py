@@ -39,7 +39,7 @@ def _frames(folder: Path) -> list[Path]:
 
 
 def _lab_l_mean(img: np.ndarray) -> float:
-    from mefkit.cbm.lab import rgb_to_lab
+    from mefkit.methods.cbm.stages.lab import rgb_to_lab
 
     return float(rgb_to_lab(img)[..., 0].mean())
 
@@ -48,7 +48,7 @@ def main() -> None:
     import torch
 
     import mefkit
-    from mefkit.cli.app import parse_params
+    from mefkit.params import parse_params
     from mefkit.io import as_float_rgb, read_bracket
     from mefkit.io.read import read_image
     from mefkit.metrics import mef_ssim, psnr, ssim
@@ -69,7 +69,7 @@ def main() -> None:
     for spec in args.config:
         name, _, rest = spec.partition("=")
         method, _, plist = rest.partition(":")
-        params = parse_params([p for p in plist.split(",") if p]) if plist else {}
+        params = parse_params(method, [p for p in plist.split(",") if p]) if plist else {}
         configs.append((name, method, params))
     rows = []
     log = open(args.log, "a")

@@ -79,7 +79,7 @@ def run(method: str, paths: list[Path], params: dict, repeats: int, threads: int
 
 
 def main() -> None:
-    from mefkit.cli.app import parse_params
+    from mefkit.params import parse_params
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--mp", type=float, default=12.0)
@@ -91,7 +91,7 @@ def main() -> None:
     params: dict[str, dict] = {}
     for spec in args.param:
         m, _, kv = spec.partition(":")
-        params.setdefault(m, {}).update(parse_params([kv]))
+        params.setdefault(m, {}).update(parse_params(m, [kv]))
     frames = make_bracket(args.mp)
     h, w = frames[0].shape[:2]
     print(f"# {w}x{h} ({w * h / 1e6:.1f} MP), 3 frames at -2/0/+2 EV; {args.threads} thread(s); "

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 import mefkit
-from mefkit.cli.app import parse_params
+from mefkit.params import parse_params
 from mefkit.methods.progressive import fuse_both_phases
 from mefkit.metrics import mef_ssim, psnr, ssim
 
@@ -51,7 +51,7 @@ def main() -> None:
     ap.add_argument("--only", default="", help="comma list among mertens,phase1,phase2 (default: all)")
     ap.add_argument("--from-csv", action="append", default=[], help="summarise earlier --csv files instead of fusing")
     args = ap.parse_args()
-    params = parse_params(args.param)  # as `mefkit fuse -p KEY=VALUE` reads them
+    params = parse_params("progressive", args.param)  # as `mefkit fuse -p KEY=VALUE` reads them
     if args.weights:
         params["weights"] = args.weights
     data = Path(args.data)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mefkit.cli.app import parse_params
+from mefkit.params import parse_params
 
 CHILD = r"""
 import json, resource, sys, time
@@ -83,7 +83,7 @@ def main() -> None:
     ap.add_argument("--weights", default=None, help="progressive weights file (default: shipped)")
     ap.add_argument("-p", "--param", action="append", default=[], help="progressive parameter KEY=VALUE")
     args = ap.parse_args()
-    params = parse_params(args.param)  # as `mefkit fuse -p KEY=VALUE` reads them
+    params = parse_params("progressive", args.param)  # as `mefkit fuse -p KEY=VALUE` reads them
     if args.weights:
         params["weights"] = args.weights
     with tempfile.TemporaryDirectory() as tmp:

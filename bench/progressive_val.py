@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 import mefkit
-from mefkit.cli.app import parse_params
+from mefkit.params import parse_params
 from mefkit.metrics import mef_ssim, psnr, ssim
 from mefkit.train.config import DataConfig
 from mefkit.train.augment import sample_rng
@@ -99,7 +99,7 @@ def main() -> None:
     weights = [tuple(w.split("=", 1)) for w in args.weights] or [("shipped", None)]
     pairs = validation_pairs(args.data, tuple(args.label_methods.split(",")))
     dynamic = dynamic_pairs(Path(args.dynamic)) if args.dynamic and Path(args.dynamic).is_dir() else []
-    extra = parse_params(args.param)  # as `mefkit fuse -p KEY=VALUE` reads them
+    extra = parse_params("progressive", args.param)  # as `mefkit fuse -p KEY=VALUE` reads them
     fusions = [("mertens", "mertens", {})]
     for name, path in weights:
         for hue in args.hue.split(","):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import mefkit.hue as hue_module
-from mefkit.cbm.lab import rgb_to_lab
+from mefkit.methods.cbm.stages.lab import rgb_to_lab
 from mefkit.hue import HUE_MIN_CHROMA, restore_hue
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -9,7 +10,7 @@ import numpy as np
 
 from .errors import BracketError, MethodError
 from .io import Bracket, as_float_rgb, check_frames, read_bracket
-from .io.order import order_frames
+from .io.order import order_frames, suggested_order
 from .registry import get_method
 
 
@@ -21,7 +22,8 @@ def load_frames(frames: Sequence[Any] | Bracket, order: str = "auto") -> Bracket
     frames : sequence of paths or arrays, or Bracket
         Arrays may be uint8, uint16 or float in [0, 1], gray or RGB.
     order : {"auto", "given"}
-        ``"auto"`` sorts darkest first (EXIF for files, else mean luminance).
+        ``"auto"`` sorts darkest first (EXIF for files, else mean luminance);
+        ``"given"`` keeps the order, with a warning when it is not darkest first.
     """
     if isinstance(frames, Bracket):
         return frames
@@ -39,6 +41,12 @@ def load_frames(frames: Sequence[Any] | Bracket, order: str = "auto") -> Bracket
     bracket = Bracket(arrays, [None] * len(arrays), depth, "given")
     if order == "auto":
         return order_frames(bracket, [None] * len(arrays))
+    idx, basis = suggested_order(arrays, [None] * len(arrays))
+    if idx != sorted(idx):
+        message = (f"frames are not ordered darkest first; by {basis} the order is "
+                   f"{', '.join(names[i] for i in idx)} (order='auto' sorts them)")
+        bracket.warnings.append(message)
+        warnings.warn(message, stacklevel=3)
     return bracket
 
 

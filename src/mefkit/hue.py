@@ -6,7 +6,7 @@ turns yellow, a yellow turns green (the progressive networks do this on the bund
 coffee bracket). The inputs' unclipped pixels still hold the scene's hue, so this step
 keeps the fused image's CIE-Lab lightness L* and chroma C* and replaces its hue angle
 by the hue of the inputs, each input's a*b* vector weighted by its clipping
-reliability (:func:`mefkit.cbm.chroma.clip_reliability`):
+reliability (:func:`mefkit.methods.cbm.stages.chroma.clip_reliability`):
 
 ``v = sum_k r_k (a_k, b_k)``;  ``(a, b) = t C_f v / |v| + (1 - t) (a_f, b_f)``,
 ``t = min(1, |v| / HUE_MIN_CHROMA)``
@@ -32,8 +32,8 @@ from typing import Sequence
 
 import numpy as np
 
-from .cbm.chroma import CLIP_START, clip_reliability
-from .cbm.lab import lab_to_rgb, rgb_to_lab
+from .methods.cbm.stages.chroma import CLIP_START, clip_reliability
+from .methods.cbm.stages.lab import lab_to_rgb, rgb_to_lab
 
 #: Inputs' summed a*b* length (CIE-Lab chroma units) from which their hue is fully
 #: trusted; below it the result blends linearly back to the fused image's own a*b*.

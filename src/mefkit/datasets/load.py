@@ -21,11 +21,14 @@ Layouts (``layout=``; ``"auto"`` recognises each scene folder on its own):
     ``EV-2``) when every name has one, else by EXIF exposure, else by mean luminance.
 
 Folders without images are searched recursively, so the root of ``../shared/data``
-loads too (scene names then start with the sub-dataset, ``"mefb/Arno"``).
+loads too (scene names then start with the sub-dataset, ``"mefb/Arno"``). Images lying
+beside scene folders (a result saved there, a preview) are left out with a warning and
+listed in ``Dataset.skipped``.
 """
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
@@ -70,6 +73,14 @@ def _subdirs(folder: Path) -> list[Path]:
         (p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")),
         key=lambda p: natural_key(p.name),
     )
+
+
+def _holds_images(folder: Path) -> bool:
+    """Whether ``folder`` or any folder below it holds an image."""
+    for _, _, files in os.walk(folder):
+        if any(Path(f).suffix.lower() in IMAGE_EXTENSIONS and not f.startswith(".") for f in files):
+            return True
+    return False
 
 
 def _by_stem(paths: list[Path]) -> dict[str, Path]:
@@ -189,6 +200,13 @@ class _Collector:
             self.sice_part(folder, subdirs)
             return
         images = _images(folder)
+        children = [d for d in subdirs if d.name.lower() != FUSED_DIR]
+        if images and any(_holds_images(d) for d in children):
+            # Images beside scene folders are strays (a result saved there, a preview),
+            # not a scene of their own: leave them out, say so, and read the scenes.
+            for p in images:
+                self.skip(self._name(folder / p.name), "a stray image beside the scene folders, ignored")
+            images = []
         if images:
             name = self._name(folder)
             try:
@@ -198,7 +216,6 @@ class _Collector:
                 return
             self.add(name, frames, gt, _fused_results(folder), layout, how)
             return
-        children = [d for d in subdirs if d.name.lower() != FUSED_DIR]
         if not children:
             if depth > 0:
                 self.skip(self._name(folder), "no images")

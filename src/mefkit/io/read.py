@@ -13,7 +13,8 @@ from PIL import Image, UnidentifiedImageError
 
 from ..errors import BracketError
 from .convert import as_float_rgb
-from .order import exposure_value, order_frames
+from .order import exposure_value, order_frames, suggested_order
+from .provenance import is_mefkit_output
 
 #: File extensions recognised as images when a folder is given (lower case).
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff")
@@ -144,11 +145,24 @@ def list_images(folder: str | Path) -> list[Path]:
 
 
 def _expand(sources: Sequence[str | Path]) -> list[Path]:
+    """Files of the bracket: each file as given, each folder's images minus mefkit's results."""
     paths: list[Path] = []
     for src in sources:
         p = Path(src)
+        if not p.exists():
+            what = "file" if p.suffix.lower() in IMAGE_EXTENSIONS else "file or folder"
+            raise BracketError(f"{p}: {what} not found")
         if p.is_dir():
             found = list_images(p)
+            ours = [f for f in found if is_mefkit_output(f)]
+            if ours:
+                names = ", ".join(f.name for f in ours)
+                warnings.warn(f"{p}: leaving out {names}: written by mefkit (a fused result, not a frame)",
+                              stacklevel=3)
+                found = [f for f in found if f not in ours]
+            if not found and ours:
+                raise BracketError(f"{p}: holds only images written by mefkit ({', '.join(f.name for f in ours)}), "
+                                   "no frames")
             if not found:
                 raise BracketError(f"{p}: folder holds no JPEG, PNG or TIFF images")
             paths.extend(found)
@@ -171,7 +185,7 @@ def check_frames(frames: Sequence[np.ndarray], names: Sequence[str]) -> None:
             )
 
 
-def read_bracket(sources: Sequence[str | Path] | str | Path, order: str = "auto") -> Bracket:
+def read_bracket(sources: Sequence[str | Path] | str | Path, order: str = "auto", *, check_order: bool = True) -> Bracket:
     """Read and validate a bracket from files and/or folders.
 
     Parameters
@@ -180,7 +194,13 @@ def read_bracket(sources: Sequence[str | Path] | str | Path, order: str = "auto"
         Image files, or folders whose images (by extension) form the bracket.
     order : {"auto", "given"}
         ``"auto"`` sorts darkest to brightest: by EXIF exposure value when every frame
-        has one, otherwise by mean luminance. ``"given"`` keeps the order passed.
+        has one, otherwise by mean luminance. ``"given"`` keeps the order passed, with a
+        warning naming the darkest-first order when the frames are not in it.
+    check_order : bool
+        ``False``: no such warning (a dataset whose layout fixes the order).
+
+    Folders given in ``sources`` leave out images mefkit wrote itself (tagged by
+    :mod:`mefkit.io.provenance`), with a warning naming them.
 
     Returns
     -------
@@ -194,7 +214,12 @@ def read_bracket(sources: Sequence[str | Path] | str | Path, order: str = "auto"
     """
     if isinstance(sources, (str, Path)):
         sources = [sources]
-    paths = _expand(sources)
+    with warnings.catch_warnings(record=True) as notices:
+        warnings.simplefilter("always")
+        paths = _expand(sources)
+    caught: list[str] = [str(w.message) for w in notices]
+    for message in caught:
+        warnings.warn(message, stacklevel=2)
     if len(paths) < 2:
         which = f": {paths[0]}" if paths else ""
         raise BracketError(f"a bracket needs at least two frames, got {len(paths)}{which}")
@@ -203,7 +228,6 @@ def read_bracket(sources: Sequence[str | Path] | str | Path, order: str = "auto"
         dup = next(p for p in paths if resolved.count(p.resolve()) > 1)
         raise BracketError(f"{dup}: given more than once")
     frames, depths, evs = [], [], []
-    caught: list[str] = []
     for p in paths:
         with warnings.catch_warnings(record=True) as rec:
             warnings.simplefilter("always")
@@ -220,4 +244,11 @@ def read_bracket(sources: Sequence[str | Path] | str | Path, order: str = "auto"
         return order_frames(bracket, evs)
     if order != "given":
         raise BracketError(f"order must be 'auto' or 'given', got {order!r}")
+    idx, basis = suggested_order(bracket.frames, evs) if check_order else ([], "")
+    if idx != sorted(idx):
+        names = ", ".join(Path(paths[i]).name for i in idx)
+        message = (f"frames are not ordered darkest first; by {basis} the order is {names} "
+                   "(drop --keep-order / order='given' to use it)")
+        bracket.warnings.append(message)
+        warnings.warn(message, stacklevel=2)
     return bracket

@@ -32,6 +32,8 @@ import cv2
 import numpy as np
 import torch
 
+from ..progress import tile_done
+
 Net = Callable[..., torch.Tensor]
 
 #: Default network working size in megapixels for :func:`fuse_full_resolution`.
@@ -138,6 +140,7 @@ def tiled_apply(
     overlap: int = 32,
     out_channels: int = 3,
     align: int = 1,
+    progress: Callable[[int, int], None] | None = None,
 ) -> torch.Tensor:
     """Run ``net`` over overlapping tiles and blend the tiles with feathered weights.
 
@@ -161,6 +164,9 @@ def tiled_apply(
         Put every tile origin and context window on a multiple of this (the network's
         total stride): then a strided network samples each tile on the same grid as a
         whole pass. Needs ``H``, ``W`` and ``tile_pad`` to be multiples of it.
+    progress : callable, optional
+        ``progress(done, total)`` after each tile; default :func:`mefkit.progress.tile_done`
+        (the listener the CLI installs, if any).
 
     Returns
     -------
@@ -180,8 +186,11 @@ def tiled_apply(
     b, _, h, w = inputs[0].shape
     if any(x.shape[0] != b or x.shape[-2:] != (h, w) for x in inputs):
         raise ValueError(f"inputs must share batch and size; got {[tuple(x.shape) for x in inputs]}")
+    report = progress or tile_done
     if tile == 0 or (h <= tile and w <= tile):
-        return net(*inputs).float()
+        out = net(*inputs).float()
+        report(1, 1)
+        return out
     if tile < 16:
         raise ValueError(f"tile must be 0 or >= 16, got {tile}")
     if tile_pad < 0:
@@ -194,6 +203,7 @@ def tiled_apply(
     acc = torch.zeros((b, out_channels, h, w), dtype=torch.float32, device=device)
     norm = torch.zeros((1, 1, h, w), dtype=torch.float32, device=device)
     (ys, th), (xs, tw) = _layout(h, tile, overlap, align), _layout(w, tile, overlap, align)
+    done, total = 0, len(ys) * len(xs)
     for y0 in ys:
         for x0 in xs:
             # Context window, clamped to the image.
@@ -207,6 +217,8 @@ def tiled_apply(
             weight = (wy[:, None] * wx[None, :]).to(device)
             acc[..., y0 : y0 + th, x0 : x0 + tw] += out * weight
             norm[..., y0 : y0 + th, x0 : x0 + tw] += weight
+            done += 1
+            report(done, total)
     return acc / norm
 
 

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from ..errors import MefkitError
+from ..io.write import default_file_mode
 
 CHECKPOINT_NAME = "checkpoint.pt"
 
@@ -80,6 +81,7 @@ def save_safetensors(module: nn.Module, path: str | Path, metadata: Mapping[str,
     meta = {k: v if isinstance(v, str) else json.dumps(v) for k, v in (metadata or {}).items()}
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     save_file(state, str(tmp), metadata=meta)
+    os.chmod(tmp, default_file_mode())  # safetensors writes 0600; weights are meant to be shared
     os.replace(tmp, path)
 
 

@@ -3,7 +3,7 @@
 :func:`mefkit.metrics.mef_ssim` is the reference (numpy, the authors' MATLAB step by
 step); this module computes the same score with torch filters so that it can be a
 training loss. It is the metric itself, not MEFNet's training form
-(:func:`mefkit.train.progressive_task.mef_ssim_loss`, which takes the structure of the
+(:func:`mefkit.methods.progressive.task.mef_ssim_loss`, which takes the structure of the
 single exposure with the largest local variance): here the desired patch blends the
 exposures' structures with the structural-consistency weights, its contrast is the
 largest of theirs, and the scales combine as the metric's product of powers.

@@ -6,15 +6,15 @@ paper's abstract and conference summary (papers.md §3b), not from its full text
 
 Pipeline (test time):
 
-1. The frames to CIE-Lab (OpenCV, :mod:`mefkit.cbm.lab`).
-2. The U-Net (:mod:`mefkit.nn.cbm_unet`) fuses two lightnesses ``L/100``. The paper
+1. The frames to CIE-Lab (OpenCV, :mod:`mefkit.methods.cbm.stages.lab`).
+2. The U-Net (:mod:`mefkit.methods.cbm.unet`) fuses two lightnesses ``L/100``. The paper
    fuses two exposures; a bracket of K > 2 frames goes through the K-frame rule of
    :mod:`mefkit.nn.stack_fusion` (our extension): at most ``max_frames`` frames, every
    pair of exposure neighbours through the U-Net, the pair lightnesses blended by
    their frames' exposure-fusion weights, one guided upsampling.
-3. Gamma compensation of the fused lightness (:mod:`mefkit.cbm.gamma`).
+3. Gamma compensation of the fused lightness (:mod:`mefkit.methods.cbm.stages.gamma`).
 4. a*, b* from all used inputs by chroma scale, ``select`` or ``weighted``
-   (:mod:`mefkit.cbm.chroma`).
+   (:mod:`mefkit.methods.cbm.stages.chroma`).
 5. Lab back to sRGB.
 
 Torch is imported inside the function only.
@@ -28,15 +28,15 @@ from typing import Sequence
 
 import numpy as np
 
-from ..cbm import CHROMA_MODES, clip_reliability, compose, rgb_to_lab
-from ..cbm.chroma import CLIP_START
-from ..cbm.gamma import GAMMA_TARGET
-from ..cbm.lab import L_MAX
-from ..nn.stack_fusion import DEFAULT_MAX_FRAMES
-from ..registry import register_method
+from .stages import CHROMA_MODES, clip_reliability, compose, rgb_to_lab
+from .stages.chroma import CLIP_START
+from .stages.gamma import GAMMA_TARGET
+from .stages.lab import L_MAX
+from ...nn.stack_fusion import DEFAULT_MAX_FRAMES
+from ...registry import register_method
 
 #: Weights shipped with mefkit (see ``weights/cbm_MODEL_CARD.md``).
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "cbm.safetensors"
+DEFAULT_WEIGHTS = Path(__file__).resolve().parents[2] / "weights" / "cbm.safetensors"
 #: Longer side (px) of the training images (``DataConfig.max_side``): by default the
 #: U-Net runs at this scale, where its receptive field covers what it learned from,
 #: and its output is brought to full resolution by guided upsampling.
@@ -48,7 +48,7 @@ SELECT_SMOOTHING = 1.0
 
 @lru_cache(maxsize=4)
 def _model(path: str, device: str):
-    from ..nn.cbm_unet import load_cbm_unet
+    from .unet import load_cbm_unet
 
     return load_cbm_unet(path, device)
 
@@ -98,9 +98,9 @@ def fused_lightness(
     """
     import cv2
 
-    from ..cbm.lab import lightness
+    from .stages.lab import lightness
 
-    from ..nn.tiling import guided_coefficients, guided_upsample
+    from ...nn.tiling import guided_coefficients, guided_upsample
 
     lums = np.stack([x if x.ndim == 2 else lightness(x) for x in (under, over)], axis=-1).astype(np.float32)
     model = _model(str(resolve_weights(weights)), str(device))
@@ -139,7 +139,7 @@ def stack_lightness(
     ndarray
         ``(H, W)`` float32 fused ``L/100`` in [0, 1].
     """
-    from ..nn.stack_fusion import StackPlan, fuse_stack
+    from ...nn.stack_fusion import StackPlan, fuse_stack
 
     h, w = lums[0].shape[:2]
     size = None
@@ -162,7 +162,7 @@ def _infer(model, image: np.ndarray, tile: int, tile_pad: int, device: str):  # 
     """The U-Net on ``image`` ``(H, W, 2)``, tiled: ``(1, 1, H, W)`` tensor."""
     import torch
 
-    from ..nn.tiling import pad_to_multiple, tile_alignment, tiled_apply
+    from ...nn.tiling import pad_to_multiple, tile_alignment, tiled_apply
 
     # Overlapping tiles with feathered seams keep memory bounded at any resolution;
     # the overlap is the context pad, capped below the tile side. The image is padded
@@ -221,7 +221,7 @@ def cbm(
     clip_guard : float or None
         Our addition: an input's chroma scale is down-weighted where its largest RGB
         channel exceeds this value (linearly to ~0 at 1.0), because clipped pixels have
-        wrong hues (:func:`mefkit.cbm.chroma.clip_reliability`). None or 1: the paper's
+        wrong hues (:func:`mefkit.methods.cbm.stages.chroma.clip_reliability`). None or 1: the paper's
         plain rule.
     gamma : "auto", float, or "off"
         Gamma compensation of the fused lightness: ``"auto"`` maps the mean lightness
@@ -257,7 +257,7 @@ def cbm(
         raise ValueError(f"max_side must be >= 0, got {max_side}")
     if tile < 0 or tile_pad < 0:
         raise ValueError(f"tile and tile_pad must be >= 0, got {tile}, {tile_pad}")
-    from ..nn.stack_fusion import select_frames
+    from ...nn.stack_fusion import select_frames
 
     used = [frames[i] for i in select_frames(frames, max_frames).used]
     labs = [rgb_to_lab(f) for f in used]

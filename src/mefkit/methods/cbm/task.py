@@ -5,16 +5,16 @@ What it adds to the engine's defaults:
 
 * **Data** (:meth:`CbmTask.build_data`): real stacks (``cfg.data.stacks``), evaluation
   scenes excluded as for every method (:func:`mefkit.train.stacks.split_excluded`),
-  the last ``cfg.data.val_scenes`` stacks held out for validation, and labels made by a
+  the last ``cfg.data.val_scenes`` stacks (at most a fifth) held out for validation, and labels made by a
   **teacher** (any registered method; on the pair or the whole stack) through
-  :mod:`mefkit.train.teacher_labels`, all built before the first step and cached on
+  :mod:`mefkit.methods.cbm.teacher_labels`, all built before the first step and cached on
   disk by teacher name and parameters.
 * **Input / target**: the CIE-Lab lightness ``L/100`` (OpenCV) of under, over and the
   teacher's label, computed in the data pipeline (keys ``l_under``, ``l_over``,
   ``l_label``, ``(B, 1, H, W)``), the same conversion as at test time.
 * **Loss**: the engine's ``FusionLoss`` (L1 + lambda_ssim (1 - SSIM); no VGG: the
   target is one lightness channel) as a weighted mean over the batch with the
-  variance-driven patch weights of :mod:`mefkit.train.variance_weights`
+  variance-driven patch weights of :mod:`mefkit.methods.cbm.variance_weights`
   (``variance_weights=False``: uniform, for the ablation).
 * **Validation prediction**: the full test-time pipeline (U-Net lightness, gamma,
   chroma-scale colour), so ``val.csv`` scores what users get.
@@ -39,14 +39,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..cbm import clip_reliability, compose, rgb_to_lab
-from ..cbm.lab import lightness
-from ..errors import MefkitError
-from ..nn.cbm_unet import CBMUNet
-from .data import DataBundle, TrainPairs, ValPairs
-from .engine import Task
-from .images import ImageCache
-from .stacks import find_stacks, guess_data_root, split_excluded
+from .stages import clip_reliability, compose, rgb_to_lab
+from .stages.lab import lightness
+from ...errors import MefkitError
+from .unet import CBMUNet
+from ...train.data import DataBundle, TrainPairs, ValPairs, validation_count
+from ...train.engine import Task
+from ...train.exclusion import default_eval_roots
+from ...train.images import ImageCache
+from ...train.stacks import find_stacks, guess_data_root, split_excluded
 from .teacher_labels import TeacherLabels, TeacherPairSource, TeacherSpec, choose_pairs
 from .variance_weights import GAP_WEIGHT, W_MAX, W_MIN, variance_weights
 
@@ -125,7 +126,7 @@ class CbmTask(Task):
 
     def weight_metadata(self) -> dict[str, Any]:
         model = CBMUNet(base=int(self.params["base"]), depth=int(self.params["depth"]))
-        # "arch" and "config" make the export loadable by mefkit.nn.cbm_unet.load_cbm_unet;
+        # "arch" and "config" make the export loadable by mefkit.methods.cbm.unet.load_cbm_unet;
         # "config" replaces the engine's run config there (it stays in RUN_DIR/config.json).
         meta = {"arch": "CBMUNet", "config": json.dumps(model.config()), "params": self.params,
                 "teacher": self.params["teacher"]}
@@ -146,8 +147,8 @@ class CbmTask(Task):
         if d.sice or d.synthetic:
             raise MefkitError("CBM takes only stack data (its labels come from the teacher); drop --synthetic / SICE")
         kept, excluded = split_excluded(find_stacks(d.stacks),
-                                        [guess_data_root(d.stacks) / n for n in ("mefb", "mef_database", "memorial")])
-        n_val = min(d.val_scenes, max(0, len(kept) - 1))
+                                        default_eval_roots(guess_data_root(d.stacks)))
+        n_val = validation_count(len(kept), d.val_scenes)
         train_stacks, val_stacks = (kept[:-n_val], kept[-n_val:]) if n_val else (kept, [])
         cache_dir = d.label_cache or str(Path(cfg.out).resolve().parent / "teacher_cache")
         images = ImageCache(d.cache_mb)

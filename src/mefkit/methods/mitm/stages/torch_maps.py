@@ -1,4 +1,4 @@
-"""Torch twins of :func:`~mefkit.mitm.surround.lightness` and the generator input map.
+"""Torch twins of :func:`~mefkit.methods.mitm.stages.surround.lightness` and the generator input map.
 
 Training needs the switching map of a *translated* image (the cycle pass feeds
 ``G_HL(G_LH(LE))``), which exists only as a tensor. These functions follow the NumPy

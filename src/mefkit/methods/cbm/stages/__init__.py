@@ -2,12 +2,12 @@
 
 Small modules, one job each:
 
-* :mod:`mefkit.cbm.lab` - sRGB <-> CIE-Lab through OpenCV, and the U-Net's luminance input.
-* :mod:`mefkit.cbm.chroma` - chroma-scale colour fusion (``select`` / ``weighted``).
-* :mod:`mefkit.cbm.gamma` - visual gamma compensation of the fused lightness.
-* :mod:`mefkit.cbm.compose` - lightness + chroma -> sRGB, the test-time pipeline after the U-Net.
+* :mod:`mefkit.methods.cbm.stages.lab` - sRGB <-> CIE-Lab through OpenCV, and the U-Net's luminance input.
+* :mod:`mefkit.methods.cbm.stages.chroma` - chroma-scale colour fusion (``select`` / ``weighted``).
+* :mod:`mefkit.methods.cbm.stages.gamma` - visual gamma compensation of the fused lightness.
+* :mod:`mefkit.methods.cbm.stages.compose` - lightness + chroma -> sRGB, the test-time pipeline after the U-Net.
 
-The U-Net lives in :mod:`mefkit.nn.cbm_unet`, the method in :mod:`mefkit.methods.cbm`.
+The U-Net lives in :mod:`mefkit.methods.cbm.unet`, the method in :mod:`mefkit.methods.cbm`.
 Nothing here imports torch.
 """
 

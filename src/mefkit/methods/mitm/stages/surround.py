@@ -4,7 +4,7 @@ MITM's switching maps are driven by the *surround* luminance, the centre/surroun
 of Retinex (reconstruction, ``shared/specs/papers.md`` §2.2 (a)). The lightness is CIELAB
 ``L* / 100`` [spec default], written out here instead of ``cv2.cvtColor(..., COLOR_RGB2Lab)``
 because OpenCV's float path approximates the sRGB curve (about 0.1 L* off) and the training
-code needs a torch twin (:mod:`mefkit.mitm.torch_maps`) that agrees to float precision.
+code needs a torch twin (:mod:`mefkit.methods.mitm.stages.torch_maps`) that agrees to float precision.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Go, Lee, Lee, "Multiexposed image-fusion strategy using mutual image translation
 with multiscale surround switching maps", Mathematics 12(20) 3244, 2024. Reconstructed
 from the paper's description: only its abstract and section outline could be read, so
 every formula follows ``shared/specs/papers.md`` §2 and every open choice is a parameter
-below with that spec's default. The stages live in :mod:`mefkit.mitm`.
+below with that spec's default. The stages live in :mod:`mefkit.methods.mitm.stages`.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from typing import Sequence
 
 import numpy as np
 
-from ..mitm.middle import ME_SIGMA, TRANSLATED_SHARE
-from ..mitm.retinex import CLIP_PERCENTILES, RETINEX_SHARE, SATURATION, SSR_EPSILON
-from ..mitm.smap import SMAP_CENTRE, SMAP_SLOPE
-from ..mitm.stages import TSMAP_SIGMA, FusionParams, run_stages
-from ..mitm.surround import MSR_SIGMAS, REFERENCE_SIZE
-from ..nn.stack_fusion import DEFAULT_MAX_FRAMES
-from ..registry import register_method
+from .stages.middle import ME_SIGMA, TRANSLATED_SHARE
+from .stages.retinex import CLIP_PERCENTILES, RETINEX_SHARE, SATURATION, SSR_EPSILON
+from .stages.smap import SMAP_CENTRE, SMAP_SLOPE
+from .stages.pipeline import TSMAP_SIGMA, FusionParams, run_stages
+from .stages.surround import MSR_SIGMAS, REFERENCE_SIZE
+from ...nn.stack_fusion import DEFAULT_MAX_FRAMES
+from ...registry import register_method
 
 
 def mitm_stages(
@@ -32,12 +32,12 @@ def mitm_stages(
     tile_pad: int = 48,
     **fusion: object,
 ):
-    """Run MITM on a pair and return every stage (:class:`mefkit.mitm.stages.Stages`).
+    """Run MITM on a pair and return every stage (:class:`mefkit.methods.mitm.stages.pipeline.Stages`).
 
     Takes the first and the last frame as LE and HE (the paper's pair); other
     parameters as in :func:`mitm`.
     """
-    from ..mitm.translate import translate_pair
+    from .stages.translate import translate_pair
 
     under = np.asarray(frames[0], np.float32)
     over = np.asarray(frames[-1], np.float32)
@@ -144,7 +144,7 @@ def mitm(
     """
     if len(clip_percentiles) != 2:
         raise ValueError(f"clip_percentiles must be two numbers, got {clip_percentiles}")
-    from ..nn.stack_fusion import fuse_stack
+    from ...nn.stack_fusion import fuse_stack
 
     def pair(under: np.ndarray, over: np.ndarray) -> np.ndarray:
         return mitm_stages(
@@ -157,6 +157,6 @@ def mitm(
             retinex_share=retinex_share, saturation=saturation,
         ).output
 
-    from ..hue import hue_refiner
+    from ...hue import hue_refiner
 
     return fuse_stack(pair, frames, max_mp=max_mp, design=stack, max_frames=max_frames, refine=hue_refiner(hue))

@@ -7,8 +7,8 @@ from typing import Any, List, Optional
 
 import typer
 
-from .app import console, reports_errors
-from .train import COMMON, config_from_options, run_training, train_app
+from ...cli.app import console, reports_errors
+from ...cli.train import COMMON, config_from_options, run_training, train_app
 
 #: CycleGAN's Adam learning rate (Zhu et al. 2017; spec §2.2 (b)); beta1 0.5 is the engine default.
 CYCLEGAN_LR = 2e-4
@@ -53,7 +53,7 @@ def train_mitm(
     Stack labels are only used by the validation pass. Example:
     mefkit train mitm --data ../shared/data/train_stacks --out runs/mitm --steps 800 --batch 4 --crop 128 --export mitm.safetensors
     """
-    from ..train.mitm_task import MitmTask, export_translators
+    from .task import MitmTask, export_translators
 
     params: dict[str, Any] = {}
     translator: dict[str, Any] = {}

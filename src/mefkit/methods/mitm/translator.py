@@ -213,7 +213,11 @@ def save_translators(
     The generator config is stored in the file's metadata (``config``, JSON), so
     :func:`load_translators` rebuilds the right architecture.
     """
+    import os
+
     from safetensors.torch import save_file
+
+    from ...io.write import default_file_mode
 
     if under_to_over.config != over_to_under.config:
         raise ValueError("both translators must share one config")
@@ -223,6 +227,7 @@ def save_translators(
     meta["config"] = json.dumps(under_to_over.config.to_dict())
     meta.setdefault("format", "mefkit-mitm-translators-1")
     save_file(tensors, str(path), metadata=meta)
+    os.chmod(path, default_file_mode())  # safetensors writes 0600; weights are meant to be shared
 
 
 def load_translators(path: str | Path, device: str | torch.device = "cpu") -> tuple[Translator, Translator, dict[str, str]]:

@@ -29,11 +29,11 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..errors import MefkitError
-from .augment import sample_rng
-from .images import ImageCache, to_float
-from .labels import atomic_bytes, load_label, save_png16
-from .stacks import Stack
+from ...errors import MefkitError
+from ...train.augment import sample_rng
+from ...train.images import ImageCache, to_float
+from ...train.labels import atomic_bytes, load_label, save_png16
+from ...train.stacks import Stack
 
 TEACHER_INPUTS = ("pair", "stack")
 
@@ -62,7 +62,7 @@ class TeacherSpec:
 
 
 #: Where mefkit ships learned methods' weights.
-SHIPPED_WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
+SHIPPED_WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
 
 
 @functools.lru_cache(maxsize=32)
@@ -162,7 +162,7 @@ class TeacherLabels:
 
     def __init__(self, spec: TeacherSpec, cache_dir: str | Path, max_side: int = 512,
                  image_cache: ImageCache | None = None):
-        from ..registry import get_method
+        from ...registry import get_method
 
         info = get_method(spec.name)  # fails early on an unknown teacher
         self.info = info
@@ -188,7 +188,7 @@ class TeacherLabels:
         meta = png.with_suffix(".json")
         if png.is_file() and meta.is_file():
             return png, 0.0
-        from ..api import fuse
+        from ...api import fuse
 
         idx = range(len(stack.frames)) if self.spec.input == "stack" else (under, over)
         frames = self.frames(stack, idx)
@@ -287,7 +287,7 @@ class TeacherPairSource:
         return {"under": under_img, "over": over_img, "label": self.labels.label(stack, under, over)}
 
     def sample(self, rng: np.random.Generator, crop: int, flips: bool, with_mid: bool) -> dict[str, np.ndarray]:
-        from .data import _crop_all
+        from ...train.data import _crop_all
 
         if with_mid:
             raise ValueError("TeacherPairSource has no middle frame")

@@ -1,7 +1,7 @@
 """Two-phase progressive fusion (Huang, NTU thesis): intermediate exposure, then attention.
 
-Phase 1 (:class:`mefkit.nn.progressive.IntermediateUNet`) makes an intermediate
-exposure from two frames; phase 2 (:class:`mefkit.nn.progressive.AMNet`) refines it
+Phase 1 (:class:`mefkit.methods.progressive.network.IntermediateUNet`) makes an intermediate
+exposure from two frames; phase 2 (:class:`mefkit.methods.progressive.network.AMNet`) refines it
 with attention over the three. A bracket of K > 2 frames is fused by the K-frame rule
 of :mod:`mefkit.nn.stack_fusion`: at most ``max_frames`` frames chosen evenly in log
 luminance, every pair of exposure neighbours through the networks at the working size,
@@ -26,12 +26,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..nn.stack_fusion import DEFAULT_MAX_FRAMES
-from ..params import require_non_negative
-from ..registry import register_method
+from ...nn.stack_fusion import DEFAULT_MAX_FRAMES
+from ...params import require_non_negative
+from ...registry import register_method
 
 #: Weights shipped with mefkit (both phases in one file).
-SHIPPED_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "progressive_v1.safetensors"
+SHIPPED_WEIGHTS = Path(__file__).resolve().parents[2] / "weights" / "progressive_v1.safetensors"
 #: Format tag written into the safetensors metadata.
 WEIGHTS_FORMAT = "mefkit-progressive-v1"
 
@@ -59,7 +59,7 @@ def save_weights(
     """
     from safetensors.torch import save_file
 
-    from ..nn.progressive import config_dict
+    from .network import config_dict
 
     import torch
 
@@ -78,7 +78,7 @@ def save_weights(
 
 
 def load_weights(path: str | Path, device: str = "cpu") -> Any:
-    """Build a :class:`~mefkit.nn.progressive.ProgressiveFusion` from a weights file.
+    """Build a :class:`~mefkit.methods.progressive.network.ProgressiveFusion` from a weights file.
 
     Parameters
     ----------
@@ -105,7 +105,7 @@ def _load_cached(path: str, mtime: float, device: str) -> Any:
     import torch
     from safetensors import safe_open
 
-    from ..nn.progressive import AMNet, AMNetConfig, IntermediateUNet, ProgressiveFusion, UNetConfig
+    from .network import AMNet, AMNetConfig, IntermediateUNet, ProgressiveFusion, UNetConfig
 
     if not Path(path).is_file():
         raise ValueError(f"weights file not found: {path}")
@@ -244,11 +244,11 @@ def _run_networks(frames: Sequence[np.ndarray], make_pass: Any, out_channels: in
     path = Path(weights) if weights else SHIPPED_WEIGHTS
     if not weights and not path.is_file():
         raise ValueError(f"the shipped weights are missing ({path}); pass weights=PATH")
-    from ..nn.progressive import UNET_FACTOR
-    from ..nn.self_ensemble import flip_count, flip_ensemble
-    from ..nn.tiling import fuse_full_resolution
+    from .network import UNET_FACTOR
+    from ...nn.self_ensemble import flip_count, flip_ensemble
+    from ...nn.tiling import fuse_full_resolution
 
-    from ..nn.stack_fusion import fuse_stack, merge_groups, pair_count, select_frames
+    from ...nn.stack_fusion import fuse_stack, merge_groups, pair_count, select_frames
 
     plan = select_frames(frames, max_frames)
     # The mirrored-pass budget counts every pair the stack rule fuses.
@@ -269,7 +269,7 @@ HUE_MODES = ("network", "inputs")
 
 def _hue_refiner(hue: str) -> Any:
     """The working-size refinement for a ``hue`` mode (:func:`mefkit.hue.hue_refiner`)."""
-    from ..hue import hue_refiner
+    from ...hue import hue_refiner
 
     return hue_refiner(hue)
 

@@ -23,12 +23,12 @@ alternating update. CycleGAN's 50-image history pool is not used (it would be st
 outside the checkpoint, breaking exact resume).
 
 Task parameters (``TrainConfig.task_params``): ``translator`` (dict of
-:class:`~mefkit.nn.mitm_translator.TranslatorConfig` fields; default :data:`SHIPPED_TRANSLATOR`),
+:class:`~mefkit.methods.mitm.translator.TranslatorConfig` fields; default :data:`SHIPPED_TRANSLATOR`),
 ``discriminator`` (dict of ``DiscriminatorConfig`` fields; default width 32),
 ``lambda_pair``, ``lambda_cyc``, ``lambda_id``, ``lambda_gan``, ``gamma``,
 ``map_fraction`` (generator input map sigma / min side, 0.02).
 
-Validation runs the whole MITM fusion (:func:`mefkit.mitm.stages.run_stages`) on the
+Validation runs the whole MITM fusion (:func:`mefkit.methods.mitm.stages.pipeline.run_stages`) on the
 translated full-size pair, so ``val.csv`` scores the method, not just the translators.
 """
 
@@ -42,17 +42,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..mitm import torch_maps
-from ..mitm.smap import INPUT_SIGMA_FRACTION
-from ..nn.mitm_translator import (
+from .stages import torch_maps
+from .stages.smap import INPUT_SIGMA_FRACTION
+from .translator import (
     DiscriminatorConfig,
     PatchDiscriminator,
     Translator,
     TranslatorConfig,
     save_translators,
 )
-from .checkpoint import unwrap
-from .engine import Task
+from ...train.checkpoint import unwrap
+from ...train.engine import Task
 
 #: Loss weights of the reconstruction (spec §2.2 (b), M4): paired 10, cycle 10,
 #: identity 0.5 * cycle, GAN 1, map weight gamma 1.
@@ -166,7 +166,7 @@ class MitmTask(Task):
 
     def predict(self, models: dict[str, nn.Module], batch: dict[str, Any]) -> torch.Tensor:
         """The full MITM fusion of each pair (translators + NumPy fusion stages)."""
-        from ..mitm.stages import FusionParams, run_stages
+        from .stages.pipeline import FusionParams, run_stages
 
         fake_he, fake_le = self.translate(models, batch)
         outs = []
@@ -191,7 +191,7 @@ def export_translators(run_dir: str | Path, out: str | Path, extra: dict[str, st
     """Combine a finished run's ``g_lh``/``g_hl`` exports into one shipped translator file.
 
     Reads ``RUN_DIR/g_lh.safetensors`` and ``g_hl.safetensors`` (or, when absent,
-    ``checkpoint.pt``) and writes :func:`mefkit.nn.mitm_translator.save_translators`'s
+    ``checkpoint.pt``) and writes :func:`mefkit.methods.mitm.translator.save_translators`'s
     format with the run's step and config in the metadata.
     """
     from safetensors import safe_open

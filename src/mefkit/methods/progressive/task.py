@@ -1,7 +1,7 @@
 """The progressive-fusion :class:`~mefkit.train.engine.Task`: decoupled two-phase training.
 
-Phase 1 trains :class:`~mefkit.nn.progressive.IntermediateUNet` on ``(under, over) ->
-label``; phase 2 trains :class:`~mefkit.nn.progressive.AMNet` on ``(under, I_inter,
+Phase 1 trains :class:`~mefkit.methods.progressive.network.IntermediateUNet` on ``(under, over) ->
+label``; phase 2 trains :class:`~mefkit.methods.progressive.network.AMNet` on ``(under, I_inter,
 over) -> label`` with phase 1 loaded and frozen (the thesis's decoupled training).
 
 Task parameters (``TrainConfig.task_params``):
@@ -11,7 +11,7 @@ Task parameters (``TrainConfig.task_params``):
 * ``width``: shorthand for the UNet's base width (channels cap at 8x) and AMNet's
   feature count.
 * ``unet`` / ``amnet``: dicts overriding single fields of the chosen
-  :class:`~mefkit.nn.progressive.UNetConfig` / :class:`~mefkit.nn.progressive.AMNetConfig`.
+  :class:`~mefkit.methods.progressive.network.UNetConfig` / :class:`~mefkit.methods.progressive.network.AMNetConfig`.
 * ``lambda_mef``: weight of an extra no-reference structure term, ``1 - MEF-SSIM``
   of the prediction against its own input pair (:func:`mef_ssim_loss`, the
   MEFNet-style training form). Default 0 (the thesis's loss alone).
@@ -31,7 +31,7 @@ Task parameters (``TrainConfig.task_params``):
 
 Use::
 
-    from mefkit.train.progressive_task import build_task
+    from mefkit.methods.progressive.task import build_task
     task = build_task({"phase": 1})                       # -> Trainer(task, cfg).fit()
     export_weights("p1/unet.safetensors", "p2/amnet.safetensors", "progressive_v1.safetensors")
 """
@@ -47,9 +47,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import MefkitError
-from ..metrics.mef_ssim import K_CONST, SCALE_WEIGHTS, WINDOW_SIGMA, WINDOW_SIZE
-from ..nn.progressive import (
+from ...errors import MefkitError
+from ...metrics.mef_ssim import K_CONST, SCALE_WEIGHTS, WINDOW_SIGMA, WINDOW_SIZE
+from .network import (
     DEFAULT_AMNET,
     DEFAULT_UNET,
     THESIS_AMNET,
@@ -59,10 +59,10 @@ from ..nn.progressive import (
     IntermediateUNet,
     UNetConfig,
 )
-from .checkpoint import load_weights
-from .engine import Task
-from .losses import _gaussian_window, rgb_to_gray
-from .mef_ssim_torch import mef_ssim_torch
+from ...train.checkpoint import load_weights
+from ...train.engine import Task
+from ...train.losses import _gaussian_window, rgb_to_gray
+from ...train.mef_ssim_torch import mef_ssim_torch
 
 #: Forms of the MEF-SSIM training term (task parameter ``mef_form``).
 MEF_FORMS = ("mefnet", "metric")
@@ -199,7 +199,7 @@ def _load_part(path: str | Path, part: str, params: dict[str, Any] | None) -> nn
         raise MefkitError(f"{path}: {part} weights not found{hint}")
     meta = _file_metadata(path)
     if meta.get("format", "").startswith("mefkit-progressive"):
-        from ..methods.progressive import load_weights as load_combined
+        from . import load_weights as load_combined
 
         trained = getattr(load_combined(path), part)
         if trained is None:
@@ -309,7 +309,7 @@ def export_weights(
     half : bool
         Store float16 (the shipped file does, to stay small).
     """
-    from ..methods.progressive import save_weights
+    from . import save_weights
 
     unet = load_phase1(phase1)
     amnet = load_phase2(phase2) if phase2 is not None else None

@@ -1,6 +1,6 @@
 """Mutual translation LE -> HE and HE -> LE: the learned translators and a curve baseline.
 
-* ``learned``: MITM's generators (:mod:`mefkit.nn.mitm_translator`), each given its input
+* ``learned``: MITM's generators (:mod:`mefkit.methods.mitm.translator`), each given its input
   image plus that image's switching map (spec §2.2 (b)). torch is imported here, inside the
   functions, so importing :mod:`mefkit.methods` stays fast.
 * ``curve``: a non-learned stand-in, a per-channel monotone curve that gives the source the
@@ -19,7 +19,7 @@ import numpy as np
 from .smap import INPUT_SIGMA_FRACTION, SMAP_CENTRE, SMAP_SLOPE, input_map
 
 #: The shipped translator pair (see ``weights/mitm_MODEL_CARD.md``).
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "mitm_translators.safetensors"
+DEFAULT_WEIGHTS = Path(__file__).resolve().parents[3] / "weights" / "mitm_translators.safetensors"
 #: Quantiles per channel of the curve translator (enough for 8-bit data).
 CURVE_QUANTILES = 257
 #: Pixels per channel from which the curve's quantiles are taken.
@@ -59,7 +59,7 @@ def curve_translate(source: np.ndarray, target: np.ndarray, quantiles: int = CUR
 
 @functools.lru_cache(maxsize=4)
 def _load(path: str, device: str):
-    from ..nn.mitm_translator import load_translators
+    from ..translator import load_translators
 
     return load_translators(path, device=device)
 
@@ -72,7 +72,7 @@ def load_pair(weights: str | Path | None = None, device: str = "cpu"):
     MethodError
         When the file does not exist.
     """
-    from ..errors import MethodError
+    from ....errors import MethodError
 
     path = Path(weights) if weights is not None else DEFAULT_WEIGHTS
     if not path.is_file():
@@ -117,7 +117,7 @@ def apply_translator(
     """
     import torch
 
-    from ..nn.tiling import pad_to_multiple, tile_alignment, tiled_apply
+    from ....nn.tiling import pad_to_multiple, tile_alignment, tiled_apply
 
     smap = input_map(image, fraction=sigma_fraction, slope=slope, centre=centre)
     h, w = image.shape[:2]

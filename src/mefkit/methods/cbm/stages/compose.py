@@ -34,17 +34,17 @@ def compose(
     lum : ndarray
         ``(H, W)`` fused normalised lightness ``L/100`` in [0, 1] (the U-Net output).
     chroma : {"select", "weighted"}
-        Chroma-scale colour mode (see :func:`mefkit.cbm.chroma.fuse_chroma`).
+        Chroma-scale colour mode (see :func:`mefkit.methods.cbm.stages.chroma.fuse_chroma`).
     smoothing : float
         Gaussian sigma (pixels) of the ``select`` mask; 0 keeps the hard choice.
     gamma : "auto", float or None
-        Gamma compensation of ``lum`` (see :func:`mefkit.cbm.gamma.gamma_compensate`);
+        Gamma compensation of ``lum`` (see :func:`mefkit.methods.cbm.stages.gamma.gamma_compensate`);
         ``None`` or ``"off"`` disables it.
     gamma_target : float
         Mean lightness the ``"auto"`` exponent aims at.
     reliabilities : sequence of ndarray, optional
         Per-input colour reliabilities for the chroma stage (the clipping guard, see
-        :mod:`mefkit.cbm.chroma`); None: the paper's plain rule.
+        :mod:`mefkit.methods.cbm.stages.chroma`); None: the paper's plain rule.
 
     Returns
     -------

@@ -3,7 +3,7 @@
 ``run_stages(LE, HE, HE', LE')`` goes from the real pair and its two translations to the
 output (``shared/specs/papers.md`` §2.2 (c)-(e)): middle exposure, trans-switching map,
 high-mid and mid-low images, multiscale SSR tone compression, recolouring. The
-translators themselves live in :mod:`mefkit.mitm.translate`.
+translators themselves live in :mod:`mefkit.methods.mitm.stages.translate`.
 """
 
 from __future__ import annotations

@@ -7,9 +7,10 @@ from typing import Any, List, Optional
 
 import typer
 
-from ..errors import MefkitError
-from .app import parse_params, reports_errors
-from .train import COMMON, config_from_options, run_training, train_app
+from ...errors import MefkitError
+from ...params import parse_params
+from ...cli.app import reports_errors
+from ...cli.train import COMMON, config_from_options, run_training, train_app
 
 
 @train_app.command("cbm")
@@ -45,13 +46,13 @@ def train_cbm(
 
     Example: mefkit train cbm --data ../shared/data/train_stacks --out runs/cbm --steps 900  (teacher: mitm)
     """
-    from ..train.cbm_task import CbmTask
+    from .task import DEFAULTS, CbmTask
 
     params: dict[str, Any] = {}
     if teacher is not None:
         params["teacher"] = teacher
     if teacher_param:
-        params["teacher_params"] = parse_params(teacher_param)
+        params["teacher_params"] = parse_params(teacher or DEFAULTS["teacher"], teacher_param)
     if teacher_input is not None:
         if teacher_input not in ("pair", "stack"):
             raise MefkitError(f"--teacher-input must be 'pair' or 'stack', got {teacher_input!r}")
@@ -63,7 +64,7 @@ def train_cbm(
         params["variance_weights"] = False
     opts = {k: v for k, v in locals().items()
             if k not in ("teacher", "teacher_param", "teacher_input", "pairs_per_stack", "uniform", "gap_weight",
-                         "base", "depth", "params", "out", "resume", "data", "CbmTask")}
+                         "base", "depth", "params", "out", "resume", "data", "CbmTask", "DEFAULTS")}
     saved = Path(out) / "config.json"
     if not (resume and saved.is_file()):
         opts.setdefault("lambda_vgg", 0.0)  # one lightness channel: no VGG term

@@ -120,12 +120,15 @@ def save_cbm_unet(model: CBMUNet, path, metadata: dict[str, str] | None = None) 
 
     from safetensors.torch import save_file
 
+    from ...io.write import default_file_mode
+
     path = Path(path)
     meta = {"format": "pt", "arch": "CBMUNet", "config": json.dumps(model.config())}
     meta.update({k: str(v) for k, v in (metadata or {}).items()})
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     tmp = path.with_name(path.name + ".tmp")
     save_file(state, str(tmp), metadata=meta)
+    os.chmod(tmp, default_file_mode())  # safetensors writes 0600; weights are meant to be shared
     os.replace(tmp, path)
 
 
