@@ -88,3 +88,24 @@ def test_shipped_weights_fuse_the_example_bracket_with_all_three_frames(method):
     ends = mefkit.fuse(bracket, method, stack="extremes")
     assert out.shape == bracket.frames[0].shape
     assert mef_ssim(bracket.frames, out) >= mef_ssim(bracket.frames, ends)
+
+
+def test_cli_summary_reports_the_frames_the_rule_used(tmp_path):
+    # Property: `mefkit fuse` no longer says "fused N frames" when fewer were used: a
+    # 6-frame bracket with max_frames=3 reports 3 of 6 frames, and with the default cap
+    # (9) all 6.
+    from typer.testing import CliRunner
+
+    from mefkit.cli import app
+    from mefkit.io import write_image
+
+    paths = []
+    for i, f in enumerate(make_bracket(32, 40, n=6, seed=5)):
+        paths.append(tmp_path / f"f{i}.png")
+        write_image(paths[-1], f, bits=8)
+    runner = CliRunner()
+    res = runner.invoke(app, ["fuse", *map(str, paths), "-o", str(tmp_path / "a.png"), "-m", "cbm", "-p", "max_frames=3"])
+    assert res.exit_code == 0, res.stderr
+    assert "fused a bracket of 6 frames, used 3 of 6 frames (exposure ranks 1, " in res.stderr.replace("\n", " ")
+    res = runner.invoke(app, ["fuse", *map(str, paths), "-o", str(tmp_path / "b.png"), "-m", "cbm"])
+    assert "used all 6 frames" in res.stderr
