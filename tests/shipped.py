@@ -18,9 +18,9 @@ import mefkit
 
 #: method -> (weights file, its model card), relative to the ``mefkit`` package folder.
 SHIPPED_FILES: dict[str, tuple[str, str]] = {
-    "progressive": ("weights/progressive_v1.safetensors", "weights/progressive_MODEL_CARD.md"),
-    "cbm": ("weights/cbm.safetensors", "weights/cbm_MODEL_CARD.md"),
-    "mitm": ("weights/mitm_translators.safetensors", "weights/mitm_MODEL_CARD.md"),
+    "progressive": ("methods/progressive/progressive_v1.safetensors", "methods/progressive/MODEL_CARD.md"),
+    "cbm": ("methods/cbm/cbm.safetensors", "methods/cbm/MODEL_CARD.md"),
+    "mitm": ("methods/mitm/mitm_translators.safetensors", "methods/mitm/MODEL_CARD.md"),
 }
 
 #: method -> sha256 of the shipped weights file. Changing a shipped file means

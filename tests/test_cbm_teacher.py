@@ -89,11 +89,12 @@ def test_learned_teacher_key_follows_shipped_weights_content(stack, tmp_path, mo
     # name (a retrained teacher) must give new label paths: stale labels were the bug.
     import mefkit.methods.cbm.teacher_labels as tl
 
+    from types import SimpleNamespace
+
     shipped = tmp_path / "weights"
     shipped.mkdir()
-    monkeypatch.setattr(tl, "SHIPPED_WEIGHTS_DIR", shipped)
     w = shipped / "mitm_translators.safetensors"
-    (shipped / "other_method.safetensors").write_bytes(b"not mitm's")
+    monkeypatch.setattr(tl, "shipped_weights", lambda name: SimpleNamespace(path=w) if name == "mitm" else None)
     w.write_bytes(b"weights before the fix")
     before = TeacherLabels(TeacherSpec("mitm"), tmp_path / "c")
     assert before.weights == {w.name: hashlib.sha256(b"weights before the fix").hexdigest()}
@@ -106,10 +107,10 @@ def test_learned_teacher_key_follows_shipped_weights_content(stack, tmp_path, mo
 def test_mitm_teacher_labels_carry_the_shipped_translators_hash(stack, tmp_path):
     # Plumbing check (the code against itself): mefkit.fuse("mitm") on the same downscaled pair (16-bit PNG precision), and
     # sha256 of the shipped translator file in the label's metadata (the default teacher).
-    from mefkit.methods.cbm.teacher_labels import SHIPPED_WEIGHTS_DIR
+    from mefkit.methods.mitm import WEIGHTS
 
     labels = TeacherLabels(TeacherSpec("mitm"), tmp_path / "cache", max_side=32)
-    shipped = SHIPPED_WEIGHTS_DIR / "mitm_translators.safetensors"
+    shipped = WEIGHTS.path
     digest = hashlib.sha256(shipped.read_bytes()).hexdigest()
     assert labels.weights == {shipped.name: digest}
     png, _ = labels.ensure(stack, 0, 3)

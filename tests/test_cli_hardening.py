@@ -401,7 +401,7 @@ def test_weights_are_written_with_the_usual_file_mode(tmp_path):
     import torch
 
     from mefkit.io import default_file_mode
-    from mefkit.nn.cbm_unet import CBMUNet, save_cbm_unet
+    from mefkit.methods.cbm.unet import CBMUNet, save_cbm_unet
     from mefkit.train.checkpoint import save_safetensors
 
     save_safetensors(torch.nn.Linear(2, 2), tmp_path / "unet.safetensors")
@@ -433,3 +433,48 @@ def test_readme_documents_data_variable_and_complete_layout():
 def test_first_command_output_is_git_ignored():
     ignored = subprocess.run(["git", "check-ignore", "-q", "fused.jpg"], cwd=ROOT)
     assert ignored.returncode == 0
+
+
+# Found when tried on the development data ---------------------------------------------------
+
+def test_fuse_on_a_folder_of_brackets_points_to_fuse_dir(tmp_path):
+    _bracket_dir(tmp_path / "shoots", "a")
+    _bracket_dir(tmp_path / "shoots", "b")
+    res = runner.invoke(app, ["fuse", str(tmp_path / "shoots"), "-o", str(tmp_path / "o.jpg")])
+    assert res.exit_code == 2
+    assert "its 2 sub-folders hold images: for one bracket per sub-folder use mefkit fuse-dir" in _one_error_line(res)
+
+
+def test_fuse_dir_on_one_bracket_says_its_images_are_not_fused(tmp_path):
+    br = _bracket_dir(tmp_path, "scene")
+    _bracket_dir(br, "fused")  # e.g. MEFB's published results beside the frames
+    res = runner.invoke(app, ["fuse-dir", str(br), "-o", str(tmp_path / "out")])
+    assert "its own 3 images are not fused" in res.stderr and "use mefkit fuse" in res.stderr
+
+
+def test_unavailable_device_is_one_line_before_reading(tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    br = _bracket_dir(tmp_path)
+    (br / "f9.png").write_bytes(b"corrupt: must not be read first")
+    for device, why in (("cuda", "CUDA is not available here"), ("gpu", "is not a torch device")):
+        res = runner.invoke(app, ["fuse", str(br), "-o", str(tmp_path / "o.jpg"), "-m", "cbm", "-p", f"device={device}"])
+        assert res.exit_code == 2
+        assert why in _one_error_line(res)
+
+
+def test_eval_leaves_out_a_result_saved_in_a_scene_folder(tmp_path):
+    data = tmp_path / "data"
+    scene = _bracket_dir(data, "scene1")
+    assert runner.invoke(app, ["fuse", str(scene), "-o", str(scene / "fused.jpg")]).exit_code == 0
+    res = runner.invoke(app, ["eval", str(data), "-o", str(tmp_path / "rep"), "-m", "mertens",
+                              "--metrics", "mef_ssim", "--pairs", "all"])
+    assert res.exit_code == 0, res.stderr
+    assert "scene1/fused.jpg: written by mefkit (a fused result, not a frame), left out" in res.stderr
+    from mefkit.datasets import load_dataset
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert [p.name for p in load_dataset(data, pairs="all").scenes[0].frames] == ["f0.png", "f1.png", "f2.png"]

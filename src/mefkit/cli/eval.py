@@ -13,6 +13,7 @@ from typing import Any, List, Optional
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from ..api import check_method_params
 from ..datasets import load_dataset
 from ..errors import MefkitError, OutputError
 from ..io import check_folder_writable
@@ -120,6 +121,8 @@ def eval_cmd(
         raise MefkitError(f"metrics are not available ({exc})") from None
     check_metrics(metric_list, metric_fns)
     params = _method_params(param, method_list)
+    for name, values in params.items():
+        check_method_params(name, values)
     out_dirs = _outputs(outputs)
     if not method_list and not out_dirs and not published:
         raise MefkitError("nothing to evaluate: give --methods, --outputs or --published")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import shutil
 import time
+import warnings
 from contextlib import ExitStack
 from pathlib import Path
 from typing import List, Optional
@@ -14,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ..api import check_method_params
 from ..api import fuse as fuse_bracket
 from ..errors import BracketError, MefkitError, OutputError
 from ..io import FORMAT_BITS, check_folder_writable, check_output, is_mefkit_output, list_images, read_bracket, write_image
@@ -87,6 +89,7 @@ def fuse_cmd(
     # Everything that can be checked without the pixels is checked first, so a mistake
     # costs no fusion time: method, parameters, output format, bits, folder, overwrite.
     params = parse_params(method, param)
+    check_method_params(method, params)
     _check_bits(bits)
     check_output(output, bits=bits, quality=quality, force=force, inputs=_input_files(frames))
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -105,7 +108,7 @@ def fuse_cmd(
         say(f"fusing with {method}")
         stack.enter_context(report_tiles(lambda done, total: say(f"fusing with {method}: tile {done}/{total}", done, total)))
         start = time.perf_counter()
-        fused = fuse_bracket(bracket, method=method, order="given", **params)
+        fused = fuse_bracket(bracket, method=method, **params)
         seconds = time.perf_counter() - start
         say(f"writing {output.name}")
         write_image(output, fused, bits=out_bits, quality=quality, force=force, inputs=bracket.paths, method=method)
@@ -152,6 +155,7 @@ def fuse_dir_cmd(
     2 if none could be fused.
     """
     params = parse_params(method, param)
+    check_method_params(method, params)
     _check_bits(bits)
     suffix = "." + ext.lower().lstrip(".")
     if suffix not in FORMAT_BITS:
@@ -165,6 +169,11 @@ def fuse_dir_cmd(
     if not in_dir.is_dir():
         raise BracketError(f"{in_dir}: not a folder")
     brackets = _brackets_in(in_dir)
+    own_frames = [p for p in list_images(in_dir) if not is_mefkit_output(p)]
+    if own_frames:
+        warnings.warn(f"{in_dir}: its own {len(own_frames)} image{'s' if len(own_frames) > 1 else ''} "
+                      "are not fused (fuse-dir fuses each sub-folder as a bracket; for one bracket use mefkit fuse)",
+                      stacklevel=1)
     if not brackets:
         raise BracketError(f"{in_dir}: no sub-folder holds images (expected one folder per bracket)")
     _check_out_dir(out_dir, in_dir, brackets)

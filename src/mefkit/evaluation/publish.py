@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..datasets.scene import Scene
-from .atomic import write_text_atomic
+from ..atomic import write_text_atomic
 from .report import report_html
 from .store import CellStore
 from ..errors import MefkitError

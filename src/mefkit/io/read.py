@@ -164,7 +164,10 @@ def _expand(sources: Sequence[str | Path]) -> list[Path]:
                 raise BracketError(f"{p}: holds only images written by mefkit ({', '.join(f.name for f in ours)}), "
                                    "no frames")
             if not found:
-                raise BracketError(f"{p}: folder holds no JPEG, PNG or TIFF images")
+                subs = [d for d in p.iterdir() if d.is_dir() and not d.name.startswith(".") and list_images(d)]
+                hint = (f"; its {len(subs)} sub-folder{'s' if len(subs) > 1 else ''} hold images: "
+                        "for one bracket per sub-folder use mefkit fuse-dir") if subs else ""
+                raise BracketError(f"{p}: folder holds no JPEG, PNG or TIFF images{hint}")
             paths.extend(found)
         else:
             paths.append(p)

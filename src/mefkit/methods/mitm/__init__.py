@@ -19,7 +19,20 @@ from .stages.smap import SMAP_CENTRE, SMAP_SLOPE
 from .stages.pipeline import TSMAP_SIGMA, FusionParams, run_stages
 from .stages.surround import MSR_SIGMAS, REFERENCE_SIZE
 from ...nn.stack_fusion import DEFAULT_MAX_FRAMES
+from ...nn.weights import WeightsSpec
 from ...registry import register_method
+
+#: The shipped translator pair G_LH, G_HL.
+WEIGHTS = WeightsSpec(
+    method="mitm",
+    package=__name__,
+    file="mitm_translators.safetensors",
+    sha256="3d2d407432f809c452820bb5d3576f45e23d50821ecbeeec009a4f896cf8479c",
+    architecture="Translator x 2 (G_LH under->over, G_HL over->under)",
+    config={"width": 16, "n_down": 2, "n_blocks": 4, "norm": "none", "residual": True},
+    license="MIT",
+    training="recipes/mitm.toml; MODEL_CARD.md",
+)
 
 
 def mitm_stages(
@@ -54,6 +67,7 @@ def mitm_stages(
     citation="J. Go, C. Lee, S.-H. Lee, Multiexposed Image-Fusion Strategy Using Mutual Image "
     "Translation Learning with Multiscale Surround Switching Maps, Mathematics 12(20) 3244, 2024",
     kind="learned",
+    weights=WEIGHTS,
 )
 def mitm(
     frames: Sequence[np.ndarray],
@@ -94,7 +108,7 @@ def mitm(
         The trained mutual translators, or a histogram-curve stand-in (ablation).
     weights : str, optional
         Translator safetensors file (default: the shipped pair,
-        ``weights/mitm_translators.safetensors``).
+        :data:`WEIGHTS`, ``mitm_translators.safetensors``).
     device : str
         torch device of the translators (``"cpu"``, ``"cuda"``).
     tile, tile_pad : int
