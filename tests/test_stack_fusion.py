@@ -74,7 +74,7 @@ def test_chain_uses_every_frame_and_tree_counts_its_passes():
         return _mean_pair(a, b)
 
     frames = [np.full((16, 16, 3), v, np.float32) for v in (0.1, 0.3, 0.5, 0.7, 0.9)]
-    for design, passes in (("extremes", 1), ("chain", 4), ("tree", 10)):
+    for design, passes in (("extremes", 1), ("chain", 4), ("chain_results", 4), ("tree", 10)):
         calls.clear()
         out = fuse_stack_small(counting, frames, design)
         assert len(calls) == passes and out.shape == frames[0].shape
@@ -118,3 +118,25 @@ def test_frames_note_reports_the_cap_only_for_methods_that_have_one():
     assert frames_note(capped, frames, {"stack": "extremes"}).startswith("used 2 of 12 frames")
     assert frames_note(plain, frames, {}) is None
     assert isinstance(select_frames(frames, 3), StackPlan)
+
+
+def test_chain_takes_each_region_from_the_pair_whose_frames_expose_it():
+    # Property: three nearly flat frames (dark, mid, bright) where on the left only the
+    # mid frame is well exposed; the pair fusion returns a marker per pair (0.2 for the dark pair, 0.8 for
+    # the bright one). Both pairs contain the mid frame, so they weigh about equally,
+    # while with the extremes alone the mid frame would be lost; a pixel well exposed
+    # only in the bright frame takes the bright pair's marker.
+    texture = 0.015 * np.sin(np.arange(32, dtype=np.float32) * 1.3)[:, None, None]  # contrast to weigh
+    frames = [np.full((32, 256, 3), v, np.float32) for v in (0.02, 0.5, 0.98)]
+    frames[2][:, 128:] = 0.5  # right half: well exposed in the bright frame, clipped in the mid one
+    frames[1][:, 128:] = 0.98
+    frames = [np.clip(f + texture, 0, 1) for f in frames]
+
+    def marker(a, b):
+        return np.full_like(a, 0.2 if a.mean() < 0.3 else 0.8)
+
+    tint = np.array([1.0, 0.9, 0.8], np.float32)
+    for bracket in ([f * tint for f in frames], frames):  # colour, then gray (no saturation term)
+        out = fuse_stack_small(marker, bracket, "chain")
+        assert abs(float(out[:, :96].mean()) - 0.5) < 0.05
+        assert float(out[:, 160:].mean()) > 0.75

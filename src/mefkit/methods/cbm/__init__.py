@@ -136,7 +136,7 @@ def stack_lightness(
     tile: int = 512,
     tile_pad: int = 32,
     device: str = "cpu",
-    design: str = "chain_fw",
+    design: str = "chain",
 ) -> np.ndarray:
     """U-Net fusion of K >= 2 lightness maps ``L/100`` (darkest first) by the K-frame rule.
 
@@ -189,7 +189,7 @@ def cbm(
     tile: int = 512,
     tile_pad: int = 32,
     device: str = "cpu",
-    stack: str = "chain_fw",
+    stack: str = "chain",
     max_frames: int = DEFAULT_MAX_FRAMES,
 ) -> np.ndarray:
     """Fuse a bracket with CBM, every frame used.
@@ -229,7 +229,7 @@ def cbm(
         Torch device, e.g. ``"cpu"`` or ``"cuda"``.
     stack, max_frames : str, int
         The K-frame rule and the cap on frames used, as in
-        :func:`mefkit.methods.progressive.progressive` (default ``chain_fw``, 9).
+        :func:`mefkit.methods.progressive.progressive` (default ``chain``, 9).
 
     Returns
     -------

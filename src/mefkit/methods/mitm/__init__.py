@@ -89,7 +89,7 @@ def mitm(
     clip_percentiles: Sequence[float] = CLIP_PERCENTILES,
     retinex_share: float = RETINEX_SHARE,
     saturation: float = SATURATION,
-    stack: str = "chain_fw",
+    stack: str = "chain",
     max_frames: int = DEFAULT_MAX_FRAMES,
     max_mp: float | None = None,
     hue: str = "inputs",
@@ -137,7 +137,7 @@ def mitm(
         Colour saturation factor (1).
     stack, max_frames : str, int
         The K-frame rule and the cap on frames used, as in
-        :func:`mefkit.methods.progressive.progressive` (default ``chain_fw``, 9).
+        :func:`mefkit.methods.progressive.progressive` (default ``chain``, 9).
     max_mp : float or None
         Working size in megapixels: larger brackets are fused at that size and the
         result is guided-upsampled once. None (default): full resolution.

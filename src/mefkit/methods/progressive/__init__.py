@@ -131,7 +131,7 @@ def progressive(
     device: str = "cpu",
     hue: str = "network",
     flips: int | str = "auto",
-    stack: str = "chain_fw",
+    stack: str = "chain",
     max_frames: int = DEFAULT_MAX_FRAMES,
 ) -> np.ndarray:
     """Fuse a bracket with the two-phase progressive networks, every frame used.
@@ -168,9 +168,9 @@ def progressive(
         budget shared by all pairs (for one pair: 4 for brackets up to ``max_mp / 4``
         megapixels, 2 up to half, else 1), so large brackets cost what a single pass
         per pair costs.
-    stack : {"chain_fw", "chain", "tree", "base", "extremes"}
+    stack : {"chain", "chain_results", "tree", "base", "extremes"}
         How K > 2 frames are fused (:func:`mefkit.nn.stack_fusion.fuse_stack_small`).
-        ``chain_fw`` (default): every pair of exposure neighbours, the pair results
+        ``chain`` (default): every pair of exposure neighbours, the pair results
         blended by their two frames' mean exposure-fusion weight. ``extremes``: the
         darkest and brightest frame only (the method before it used every frame).
         Two frames give the same result under every rule.
@@ -202,7 +202,7 @@ def progressive(
 
 def _run_networks(frames: Sequence[np.ndarray], make_pass: Any, out_channels: int, *, weights: str | None,
                   max_mp: float | None, tile: int, tile_pad: int, device: str, hue: str,
-                  flips: int | str, stack: str = "chain_fw", max_frames: int = DEFAULT_MAX_FRAMES) -> np.ndarray:
+                  flips: int | str, stack: str = "chain", max_frames: int = DEFAULT_MAX_FRAMES) -> np.ndarray:
     """The shared body of :func:`progressive` and :func:`fuse_both_phases`.
 
     Checks the options, loads the weights, wraps ``make_pass(model, path)`` (a network
