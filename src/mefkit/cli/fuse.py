@@ -22,6 +22,7 @@ from ..io import FORMAT_BITS, check_folder_writable, check_output, is_mefkit_out
 from ..io.order import order_warning
 from ..params import describe_params, parse_params, type_name
 from ..progress import report_tiles
+from ..nn.stack_fusion import frames_note
 from ..registry import get_method, method_infos
 from .app import app, console, exit_code_for, reports_errors, show_progress
 
@@ -41,11 +42,24 @@ def _check_bits(bits: Optional[int]) -> None:
         raise OutputError(f"--bits must be 8 or 16, got {bits}")
 
 
-def _frames_text(method: str, n: int) -> str:
-    used = get_method(method).frames_used
+def _frames_text(method: str, n: int, frames: list | None = None, params: dict | None = None) -> str:
+    info = get_method(method)
+    if frames is not None:
+        # Methods with a frame cap (the learned ones) say which frames their rule used.
+        note = frames_note(info.fn, frames, params or {})
+        if note is not None:
+            return f"a bracket of {n} frames, {note}"
+    used = info.frames_used
     if used is not None and used < n:
         return f"the darkest and brightest of {n} frames" if used == 2 else f"{used} of {n} frames"
     return f"{n} frames"
+
+
+def _default_of(fn, name: str):
+    """The default value of parameter ``name`` of ``fn``."""
+    import inspect
+
+    return inspect.signature(fn).parameters[name].default
 
 
 def _input_files(frames: List[Path]) -> list[Path]:
@@ -107,7 +121,7 @@ def fuse_cmd(
     if not quiet:
         h, w = bracket.shape
         console.print(
-            f"fused {_frames_text(method, len(bracket.frames))} ({w}x{h}, ordered by {bracket.order_by}) "
+            f"fused {_frames_text(method, len(bracket.frames), bracket.frames, params)} ({w}x{h}, ordered by {bracket.order_by}) "
             f"with {method} in {seconds:.2f} s -> {output} ({out_bits}-bit)",
             highlight=False,
         )
@@ -237,6 +251,8 @@ def methods_cmd(
             frames = f"{info.min_frames}..{info.max_frames}" if info.max_frames else f"{info.min_frames}+"
             if info.frames_used:
                 frames += f" (uses {'darkest + brightest' if info.frames_used == 2 else info.frames_used})"
+            elif "max_frames" in info.params:
+                frames += f" (uses up to {_default_of(info.fn, 'max_frames')})"
             table.add_row(info.name, info.kind, frames, info.summary)
         out.print(table)
         out.print("Parameters of one method: mefkit methods NAME (set them with -p KEY=VALUE).", highlight=False)

@@ -249,18 +249,19 @@ def train_labels(
     skip_label_methods: Optional[str] = COMMON.skip_label_methods,
     max_side: int = typer.Option(512, "--max-side", help="Downscale stacks to this longer side before fusing."),
     refresh: Optional[str] = typer.Option(None, "--refresh", help="Comma list of methods to recompute (after a change to their code)."),
-    eval_root: Optional[List[Path]] = typer.Option(None, "--eval-root", help="Folders of evaluation scenes to exclude (default: mefb, mef_database, memorial beside DATA)."),
+    eval_root: Optional[List[Path]] = typer.Option(None, "--eval-root", help="Folders of evaluation scenes to exclude (default: mefb, mef_database, memorial, deep_published beside DATA)."),
 ) -> None:
     """Build (or read) the whole-stack labels and show each stack's chosen method."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
     from ..train.labels import build_stack_labels, default_label_cache
+    from ..train.exclusion import default_eval_roots
     from ..train.stacks import find_stacks, guess_data_root, split_excluded
 
     cache = label_cache or default_label_cache()
     stacks = find_stacks(data)
-    roots = eval_root or [guess_data_root(data) / n for n in ("mefb", "mef_database", "memorial")]
+    roots = eval_root or default_eval_roots(guess_data_root(data))
     kept, excluded = split_excluded(stacks, roots)
     console.print(f"{len(stacks)} stacks, {len(excluded)} excluded as evaluation scenes, {len(kept)} labelled", highlight=False)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as prog:

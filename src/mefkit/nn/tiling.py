@@ -332,7 +332,9 @@ def guided_upsample(
 
 
 def _to_tensor(frame: np.ndarray, device: torch.device | str) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(frame.transpose(2, 0, 1)))[None].to(device, torch.float32)
+    """``(H, W, C)`` or ``(H, W)`` array -> ``(1, C, H, W)`` float32 tensor on ``device``."""
+    chw = frame[None] if frame.ndim == 2 else frame.transpose(2, 0, 1)
+    return torch.from_numpy(np.ascontiguousarray(chw))[None].to(device, torch.float32)
 
 
 def working_size(h: int, w: int, max_mp: float | None) -> tuple[int, int]:
@@ -348,6 +350,7 @@ def fuse_full_resolution(
     frames: Sequence[np.ndarray],
     *,
     max_mp: float | None = DEFAULT_MAX_MP,
+    size: tuple[int, int] | None = None,
     tile: int = 512,
     tile_pad: int = 32,
     overlap: int = 32,
@@ -356,6 +359,7 @@ def fuse_full_resolution(
     eps: float = GUIDE_EPS,
     out_channels: int = 3,
     multiple: int = 1,
+    pad_mode: str = "edge",
     refine: Callable[[np.ndarray, Sequence[np.ndarray]], np.ndarray] | None = None,
 ) -> np.ndarray:
     """Fuse a bracket of any size with ``net``, full resolution out, bounded memory.
@@ -363,14 +367,20 @@ def fuse_full_resolution(
     Parameters
     ----------
     net : callable
-        ``net(*frames) -> (1, out_channels, h, w)`` on tensors ``(1, 3, h, w)`` in [0, 1]
+        ``net(*frames) -> (1, out_channels, h, w)`` on tensors ``(1, C_i, h, w)`` in [0, 1]
         (more than 3 channels: several images at once, e.g. both phases).
     frames : sequence of ndarray
-        ``(H, W, 3)`` float32 in [0, 1], in the order ``net`` expects.
+        ``(H, W, C_i)`` (or ``(H, W)``: one channel) float32 in [0, 1], in the order
+        ``net`` expects: a bracket's frames, or other images such as lightness maps.
+        Every frame of a reduced-scale pass must have channels (the guide of the
+        upsampling is their stack).
     max_mp : float or None
-        Largest size in megapixels the network runs at; larger brackets are fused at
-        that size and brought back by guided upsampling. ``None`` or 0: always full
-        resolution (tiled).
+        The size budget: largest size in megapixels the network runs at; larger inputs
+        are fused at that size and brought back by guided upsampling. ``None`` or 0:
+        always full resolution (tiled).
+    size : (int, int), optional
+        An explicit working size ``(h, w)`` instead of ``max_mp`` (e.g. a method's
+        training scale); None: from ``max_mp``.
     tile, tile_pad, overlap : int
         Tiling of the network pass (see :func:`tiled_apply`); ``tile=0`` disables it.
     device : str or torch.device
@@ -380,9 +390,11 @@ def fuse_full_resolution(
     out_channels : int
         Channels of ``net``'s output.
     multiple : int
-        Pad the (working-size) frames by edge replication to a multiple of this before
-        tiling and crop after: a network that pads its input to a multiple itself (a
-        UNet) then sees the same border in every tile as in one whole pass.
+        Pad the (working-size) frames to a multiple of this before tiling and crop
+        after: a network that pads its input to a multiple itself (a UNet) then sees
+        the same border in every tile as in one whole pass.
+    pad_mode : {"edge", "reflect"}
+        How that padding extends the frames: as the network pads itself.
     refine : callable, optional
         ``refine(out, frames) -> out`` applied to the network's output at the working
         size, before the guided upsampling carries it to full resolution: ``out`` is
@@ -395,13 +407,13 @@ def fuse_full_resolution(
         ``(H, W, out_channels)`` float32 in [0, 1].
     """
     h, w = frames[0].shape[:2]
-    sh, sw = working_size(h, w, max_mp)
+    sh, sw = working_size(h, w, max_mp) if size is None else size
     if (sh, sw) == (h, w):
         small = list(frames)
     else:  # INTER_AREA can overshoot 1.0 by rounding; the network expects [0, 1].
         small = [np.clip(cv2.resize(f, (sw, sh), interpolation=cv2.INTER_AREA), 0.0, 1.0) for f in frames]
     sh0, sw0 = small[0].shape[:2]
-    small = pad_to_multiple(small, multiple)
+    small = pad_to_multiple(small, multiple, mode=pad_mode)
     align = tile_alignment(multiple, tile_pad)
     with torch.no_grad():
         out = tiled_apply(

@@ -38,7 +38,6 @@ _EXPORTS = {
     "StepSampler": "data",
     "build_data": "data",
     "load_weights": "checkpoint",
-    "save_safetensors": "checkpoint",
     "freeze": "checkpoint",
     "find_stacks": "stacks",
     "split_excluded": "stacks",

@@ -30,7 +30,7 @@ from torch.utils.data import Dataset, Sampler
 
 from .augment import draw_augment, ensure_min_side, sample_rng
 from .config import DataConfig
-from .exclusion import normalize_scene_name
+from .exclusion import default_eval_roots, normalize_scene_name
 from .images import ImageCache, to_float
 from .labels import LabelChoice, build_stack_labels, default_label_cache, load_label
 from .sice import SiceSequence, find_sequences
@@ -308,7 +308,7 @@ def build_data(cfg: DataConfig, *, seed: int, swap: bool = False, with_mid: bool
     """Build the training mixture and validation pairs a :class:`DataConfig` describes.
 
     Stacks: discovered under ``cfg.stacks``; evaluation scenes excluded (evaluation roots
-    default to ``mefb``, ``mef_database`` and ``memorial`` beside the stacks folder);
+    default to :data:`mefkit.train.exclusion.EVAL_ROOTS` beside the stacks folder);
     about ``cfg.val_scenes`` kept stacks held out for validation
     (:func:`split_validation`); labels built or read from the cache. SICE: the shipped split's training sequences. Synthetic: images of
     ``cfg.synthetic`` (or the stack labels for ``"labels"``), weighted
@@ -358,7 +358,7 @@ def build_data(cfg: DataConfig, *, seed: int, swap: bool = False, with_mid: bool
                               "a method was refreshed in the label cache): the resume is not exact")
         else:
             if eval_roots is None:
-                eval_roots = [guess_data_root(cfg.stacks) / n for n in ("mefb", "mef_database", "memorial")]
+                eval_roots = default_eval_roots(guess_data_root(cfg.stacks))
             kept, excluded = split_excluded(found.values(), eval_roots)
             train_stacks, val_stacks = split_validation(kept, cfg.val_scenes)
             label_dir = cfg.label_cache or str(default_label_cache())

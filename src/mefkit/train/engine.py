@@ -88,14 +88,15 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from ..atomic import write_text_atomic
 from ..errors import MefkitError
+from ..nn.weights import save_weights
 from .checkpoint import (
     CHECKPOINT_NAME,
     atomic_torch_save,
     freeze,
     load_checkpoint,
     rng_state,
-    save_safetensors,
     set_rng_state,
     unwrap,
 )
@@ -301,9 +302,7 @@ class _CsvLog:
                 writer = csv.DictWriter(buf, fieldnames=self.columns, extrasaction="ignore")
                 writer.writeheader()
                 writer.writerows(rows)
-                tmp = path.with_name(path.name + ".tmp")
-                tmp.write_text(buf.getvalue())
-                os.replace(tmp, path)
+                write_text_atomic(path, buf.getvalue())
         else:
             path.unlink(missing_ok=True)  # a fresh run: no rows of an earlier attempt
             if columns:
@@ -548,7 +547,7 @@ class Trainer:
         if self.rank == 0 and not interrupted:
             meta = {"task": task.name, "step": step, "config": config_to_dict(cfg), **task.weight_metadata()}
             for name, model in models.items():
-                save_safetensors(model, self.out / f"{name}.safetensors", meta)
+                save_weights(self.out / f"{name}.safetensors", model, meta)
         self._barrier()
         how = "interrupted" if interrupted else "finished"
         self._log(f"{how} at step {step}; checkpoint {ckpt_path}")

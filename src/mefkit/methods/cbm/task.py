@@ -45,6 +45,7 @@ from ...errors import MefkitError
 from .unet import CBMUNet
 from ...train.data import DataBundle, TrainPairs, ValPairs, validation_count
 from ...train.engine import Task
+from ...train.exclusion import default_eval_roots
 from ...train.images import ImageCache
 from ...train.stacks import find_stacks, guess_data_root, split_excluded
 from .teacher_labels import TeacherLabels, TeacherPairSource, TeacherSpec, choose_pairs
@@ -146,7 +147,7 @@ class CbmTask(Task):
         if d.sice or d.synthetic:
             raise MefkitError("CBM takes only stack data (its labels come from the teacher); drop --synthetic / SICE")
         kept, excluded = split_excluded(find_stacks(d.stacks),
-                                        [guess_data_root(d.stacks) / n for n in ("mefb", "mef_database", "memorial")])
+                                        default_eval_roots(guess_data_root(d.stacks)))
         n_val = validation_count(len(kept), d.val_scenes)
         train_stacks, val_stacks = (kept[:-n_val], kept[-n_val:]) if n_val else (kept, [])
         cache_dir = d.label_cache or str(Path(cfg.out).resolve().parent / "teacher_cache")

@@ -19,7 +19,6 @@ PNG writing and reading reuse :mod:`mefkit.train.labels` (the stack-label cache)
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import time
@@ -30,6 +29,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ...errors import MefkitError
+from ...nn.weights import file_sha256
 from ...train.augment import sample_rng
 from ...train.images import ImageCache, to_float
 from ...train.labels import atomic_bytes, load_label, save_png16
@@ -61,24 +61,11 @@ class TeacherSpec:
             raise ValueError(f"teacher input must be one of {TEACHER_INPUTS}, got {self.input!r}")
 
 
-#: Where mefkit ships learned methods' weights.
-SHIPPED_WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
+def shipped_weights(name: str):  # noqa: ANN201 - a WeightsSpec or None
+    """The :class:`~mefkit.nn.weights.WeightsSpec` the registered method ``name`` ships, or None."""
+    from ...registry import get_method
 
-
-@functools.lru_cache(maxsize=32)
-def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
-    # size and mtime are part of the lru key only, so a rewritten file is hashed again
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def file_sha256(path: str | Path) -> str:
-    """SHA-256 hex digest of a file's bytes (memoised per path, size and mtime)."""
-    st = Path(path).stat()
-    return _file_sha256(str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+    return get_method(name).weights
 
 
 def teacher_weights(spec: TeacherSpec, kind: str) -> dict[str, str]:
@@ -86,9 +73,9 @@ def teacher_weights(spec: TeacherSpec, kind: str) -> dict[str, str]:
 
     * A parameter whose name contains ``"weights"`` and whose value is an existing
       file: that file (the user's weights replace the shipped ones).
-    * Otherwise, for a ``kind == "learned"`` teacher: the shipped files
-      ``mefkit/weights/<name>*.safetensors`` (the package's naming convention, e.g.
-      ``mitm_translators.safetensors``), since the method loads them by default.
+    * Otherwise, for a ``kind == "learned"`` teacher: the file its registration ships
+      (:func:`shipped_weights`, e.g. ``mitm_translators.safetensors``), since the
+      method loads it by default.
     * Classic teachers: ``{}`` (their key is then the same as before this field existed).
 
     Over-inclusion (a weights file the teacher does not read with some parameter, e.g.
@@ -101,7 +88,10 @@ def teacher_weights(spec: TeacherSpec, kind: str) -> dict[str, str]:
         return {f"{k}:{Path(v).name}": file_sha256(v) for k, v in sorted(given.items())}
     if kind != "learned":
         return {}
-    return {p.name: file_sha256(p) for p in sorted(SHIPPED_WEIGHTS_DIR.glob(f"{spec.name}*.safetensors"))}
+    shipped = shipped_weights(spec.name)
+    if shipped is None or not shipped.path.is_file():
+        return {}
+    return {shipped.path.name: file_sha256(shipped.path)}
 
 
 def teacher_key(stack: Stack, under: int, over: int, spec: TeacherSpec, max_side: int,

@@ -11,7 +11,7 @@ convolution, skips by concatenation.
 The paper's widths are not public; the classic U-Net uses 64..1024 (about 31 M
 parameters). ``base`` and ``depth`` are constructor parameters so that size stays
 available; the shipped weights use a narrow net that trains on a CPU (see the model
-card, ``mefkit/weights/cbm_MODEL_CARD.md``).
+card, ``mefkit/methods/cbm/MODEL_CARD.md``).
 
 Input height and width need not be multiples of ``2**depth``: the input is padded by
 reflection and the output cropped back.
@@ -115,47 +115,39 @@ def save_cbm_unet(model: CBMUNet, path, metadata: dict[str, str] | None = None) 
         Extra provenance (teacher, steps, data), stored beside ``"config"``.
     """
     import json
-    import os
-    from pathlib import Path
 
-    from safetensors.torch import save_file
+    from ...nn.weights import save_weights
 
-    from ...io.write import default_file_mode
-
-    path = Path(path)
     meta = {"format": "pt", "arch": "CBMUNet", "config": json.dumps(model.config())}
     meta.update({k: str(v) for k, v in (metadata or {}).items()})
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(state, str(tmp), metadata=meta)
-    os.chmod(tmp, default_file_mode())  # safetensors writes 0600; weights are meant to be shared
-    os.replace(tmp, path)
+    save_weights(path, model, meta)
 
 
 def load_cbm_unet(path, device: str | torch.device = "cpu") -> CBMUNet:
     """Build a :class:`CBMUNet` from a safetensors file written by :func:`save_cbm_unet`.
 
-    Returns the model in eval mode on ``device``. Weights stored as float16 are cast to
-    float32.
+    Returns the model in eval mode on ``device`` (cached:
+    :func:`mefkit.nn.weights.load_model`). Weights stored as float16 are cast to float32.
 
     Raises
     ------
     ValueError
         The file is not CBM U-Net weights (no config, or keys that do not match).
     """
+    from ...nn.weights import load_model
+
+    return load_model(path, build_from_weights, str(device))
+
+
+def build_from_weights(tensors: dict, meta: dict, path: str, device: str) -> CBMUNet:
+    """The :data:`mefkit.nn.weights.Builder` of CBM U-Net files."""
     import json
 
-    from safetensors import safe_open
-    from safetensors.torch import load_file
-
-    with safe_open(str(path), framework="pt") as fh:
-        meta = fh.metadata() or {}
     if meta.get("arch") != "CBMUNet" or "config" not in meta:
         raise ValueError(f"{path}: not CBM U-Net weights (metadata arch={meta.get('arch')!r})")
     model = CBMUNet(**json.loads(meta["config"]))
-    state = {k: (v.float() if v.is_floating_point() else v) for k, v in load_file(str(path)).items()}
     try:
-        model.load_state_dict(state)
+        model.load_state_dict(tensors)
     except RuntimeError as exc:
         raise ValueError(f"{path}: weights do not match the stored config: {exc}") from None
     return model.to(device).eval()

@@ -7,7 +7,7 @@ plus that image's switching map (4 channels), its output an RGB image. The layer
 Zhu et al.'s ResNet generator ``c7s1-w, d2w, d4w, R4w x n, u2w, uw, c7s1-3``; the width,
 the number of down-samplings and of residual blocks are configuration, so the paper-size
 network (``TranslatorConfig()``, 11.4 M parameters) and the small CPU network shipped with
-mefkit (see ``weights/mitm_MODEL_CARD.md``) are the same class.
+mefkit (see ``MODEL_CARD.md`` beside this module) are the same class.
 
 Two further options, both off in the paper-size default:
 
@@ -202,6 +202,10 @@ class PatchDiscriminator(nn.Module):
         return self.net(x * 2.0 - 1.0)
 
 
+#: Format tag written into the safetensors metadata of a translator pair.
+WEIGHTS_FORMAT = "mefkit-mitm-translators-1"
+
+
 def save_translators(
     path: str | Path,
     under_to_over: Translator,
@@ -213,25 +217,18 @@ def save_translators(
     The generator config is stored in the file's metadata (``config``, JSON), so
     :func:`load_translators` rebuilds the right architecture.
     """
-    import os
-
-    from safetensors.torch import save_file
-
-    from ...io.write import default_file_mode
+    from ...nn.weights import save_weights
 
     if under_to_over.config != over_to_under.config:
         raise ValueError("both translators must share one config")
-    tensors = {f"lh.{k}": v.detach().cpu().contiguous() for k, v in under_to_over.state_dict().items()}
-    tensors.update({f"hl.{k}": v.detach().cpu().contiguous() for k, v in over_to_under.state_dict().items()})
     meta = dict(metadata or {})
     meta["config"] = json.dumps(under_to_over.config.to_dict())
-    meta.setdefault("format", "mefkit-mitm-translators-1")
-    save_file(tensors, str(path), metadata=meta)
-    os.chmod(path, default_file_mode())  # safetensors writes 0600; weights are meant to be shared
+    meta.setdefault("format", WEIGHTS_FORMAT)
+    save_weights(path, {"lh": under_to_over, "hl": over_to_under}, meta)
 
 
 def load_translators(path: str | Path, device: str | torch.device = "cpu") -> tuple[Translator, Translator, dict[str, str]]:
-    """Read the pair written by :func:`save_translators`.
+    """Read the pair written by :func:`save_translators` (cached: :func:`mefkit.nn.weights.load_model`).
 
     Returns
     -------
@@ -239,18 +236,21 @@ def load_translators(path: str | Path, device: str | torch.device = "cpu") -> tu
         ``G_LH`` (under -> over), ``G_HL`` (over -> under), both in eval mode, and the
         file's metadata.
     """
-    from safetensors import safe_open
+    from ...nn.weights import load_model
 
-    with safe_open(str(path), framework="pt", device="cpu") as f:
-        meta = dict(f.metadata() or {})
-        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    return load_model(path, build_from_weights, str(device))
+
+
+def build_from_weights(tensors: dict, meta: dict, path: str, device: str) -> tuple[Translator, Translator, dict[str, str]]:
+    """The :data:`mefkit.nn.weights.Builder` of translator-pair files."""
+    from ...nn.weights import split_prefixed
+
     if "config" not in meta:
         raise ValueError(f"{path}: not a MITM translator file (no 'config' metadata)")
     config = TranslatorConfig.from_dict(json.loads(meta["config"]))
     nets = []
-    for prefix in ("lh.", "hl."):
+    for prefix in ("lh", "hl"):
         net = Translator(config)
-        state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
-        net.load_state_dict(state)
+        net.load_state_dict(split_prefixed(tensors, prefix))
         nets.append(net.to(device).eval())
     return nets[0], nets[1], meta

@@ -1,10 +1,14 @@
 """Two-phase progressive fusion (Huang, NTU thesis): intermediate exposure, then attention.
 
 Phase 1 (:class:`mefkit.methods.progressive.network.IntermediateUNet`) makes an intermediate
-exposure from the darkest and brightest frames; phase 2
-(:class:`mefkit.methods.progressive.network.AMNet`) refines it with attention over the three.
-Weights ship in the package (``mefkit/weights/progressive_v1.safetensors``, see
-``progressive_MODEL_CARD.md``); ``weights=PATH`` loads others in the same format
+exposure from two frames; phase 2 (:class:`mefkit.methods.progressive.network.AMNet`) refines it
+with attention over the three. A bracket of K > 2 frames is fused by the K-frame rule
+of :mod:`mefkit.nn.stack_fusion`: at most ``max_frames`` frames chosen evenly in log
+luminance, every pair of exposure neighbours through the networks at the working size,
+the pair results blended with their frames' exposure-fusion weights, one guided
+upsampling at the end.
+Weights ship beside this module (:data:`WEIGHTS`, ``progressive_v1.safetensors``, see
+``MODEL_CARD.md``); ``weights=PATH`` loads others in the same format
 (:func:`save_weights`).
 
 Full-resolution inference goes through :func:`mefkit.nn.tiling.fuse_full_resolution`:
@@ -15,20 +19,34 @@ functions so that listing methods stays fast.
 
 from __future__ import annotations
 
-import functools
-import json
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
+from ...nn.stack_fusion import DEFAULT_MAX_FRAMES
+from ...nn.weights import WeightsSpec, load_model, resolve_weights
+from ...nn.weights import save_weights as save_weights_file
 from ...params import require_non_negative
 from ...registry import register_method
 
-#: Weights shipped with mefkit (both phases in one file).
-SHIPPED_WEIGHTS = Path(__file__).resolve().parents[2] / "weights" / "progressive_v1.safetensors"
 #: Format tag written into the safetensors metadata.
 WEIGHTS_FORMAT = "mefkit-progressive-v1"
+#: The shipped weights (both phases in one file).
+WEIGHTS = WeightsSpec(
+    method="progressive",
+    package=__name__,
+    file="progressive_v1.safetensors",
+    sha256="204927a35458d8953d6f468ce057a6737f6f14d5fa7284dc6c53c043601f7a42",
+    architecture="IntermediateUNet + AMNet (ProgressiveFusion), float16",
+    config={
+        "unet": {"base": 16, "max_ch": 128, "n_res": 1, "growth": 32, "dense_layers": 2, "dec_res": True,
+                 "residual": True},
+        "amnet": {"feats": 16, "growth": 8, "layers": 4, "blocks": 3, "residual": True},
+    },
+    license="MIT",
+    training="recipes/progressive-phase1.toml, recipes/progressive-phase2.toml; MODEL_CARD.md",
+)
 
 
 def save_weights(
@@ -52,24 +70,13 @@ def save_weights(
     Tensors are stored as ``unet.<name>`` and ``amnet.<name>``; the metadata holds
     ``format``, ``unet_config``, ``amnet_config`` and ``info`` as JSON strings.
     """
-    from safetensors.torch import save_file
-
     from .network import config_dict
 
-    import torch
-
-    dtype = torch.float16 if half else None
-    cast = lambda v: v.detach().cpu().to(dtype).contiguous() if dtype is not None and v.is_floating_point() else v.detach().cpu().contiguous()  # noqa: E731
-    tensors = {f"unet.{k}": cast(v) for k, v in unet.state_dict().items()}
-    meta = {"format": WEIGHTS_FORMAT, "unet_config": json.dumps(config_dict(unet)), "info": json.dumps(info or {})}
+    models = {"unet": unet} if amnet is None else {"unet": unet, "amnet": amnet}
+    meta: dict[str, Any] = {"format": WEIGHTS_FORMAT, "unet_config": config_dict(unet), "info": info or {}}
     if amnet is not None:
-        tensors.update({f"amnet.{k}": cast(v) for k, v in amnet.state_dict().items()})
-        meta["amnet_config"] = json.dumps(config_dict(amnet))
-    path = Path(path)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    save_file(tensors, str(tmp), metadata=meta)
-    tmp.chmod(0o644)
-    tmp.replace(path)
+        meta["amnet_config"] = config_dict(amnet)
+    save_weights_file(path, models, meta, half=half)
 
 
 def load_weights(path: str | Path, device: str = "cpu") -> Any:
@@ -85,45 +92,17 @@ def load_weights(path: str | Path, device: str = "cpu") -> Any:
     Returns
     -------
     ProgressiveFusion
-        In eval mode; ``.amnet`` is None when the file holds phase 1 only.
+        In eval mode; ``.amnet`` is None when the file holds phase 1 only. Cached
+        (:func:`mefkit.nn.weights.load_model`).
 
     Raises
     ------
     ValueError
         The file is missing or not in this format.
     """
-    return _load_cached(str(Path(path).resolve()), Path(path).stat().st_mtime if Path(path).exists() else 0.0, device)
+    from .network import build_from_weights
 
-
-@functools.lru_cache(maxsize=4)
-def _load_cached(path: str, mtime: float, device: str) -> Any:
-    import torch
-    from safetensors import safe_open
-
-    from .network import AMNet, AMNetConfig, IntermediateUNet, ProgressiveFusion, UNetConfig
-
-    if not Path(path).is_file():
-        raise ValueError(f"weights file not found: {path}")
-    try:
-        with safe_open(path, framework="pt") as f:
-            meta = f.metadata() or {}
-            tensors = {k: f.get_tensor(k).float() for k in f.keys()}  # float16 files compute in float32
-    except Exception as exc:  # safetensors raises its own error types
-        raise ValueError(f"{path}: not a safetensors file ({exc})") from None
-    if meta.get("format") != WEIGHTS_FORMAT:
-        raise ValueError(f"{path}: not progressive-fusion weights (format {meta.get('format')!r})")
-    unet = IntermediateUNet(UNetConfig(**json.loads(meta["unet_config"])))
-    unet.load_state_dict({k[5:]: v for k, v in tensors.items() if k.startswith("unet.")})
-    amnet = None
-    if "amnet_config" in meta:
-        amnet = AMNet(AMNetConfig(**json.loads(meta["amnet_config"])))
-        amnet.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("amnet.")})
-    # channels_last: oneDNN's convolutions run these many thin layers about 1.4-1.5x
-    # faster on the CPU in NHWC than in NCHW (measured, docs/bench/progressive.md).
-    model = ProgressiveFusion(unet, amnet).to(device).to(memory_format=torch.channels_last).eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    return model
+    return load_model(path, build_from_weights, device)
 
 
 def _nhwc(t: Any) -> Any:
@@ -139,7 +118,7 @@ def _nhwc(t: Any) -> Any:
     citation="Y.-F. Huang, Two-Phase Progressive Multiple Exposure Fusion via Intermediate Exposure Generation, "
     "M.S. thesis, National Taiwan University (advisor Y.-Y. Chuang)",
     kind="learned",
-    frames_used=2,
+    weights=WEIGHTS,
 )
 def progressive(
     frames: Sequence[np.ndarray],
@@ -152,14 +131,17 @@ def progressive(
     device: str = "cpu",
     hue: str = "network",
     flips: int | str = "auto",
+    stack: str = "chain",
+    max_frames: int = DEFAULT_MAX_FRAMES,
 ) -> np.ndarray:
-    """Fuse the darkest and brightest frames with the two-phase progressive networks.
+    """Fuse a bracket with the two-phase progressive networks, every frame used.
 
     Parameters
     ----------
     frames : sequence of ndarray
-        N >= 2 frames ``(H, W, 3)`` float32 in [0, 1], darkest first. The networks
-        take two exposures: the first (darkest) and the last (brightest) are used.
+        K >= 2 frames ``(H, W, 3)`` float32 in [0, 1], in any order (they are put in
+        exposure order by mean luminance). The networks take two exposures; K > 2
+        frames are fused by pairs of exposure neighbours (``stack``).
     weights : str, optional
         A weights file written by :func:`save_weights`; default the shipped weights.
     phase : {1, 2}
@@ -183,8 +165,19 @@ def progressive(
     flips : {"auto", 1, 2, 4}
         Geometric self-ensemble: the mean of this many mirrored network passes
         (:mod:`mefkit.nn.self_ensemble`). ``auto``: as many as fit in the ``max_mp``
-        budget (4 for brackets up to ``max_mp / 4`` megapixels, 2 up to half, else 1),
-        so large brackets cost what a single pass costs.
+        budget shared by all pairs (for one pair: 4 for brackets up to ``max_mp / 4``
+        megapixels, 2 up to half, else 1), so large brackets cost what a single pass
+        per pair costs.
+    stack : {"chain", "chain_results", "tree", "base", "extremes"}
+        How K > 2 frames are fused (:func:`mefkit.nn.stack_fusion.fuse_stack_small`).
+        ``chain`` (default): every pair of exposure neighbours, the pair results
+        blended by their two frames' mean exposure-fusion weight. ``extremes``: the
+        darkest and brightest frame only (the method before it used every frame).
+        Two frames give the same result under every rule.
+    max_frames : int
+        At most this many frames are used (>= 2; 0: all), chosen evenly in log mean
+        luminance, the darkest and brightest always
+        (:func:`mefkit.nn.stack_fusion.select_frames`); ``mefkit fuse`` reports which.
 
     Returns
     -------
@@ -204,18 +197,19 @@ def progressive(
         return one_pass
 
     return _run_networks(frames, make_pass, 3, weights=weights, max_mp=max_mp, tile=tile, tile_pad=tile_pad,
-                         device=device, hue=hue, flips=flips)
+                         device=device, hue=hue, flips=flips, stack=stack, max_frames=max_frames)
 
 
 def _run_networks(frames: Sequence[np.ndarray], make_pass: Any, out_channels: int, *, weights: str | None,
                   max_mp: float | None, tile: int, tile_pad: int, device: str, hue: str,
-                  flips: int | str) -> np.ndarray:
+                  flips: int | str, stack: str = "chain", max_frames: int = DEFAULT_MAX_FRAMES) -> np.ndarray:
     """The shared body of :func:`progressive` and :func:`fuse_both_phases`.
 
     Checks the options, loads the weights, wraps ``make_pass(model, path)`` (a network
     pass on ``(under, over)`` tensors giving ``out_channels`` channels) in the
-    self-ensemble and runs it on the darkest and brightest frames at full resolution,
-    with the hue refinement at the working size.
+    self-ensemble and runs it on the bracket by the K-frame rule
+    (:func:`mefkit.nn.stack_fusion.fuse_stack`), with the hue refinement at the
+    working size and one guided upsampling to full resolution.
     """
     if max_mp is not None and max_mp < 0:
         raise ValueError(f"max_mp must be >= 0 or None, got {max_mp}")
@@ -223,19 +217,23 @@ def _run_networks(frames: Sequence[np.ndarray], make_pass: Any, out_channels: in
         raise ValueError(f"tile must be 0 or >= 16, got {tile}")
     require_non_negative(tile_pad=tile_pad)
     refine = _hue_refiner(hue)
-    path = Path(weights) if weights else SHIPPED_WEIGHTS
-    if not weights and not path.is_file():
-        raise ValueError(f"the shipped weights are missing ({path}); pass weights=PATH")
+    path = resolve_weights(weights, WEIGHTS)
     from .network import UNET_FACTOR
     from ...nn.self_ensemble import flip_count, flip_ensemble
+    from ...nn.stack_fusion import fuse_stack, merge_groups, pair_count, select_frames
     from ...nn.tiling import fuse_full_resolution
 
-    passes = flip_count(*frames[0].shape[:2], max_mp, flips)
+    plan = select_frames(frames, max_frames)
+    # The mirrored-pass budget counts every pair the stack rule fuses.
+    passes = flip_count(*frames[0].shape[:2], max_mp and max_mp / pair_count(stack, len(plan.used)), flips)
     net = flip_ensemble(make_pass(load_weights(path, device), path), passes)
-    return fuse_full_resolution(
-        net, [frames[0], frames[-1]], max_mp=max_mp, tile=tile, tile_pad=tile_pad, device=device,
-        out_channels=out_channels, multiple=UNET_FACTOR, refine=refine,
-    )
+
+    def pair(under: np.ndarray, over: np.ndarray) -> np.ndarray:
+        return fuse_full_resolution(net, [under, over], max_mp=None, tile=tile, tile_pad=tile_pad, device=device,
+                                    out_channels=out_channels, multiple=UNET_FACTOR)
+
+    return fuse_stack(pair, frames, max_mp=max_mp, design=stack, plan=plan, refine=refine,
+                      merge=merge_groups(3) if out_channels > 3 else None)
 
 
 #: Colour modes of the progressive method (see ``hue`` of :func:`progressive`).
@@ -243,22 +241,10 @@ HUE_MODES = ("network", "inputs")
 
 
 def _hue_refiner(hue: str) -> Any:
-    """The working-size refinement for a ``hue`` mode: None or a hue restorer.
+    """The working-size refinement for a ``hue`` mode (:func:`mefkit.hue.hue_refiner`)."""
+    from ...hue import hue_refiner
 
-    The restorer handles outputs of 3 or 6 channels (one or both phases), restoring
-    each RGB triple against the same inputs.
-    """
-    if hue not in HUE_MODES:
-        raise ValueError(f"hue must be one of {HUE_MODES}, got {hue!r}")
-    if hue == "network":
-        return None
-    from ...hue import restore_hue
-
-    def refine(out: np.ndarray, frames: Sequence[np.ndarray]) -> np.ndarray:
-        parts = [restore_hue(out[..., c:c + 3], frames) for c in range(0, out.shape[-1], 3)]
-        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=-1)
-
-    return refine
+    return hue_refiner(hue)
 
 
 def fuse_both_phases(

@@ -11,15 +11,12 @@
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import numpy as np
 
 from .smap import INPUT_SIGMA_FRACTION, SMAP_CENTRE, SMAP_SLOPE, input_map
 
-#: The shipped translator pair (see ``weights/mitm_MODEL_CARD.md``).
-DEFAULT_WEIGHTS = Path(__file__).resolve().parents[3] / "weights" / "mitm_translators.safetensors"
 #: Quantiles per channel of the curve translator (enough for 8-bit data).
 CURVE_QUANTILES = 257
 #: Pixels per channel from which the curve's quantiles are taken.
@@ -57,13 +54,6 @@ def curve_translate(source: np.ndarray, target: np.ndarray, quantiles: int = CUR
     return np.clip(out, 0.0, 1.0)
 
 
-@functools.lru_cache(maxsize=4)
-def _load(path: str, device: str):
-    from ..translator import load_translators
-
-    return load_translators(path, device=device)
-
-
 def load_pair(weights: str | Path | None = None, device: str = "cpu"):
     """The translator pair ``(G_LH, G_HL, metadata)`` from ``weights`` (default: shipped).
 
@@ -73,11 +63,13 @@ def load_pair(weights: str | Path | None = None, device: str = "cpu"):
         When the file does not exist.
     """
     from ....errors import MethodError
+    from ..translator import load_translators
+    from .. import WEIGHTS
 
-    path = Path(weights) if weights is not None else DEFAULT_WEIGHTS
+    path = Path(weights) if weights is not None else WEIGHTS.path
     if not path.is_file():
         raise MethodError(f"MITM translator weights not found: {path} (pass weights=PATH or translator='curve')")
-    return _load(str(path.resolve()), device)
+    return load_translators(path, device=device)
 
 
 def apply_translator(
@@ -95,8 +87,8 @@ def apply_translator(
     """Translate one image with one generator, at full resolution.
 
     The switching map is computed on the whole image first; the network then runs on
-    overlapping tiles (:func:`mefkit.nn.tiling.tiled_apply`) when the image is larger
-    than ``tile``. The shipped generators have no normalisation layer, so tiles agree
+    overlapping tiles (:func:`mefkit.nn.tiling.fuse_full_resolution`) when the image is
+    larger than ``tile``. The shipped generators have no normalisation layer, so tiles agree
     up to the context ``tile_pad`` gives them, and the feathered overlap hides the rest.
 
     Parameters
@@ -115,24 +107,18 @@ def apply_translator(
     ndarray
         ``(H, W, 3)`` float32 in [0, 1].
     """
-    import torch
-
-    from ....nn.tiling import pad_to_multiple, tile_alignment, tiled_apply
+    from ....nn.tiling import fuse_full_resolution
 
     smap = input_map(image, fraction=sigma_fraction, slope=slope, centre=centre)
-    h, w = image.shape[:2]
-    # Pad (edge replication, as the generator pads itself) to a multiple of its stride and
-    # put the tiles on that grid, so that every tile samples the strided layers where a
-    # whole pass does; only the receptive field beyond tile_pad then differs.
-    align = tile_alignment(2**net.config.n_down, tile_pad)
-    image, smap = pad_to_multiple([image, smap], align)
-    rgb_t = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None].to(device)
-    map_t = torch.from_numpy(np.ascontiguousarray(smap))[None, None].to(device)
-    with torch.inference_mode():
-        out = tiled_apply(
-            net, [rgb_t, map_t], tile=tile, tile_pad=tile_pad, overlap=min(overlap, max(tile - 1, 0)), align=align
-        )
-    return out[0, :, :h, :w].clamp(0, 1).permute(1, 2, 0).cpu().numpy().astype(np.float32)
+    # Full resolution, padded (edge replication, as the generator pads itself) to a
+    # multiple of its stride with the tiles on that grid, so that every tile samples the
+    # strided layers where a whole pass does; only the receptive field beyond tile_pad
+    # then differs.
+    out = fuse_full_resolution(
+        net, [image, smap], max_mp=None, tile=tile, tile_pad=tile_pad, overlap=min(overlap, max(tile - 1, 0)),
+        device=device, multiple=2**net.config.n_down,
+    )
+    return out.astype(np.float32)
 
 
 def translate_pair(
