@@ -354,30 +354,30 @@ def test_summary_counts_the_frames_a_method_used(tmp_path, tiled_method):
 
 # 11. Wrong frame order under --keep-order -------------------------------------------------------
 
-def test_keep_order_warns_when_frames_are_not_darkest_first(tmp_path, tiled_method):
-    # A method that fuses the darkest and brightest frames (the learned ones) is wrong
-    # on frames out of order: --keep-order warns, naming the order the exposures suggest.
+@pytest.mark.parametrize("method", ["mertens", "tiled_mean"])
+def test_keep_order_warns_when_frames_are_not_darkest_first(tmp_path, tiled_method, method):
+    # Methods are called with frames darkest first: --keep-order with another order
+    # warns, naming the order the exposures suggest.
     br = _bracket_dir(tmp_path)
     frames = [str(br / n) for n in ("f2.png", "f0.png", "f1.png")]
-    res = runner.invoke(app, ["fuse", *frames, "--keep-order", "-o", str(tmp_path / "o.png"), "-m", tiled_method])
+    res = runner.invoke(app, ["fuse", *frames, "--keep-order", "-o", str(tmp_path / "o.png"), "-m", method])
     assert res.exit_code == 0, res.stderr
     assert ("warning: frames are not ordered darkest first; by luminance the order is f0.png, f1.png, f2.png "
             "(drop --keep-order to use it)" in res.stderr)
-    ok = runner.invoke(app, ["fuse", *sorted(frames), "--keep-order", "-o", str(tmp_path / "p.png"), "-m", tiled_method])
+    ok = runner.invoke(app, ["fuse", *sorted(frames), "--keep-order", "-o", str(tmp_path / "p.png"), "-m", method])
     assert ok.exit_code == 0 and "not ordered darkest first" not in ok.stderr
-    # Mertens weighs every frame alike, whatever the order: no warning.
-    free = runner.invoke(app, ["fuse", *frames, "--keep-order", "-o", str(tmp_path / "q.png")])
-    assert free.exit_code == 0 and "not ordered darkest first" not in free.stderr
+    auto = runner.invoke(app, ["fuse", *frames, "-o", str(tmp_path / "q.png"), "-m", method])
+    assert auto.exit_code == 0 and "not ordered darkest first" not in auto.stderr
 
 
-def test_api_given_order_warns_for_methods_that_need_it(tiled_method):
+def test_api_given_order_warns_when_not_darkest_first():
     frames = make_bracket(16, 16, 3)[::-1]  # brightest first
     with pytest.warns(UserWarning, match="by luminance the order is frame 2, frame 1, frame 0"):
-        mefkit.fuse(frames, method=tiled_method, order="given")
+        mefkit.fuse(frames, order="given")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        mefkit.fuse(frames, method="mertens", order="given")
-        mefkit.fuse(frames, method=tiled_method)  # order="auto" sorts them
+        mefkit.fuse(frames[::-1], order="given")  # darkest first
+        mefkit.fuse(frames)  # order="auto" sorts them
 
 
 # 12. Alpha dropped in the API warns as for files ---------------------------------------------------

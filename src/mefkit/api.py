@@ -95,8 +95,8 @@ def fuse(
         A registered method name (see :func:`mefkit.available_methods`).
     order : {"auto", "given"}
         How frames are ordered before fusion (darkest first for ``"auto"``). With
-        ``"given"``, a method that fuses the darkest and brightest frames warns when
-        the frames are not darkest first.
+        ``"given"``, a warning names the darkest-first order when the frames are not
+        in it (methods are written for frames darkest first).
     **params
         Keyword parameters of the method, e.g. ``levels=8`` for Mertens.
 
@@ -122,8 +122,8 @@ def fuse(
     """
     info = check_method_params(method, params)
     bracket = load_frames(frames, order=order)
-    if order == "given" and not isinstance(frames, Bracket) and info.frames_used is not None:
-        # The method takes the first frame as the darkest and the last as the brightest.
+    if order == "given" and not isinstance(frames, Bracket):
+        # Methods are called with frames darkest first (the registry's contract).
         message = order_warning(bracket)
         if message:
             warnings.warn(f"{message} (order='auto' sorts them)", stacklevel=2)

@@ -84,7 +84,7 @@ def fuse_cmd(
     bits: Optional[int] = typer.Option(None, "--bits", help="8 or 16 (default: 16 if an input is 16-bit and the format allows)."),
     quality: int = typer.Option(95, "--quality", help="JPEG quality 1..100."),
     force: bool = typer.Option(False, "--force", "-f", help="Replace an existing output file."),
-    keep_order: bool = typer.Option(False, "--keep-order", help="Use the frames in the order given (default: darkest first); a method that fuses the darkest and brightest warns when it is not darkest first."),
+    keep_order: bool = typer.Option(False, "--keep-order", help="Use the frames in the order given (default: darkest first); warns, naming the darkest-first order, when yours differs."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help=_QUIET_HELP),
 ) -> None:
     """Fuse one bracket into OUTPUT."""
@@ -106,8 +106,8 @@ def fuse_cmd(
                 progress.update(stage, description=description, completed=completed or 0, total=total)
 
         bracket = read_bracket(frames, order="given" if keep_order else "auto")
-        if keep_order and get_method(method).frames_used is not None:
-            message = order_warning(bracket)  # the method takes the first and last frames as under and over
+        if keep_order:
+            message = order_warning(bracket)  # methods are written for frames darkest first
             if message:
                 warnings.warn(f"{message} (drop --keep-order to use it)", stacklevel=1)
         out_bits = _choose_bits(bits, output, bracket.bit_depth)

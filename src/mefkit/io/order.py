@@ -73,8 +73,9 @@ def order_warning(bracket: "Bracket") -> str | None:
     exposures suggest (EXIF when every frame has a distinct value, else mean luminance);
     ``None`` when they are in order.
 
-    Methods that take the first frame as the under- and the last as the over-exposed
-    one (the learned methods) are silently wrong on a bracket out of order.
+    Fusion methods are called with frames darkest first (the registry's contract); a
+    method that takes the first frame as the under- and the last as the over-exposed
+    one is silently wrong on a bracket out of order.
     """
     n = len(bracket.frames)
     idx, basis = suggested_order(bracket.frames, bracket.exposure_values or [None] * n)
