@@ -497,3 +497,26 @@ def test_eval_leaves_out_a_result_saved_in_a_scene_folder(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert [p.name for p in load_dataset(data, pairs="all").scenes[0].frames] == ["f0.png", "f1.png", "f2.png"]
+
+
+@pytest.mark.parametrize("command", ["fuse-dir", "eval"])
+def test_nothing_fusable_is_exit_2_listing_each_failure(tmp_path, command):
+    # Several bad brackets: each failure is listed, then one error line; exit 2 and no
+    # output folder left behind. One bad bracket among good ones stays exit 1.
+    import cv2
+
+    for name in ("a", "b"):
+        # frames of two sizes: eval's loader accepts the scene, its cell then fails
+        br = _bracket_dir(tmp_path / "data", name)
+        cv2.imwrite(str(br / "f1.png"), np.zeros((30, 48, 3), np.uint8))
+    out = tmp_path / "out"
+    extra = ["-m", "mertens", "--metrics", "mef_ssim", "--pairs", "all"] if command == "eval" else []
+    res = runner.invoke(app, [command, str(tmp_path / "data"), "-o", str(out), *extra])
+    assert res.exit_code == 2, res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len([line for line in lines if line.lstrip().startswith("failed")]) == 2
+    assert lines[-1].startswith("error: none of the 2")
+    assert not out.exists()
+    _bracket_dir(tmp_path / "data", "c")
+    res = runner.invoke(app, [command, str(tmp_path / "data"), "-o", str(out), *extra])
+    assert res.exit_code == 1 and out.exists()
