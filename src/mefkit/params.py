@@ -86,6 +86,7 @@ def require_positive(**values: float) -> None:
 _TRUE = ("true", "yes", "on", "1")
 _FALSE = ("false", "no", "off", "0")
 _NONE = ("none", "null")
+_UNION_RANK = {bool: 0, int: 1, float: 2, str: 4, Path: 4}
 
 
 def _union_members(annotation: Any) -> tuple[Any, ...] | None:
@@ -175,7 +176,8 @@ def _convert(text: str, annotation: Any) -> Any:
         numeric = [m for m in rest if m in (int, float)]
         if numeric and _looks_numeric(text):
             rest = [m for m in rest if m in (int, float)]
-        rest.sort(key=lambda m: {bool: 0, int: 1, float: 2}.get(m, 3) if m in (bool, int, float) else (4 if m in (str, Path) else 3))
+        # Narrowest first: bool, int, float, then other forms, text last.
+        rest.sort(key=lambda m: _UNION_RANK.get(m, 3))
         reasons = []
         for member in rest:
             try:
