@@ -87,6 +87,8 @@ _TRUE = ("true", "yes", "on", "1")
 _FALSE = ("false", "no", "off", "0")
 _NONE = ("none", "null")
 _UNION_RANK = {bool: 0, int: 1, float: 2, str: 4, Path: 4}
+#: Longest parameter description ``mefkit methods NAME`` shows (one line of a wide table).
+SUMMARY_CHARS = 100
 
 
 def _union_members(annotation: Any) -> tuple[Any, ...] | None:
@@ -299,8 +301,11 @@ class ParamDoc:
 def _first_sentence(text: str) -> str:
     flat = " ".join((text or "").split()).replace("``", "")
     flat = re.sub(r":[\w.]+:`~?([^`]*)`", r"\1", flat)  # Sphinx roles -> their target
-    match = re.match(r"(.+?)\.(\s+[A-Z(]|$)", flat)  # a full stop before a capital: not "e.g."
-    return match.group(1) if match else flat
+    end = re.search(r"(?<!e\.g)(?<!i\.e)\.(\s|$)", flat)  # the first full stop, not "e.g."
+    sentence = flat[: end.start()] if end else flat
+    if len(sentence) > SUMMARY_CHARS:
+        sentence = sentence[: SUMMARY_CHARS - 1].rsplit(" ", 1)[0] + "…"
+    return sentence
 
 
 def _choices(type_text: str | None) -> tuple[Any, ...] | None:

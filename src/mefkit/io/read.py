@@ -38,8 +38,8 @@ class Bracket:
         ``"exif"`` (exposure time x ISO / aperture^2 from every frame's EXIF),
         ``"luminance"`` (mean luminance) or ``"given"`` (order kept as passed).
     exposure_values : list of float or None
-        The EXIF exposure values, in frame order, when every frame has one (always
-        when ``order_by == "exif"``).
+        The EXIF exposure values in frame order: set when ``order_by == "exif"``, and
+        for the given order when every frame has one.
     """
 
     frames: list[np.ndarray]
