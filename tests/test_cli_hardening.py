@@ -423,9 +423,13 @@ def test_weights_are_written_with_the_usual_file_mode(tmp_path):
     from mefkit.methods.cbm.unet import CBMUNet, save_cbm_unet
     from mefkit.nn.weights import save_weights
 
+    from mefkit.methods.mitm.translator import Translator, TranslatorConfig, save_translators
+
     save_weights(tmp_path / "unet.safetensors", torch.nn.Linear(2, 2))
     save_cbm_unet(CBMUNet(base=2, depth=1), tmp_path / "cbm.safetensors")
-    for name in ("unet.safetensors", "cbm.safetensors"):
+    small = TranslatorConfig(width=4, n_blocks=1)
+    save_translators(tmp_path / "mitm.safetensors", Translator(small), Translator(small))
+    for name in ("unet.safetensors", "cbm.safetensors", "mitm.safetensors"):
         assert (tmp_path / name).stat().st_mode & 0o777 == default_file_mode() == 0o666 & ~_umask()
 
 
