@@ -100,18 +100,25 @@ def test_outputs_carry_the_mefkit_software_tag(tmp_path, suffix):
 
 
 def test_own_result_in_the_bracket_folder_is_left_out(tmp_path):
-    br = _bracket_dir(tmp_path)
+    # The example bracket carries EXIF exposures: a result taken as a fourth frame
+    # (no EXIF) would also switch the ordering from EXIF to luminance.
+    import shutil
+
+    br = tmp_path / "br"
+    br.mkdir()
+    for p in mefkit.example_bracket():
+        shutil.copy(p, br / p.name)
     first = runner.invoke(app, ["fuse", str(br), "-o", str(br / "fused.jpg")])
     assert first.exit_code == 0, first.stderr
     second = runner.invoke(app, ["fuse", str(br), "-o", str(br / "fused2.jpg")])
     assert second.exit_code == 0, second.stderr
     assert "leaving out fused.jpg: written by mefkit" in second.stderr
-    assert "fused 3 frames" in second.stderr
-    assert [p.name for p in read_bracket(br).paths] == ["f0.png", "f1.png", "f2.png"]
+    assert "fused 3 frames" in second.stderr and "ordered by exif" in second.stderr
+    assert [p.name for p in read_bracket(br).paths] == [p.name for p in mefkit.example_bracket()]
     # The earlier result can be replaced (it is not an input); a frame never can.
     again = runner.invoke(app, ["fuse", str(br), "-o", str(br / "fused.jpg"), "--force"])
     assert again.exit_code == 0, again.stderr
-    frame = runner.invoke(app, ["fuse", str(br), "-o", str(br / "f0.png"), "--force"])
+    frame = runner.invoke(app, ["fuse", str(br), "-o", str(read_bracket(br).paths[0]), "--force"])
     assert frame.exit_code == 2 and "refusing to overwrite an input" in frame.stderr
 
 
