@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from mefkit.devdata import data_root
+
 #: The development data lives beside the repository (``../shared/data``), or where
-#: ``MEFKIT_DATA`` points.
-SHARED_DATA = Path(os.environ.get("MEFKIT_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+#: ``MEFKIT_DATA`` points (:func:`mefkit.devdata.data_root`).
+SHARED_DATA = data_root()
 
 
 def shared_path(*parts: str) -> Path:

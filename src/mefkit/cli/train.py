@@ -256,11 +256,12 @@ def train_labels(
     from rich.table import Table
 
     from ..train.labels import build_stack_labels, default_label_cache
+    from ..devdata import eval_roots
     from ..train.stacks import find_stacks, guess_data_root, split_excluded
 
     cache = label_cache or default_label_cache()
     stacks = find_stacks(data)
-    roots = eval_root or [guess_data_root(data) / n for n in ("mefb", "mef_database", "memorial")]
+    roots = eval_root or eval_roots(guess_data_root(data))
     kept, excluded = split_excluded(stacks, roots)
     console.print(f"{len(stacks)} stacks, {len(excluded)} excluded as evaluation scenes, {len(kept)} labelled", highlight=False)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as prog:

@@ -30,12 +30,10 @@ from typing import Iterable, Sequence
 import cv2
 import numpy as np
 
+
 #: Source folders of ``train_stacks`` that hold the evaluation scenes' stacks
 #: (see train_stacks/MANIFEST.md: pmef_madb = MEF database, pmef_mefb_src = MEFB sources).
 EXCLUDED_SOURCES = ("pmef_madb", "pmef_mefb_src")
-
-#: Evaluation roots under the shared data whose sub-folder names are scene names.
-EVAL_ROOTS = ("mefb", "mef_database", "memorial")
 
 #: Normalised training-scene name -> normalised evaluation-scene name, for scenes
 #: known under two names. ``memorial``: Debevec & Malik's memorial church stack is the
@@ -73,11 +71,6 @@ def eval_scene_names(roots: Iterable[str | Path]) -> set[str]:
             if sub.is_dir() and not sub.name.startswith("."):
                 names.add(normalize_scene_name(sub.name))
     return names
-
-
-def default_eval_roots(data_root: str | Path) -> list[Path]:
-    """The evaluation roots (:data:`EVAL_ROOTS`) under the shared data folder."""
-    return [Path(data_root) / name for name in EVAL_ROOTS]
 
 
 def exclusion_reason(source: str, scene: str, eval_names: set[str]) -> str | None:

@@ -43,7 +43,8 @@ from .stages import clip_reliability, compose, rgb_to_lab
 from .stages.lab import lightness
 from ...errors import MefkitError
 from .unet import CBMUNet
-from ...train.data import DataBundle, TrainPairs, ValPairs, validation_count
+from ...devdata import eval_roots
+from ...train.data import DataBundle, TrainPairs, ValPairs, split_validation
 from ...train.engine import Task
 from ...train.images import ImageCache
 from ...train.stacks import find_stacks, guess_data_root, split_excluded
@@ -145,10 +146,9 @@ class CbmTask(Task):
             raise MefkitError("CBM trains on real stacks labelled by its teacher: give --data TRAIN_STACKS")
         if d.sice or d.synthetic:
             raise MefkitError("CBM takes only stack data (its labels come from the teacher); drop --synthetic / SICE")
-        kept, excluded = split_excluded(find_stacks(d.stacks),
-                                        [guess_data_root(d.stacks) / n for n in ("mefb", "mef_database", "memorial")])
-        n_val = validation_count(len(kept), d.val_scenes)
-        train_stacks, val_stacks = (kept[:-n_val], kept[-n_val:]) if n_val else (kept, [])
+        kept, excluded = split_excluded(find_stacks(d.stacks), eval_roots(guess_data_root(d.stacks)))
+        # whole scenes to one side: captures of one scene never both train and validate
+        train_stacks, val_stacks = split_validation(kept, d.val_scenes)
         cache_dir = d.label_cache or str(Path(cfg.out).resolve().parent / "teacher_cache")
         images = ImageCache(d.cache_mb)
         labels = TeacherLabels(self.teacher_spec(), cache_dir, d.max_side, images)

@@ -22,7 +22,7 @@ import numpy as np
 
 from ...nn.weights import WeightsSpec, load_model, resolve_weights
 from ...nn.weights import save_weights as save_weights_file
-from ...params import require_non_negative
+from ...checks import require_non_negative, require_one_of
 from ...registry import register_method
 
 #: Format tag written into the safetensors metadata.
@@ -192,8 +192,8 @@ def _run_networks(frames: Sequence[np.ndarray], make_pass: Any, out_channels: in
     self-ensemble and runs it on the darkest and brightest frames at full resolution,
     with the hue refinement at the working size.
     """
-    if max_mp is not None and max_mp < 0:
-        raise ValueError(f"max_mp must be >= 0 or None, got {max_mp}")
+    if max_mp is not None:
+        require_non_negative(max_mp=max_mp)
     if tile != 0 and tile < 16:
         raise ValueError(f"tile must be 0 or >= 16, got {tile}")
     require_non_negative(tile_pad=tile_pad)
@@ -221,8 +221,7 @@ def _hue_refiner(hue: str) -> Any:
     The restorer handles outputs of 3 or 6 channels (one or both phases), restoring
     each RGB triple against the same inputs.
     """
-    if hue not in HUE_MODES:
-        raise ValueError(f"hue must be one of {HUE_MODES}, got {hue!r}")
+    require_one_of("hue", hue, HUE_MODES)
     if hue == "network":
         return None
     from ...hue import restore_hue
