@@ -4,7 +4,7 @@ Phase 1 trains :class:`~mefkit.methods.progressive.network.IntermediateUNet` on 
 label``; phase 2 trains :class:`~mefkit.methods.progressive.network.AMNet` on ``(under, I_inter,
 over) -> label`` with phase 1 loaded and frozen (the thesis's decoupled training).
 
-Task parameters (``TrainConfig.task_params``):
+Task parameters (``TrainConfig.task_params``, typed by :class:`ProgressiveParams`):
 
 * ``phase``: 1 or 2.
 * ``size``: ``"default"`` (the shipped CPU-sized networks) or ``"thesis"``.
@@ -40,8 +40,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -58,7 +59,7 @@ from .network import (
     UNetConfig,
 )
 from ...train.checkpoint import load_weights
-from ...train.engine import Task
+from ...train.engine import Task, TaskParams
 from ...train.losses import MEF_FORMS, mef_ssim_loss
 
 SIZES = {"default": (DEFAULT_UNET, DEFAULT_AMNET), "thesis": (THESIS_UNET, THESIS_AMNET)}
@@ -135,6 +136,22 @@ def _load_part(path: str | Path, part: str, params: dict[str, Any] | None) -> nn
     return load_weights(cls(cfg), path, name=part)
 
 
+@dataclass
+class ProgressiveParams(TaskParams):
+    """Progressive fusion's task parameters (``cfg.task_params``; see the module docstring)."""
+
+    phase: int = 1
+    size: Literal["default", "thesis"] = "default"
+    width: int | None = None
+    unet: dict = field(default_factory=dict)
+    amnet: dict = field(default_factory=dict)
+    lambda_mef: float = 0.0
+    mef_scales: int = 1
+    mef_form: Literal["mefnet", "metric"] = "mefnet"
+    init_weights: str | None = None
+    phase1_weights: str | None = None
+
+
 class ProgressiveTask(Task):
     """Engine task for one phase of the progressive fusion (see the module docstring)."""
 
@@ -142,7 +159,9 @@ class ProgressiveTask(Task):
     symmetric = False  # two separate encoders: the darker frame must come first
     with_mid = False
 
-    def __init__(self, params: dict[str, Any] | None = None):
+    Params = ProgressiveParams
+
+    def __init__(self, params: dict[str, Any] | ProgressiveParams | None = None):
         super().__init__(params)
         self.phase = int(self.params.get("phase", 1))
         if self.phase not in (1, 2):
@@ -189,7 +208,7 @@ class ProgressiveTask(Task):
         return loss, logs
 
     def weight_metadata(self) -> dict[str, Any]:
-        meta: dict[str, Any] = {"params": self.params, "phase": self.phase}
+        meta: dict[str, Any] = {"params": self.params.to_dict(), "phase": self.phase}
         if self.phase == 1:
             meta["unet_config"] = dataclasses.asdict(unet_config(self.params))
         else:
