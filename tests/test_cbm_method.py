@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import mefkit
-from mefkit.methods.cbm import WEIGHTS
+from tests.shipped import weights_path
 from mefkit.metrics import mef_ssim
 
 
@@ -21,7 +21,7 @@ def test_shipped_weights_load_and_fuse_the_bundled_example(example):
     # Oracle: property + a weak quality floor. The shipped weights exist, load, and fuse
     # the example's darkest and brightest frames into a valid image that keeps their
     # structure (MEF-SSIM well above a flat grey image's).
-    assert WEIGHTS.path.is_file()
+    assert weights_path("cbm").is_file(), f"shipped CBM weights missing: {weights_path('cbm')}"
     pair = [example[0], example[-1]]
     fused = mefkit.fuse(pair, method="cbm", order="given")
     assert fused.shape == pair[0].shape and fused.dtype == np.float32

@@ -1,4 +1,9 @@
-"""The `mefkit` command: fuse, fuse-dir, methods; one-line errors, no clobbering."""
+"""The `mefkit` command: fuse, fuse-dir, methods; one-line errors, no clobbering.
+
+Plumbing checks: the command's outputs are compared with :func:`mefkit.fuse` itself (through
+the 8/16-bit writers), not with an external reference; the methods' own oracles are in
+their test modules.
+"""
 
 from __future__ import annotations
 

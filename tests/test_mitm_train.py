@@ -11,6 +11,7 @@ from mefkit.train.data import DataBundle, TrainPairs, ValPairs
 from mefkit.train.engine import Trainer
 from mefkit.methods.mitm.task import MitmTask, export_translators
 from tests.conftest import make_bracket
+from tests.shipped import weights_path
 
 TINY = {"translator": {"width": 8, "n_blocks": 1}, "discriminator": {"width": 8}}
 
@@ -103,10 +104,8 @@ def test_shipped_weights_load_and_fuse_the_example():
     # Oracle: property. The shipped translators load, and MITM fuses the bundled example's
     # darkest and brightest frames into an image of the same size in [0, 1] that is
     # better exposed than either input (mean closer to mid grey) and non-trivial.
-    from mefkit.methods.mitm import WEIGHTS
-
-    if not WEIGHTS.path.is_file():
-        pytest.skip("shipped MITM weights not built yet")
+    # A missing file is a failure (the package is broken without it), not a skip.
+    assert weights_path("mitm").is_file(), f"shipped MITM weights missing: {weights_path('mitm')}"
     paths = mefkit.example_bracket()
     frames = mefkit.load_frames([paths[0], paths[-1]]).frames
     out = mefkit.fuse([paths[0], paths[-1]], method="mitm")

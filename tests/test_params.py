@@ -9,10 +9,17 @@ import pytest
 from mefkit.checks import require_non_negative, require_positive
 
 
-def test_valid_values_pass():
-    # Boundary cases by definition: 0 is non-negative but not positive.
-    require_non_negative(a=0, b=2.5, c=math.inf)
-    require_positive(a=1e-12, b=3)
+@pytest.mark.parametrize(("fn", "value"), [
+    (require_non_negative, 0),  # the boundary: 0 is non-negative but not positive
+    (require_non_negative, 2.5),
+    (require_non_negative, math.inf),
+    (require_positive, 1e-12),
+    (require_positive, 3),
+    (require_positive, "0.5"),  # anything float() reads is a number
+])
+def test_valid_values_are_accepted(fn, value):
+    # The helpers return None for a valid value and raise otherwise (next test).
+    assert fn(weight=value) is None
 
 
 @pytest.mark.parametrize(("fn", "value", "message"), [

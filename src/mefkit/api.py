@@ -50,6 +50,39 @@ def load_frames(frames: Sequence[Any] | Bracket, order: str = "auto") -> Bracket
     return bracket
 
 
+def check_method_params(method: str, params: dict[str, Any]) -> Any:
+    """Check, before any image is read, that ``method`` exists and takes ``params``.
+
+    Unknown parameter names are refused, and a ``device`` parameter must name a torch
+    device available here (:func:`mefkit.nn.device.check_device`).
+
+    Returns
+    -------
+    MethodInfo
+        The registry entry of ``method``.
+
+    Raises
+    ------
+    MethodError
+        Unknown method, unknown parameter, unavailable device.
+    """
+    info = get_method(method)
+    unknown = sorted(set(params) - set(info.params))
+    if unknown:
+        accepted = ", ".join(info.params) or "none"
+        raise MethodError(
+            f"method {method!r} has no parameter {', '.join(map(repr, unknown))}; accepted: {accepted}"
+        )
+    if isinstance(params.get("device"), str):
+        from .nn.device import check_device
+
+        try:
+            check_device(params["device"])
+        except ValueError as exc:
+            raise MethodError(f"method {method!r}: {exc}") from None
+    return info
+
+
 def fuse(
     frames: Sequence[Any] | Bracket,
     method: str = "mertens",
@@ -91,13 +124,7 @@ def fuse(
     >>> mefkit.fuse([dark, bright]).shape
     (32, 32, 3)
     """
-    info = get_method(method)
-    unknown = sorted(set(params) - set(info.params))
-    if unknown:
-        accepted = ", ".join(info.params) or "none"
-        raise MethodError(
-            f"method {method!r} has no parameter {', '.join(map(repr, unknown))}; accepted: {accepted}"
-        )
+    info = check_method_params(method, params)
     bracket = load_frames(frames, order=order)
     n = len(bracket.frames)
     if n < info.min_frames or (info.max_frames is not None and n > info.max_frames):

@@ -31,6 +31,12 @@ def _root(
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
 ) -> None:
     _STATE["debug"] = debug
+    # OpenCV's own log lines ("[ WARN:0@...] ... PNG input buffer is incomplete") would
+    # add to the one line mefkit prints for each unreadable file; keep them for --debug.
+    import cv2
+
+    cv2.utils.logging.setLogLevel(
+        cv2.utils.logging.LOG_LEVEL_WARNING if debug else cv2.utils.logging.LOG_LEVEL_SILENT)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001

@@ -13,11 +13,12 @@ from typing import Any, List, Optional
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from ..api import check_method_params
 from ..datasets import load_dataset
 from ..errors import MefkitError, OutputError
-from ..io import check_output
+from ..io import check_folder_writable
 from ..evaluation import DEFAULT_METRICS, evaluate, plan_jobs, write_report_files
-from ..evaluation.runner import check_metrics, default_metric_fns
+from ..evaluation.runner import check_metrics, common_scene_jobs, default_metric_fns
 from ..registry import get_method, method_infos
 from ..params import parse_params
 from .app import app, console, exit_code_for, reports_errors, show_progress
@@ -65,14 +66,11 @@ def _check_report_dir(report_dir: Path, data_dir: Path) -> None:
     if report_dir.exists() and not report_dir.is_dir():
         raise OutputError(f"{report_dir}: exists and is not a folder")
     report, data = report_dir.resolve(), data_dir.resolve()
-    if report == data or data in report.parents:
+    if report == data:
+        raise OutputError(f"{report_dir}: is the data folder; write the report elsewhere")
+    if data in report.parents:
         raise OutputError(f"{report_dir}: is inside the data folder {data_dir}; write the report elsewhere")
-    probe_dir = report_dir
-    while not probe_dir.exists():
-        probe_dir = probe_dir.parent
-    if not probe_dir.is_dir():
-        raise OutputError(f"{report_dir}: cannot create it ({probe_dir} is not a folder)")
-    check_output(probe_dir / ".mefkit-probe.png", force=True)
+    check_folder_writable(report_dir)
 
 
 def _outputs(items: Optional[List[str]]) -> list[tuple[str, Path]]:
@@ -101,6 +99,7 @@ def eval_cmd(
     published: bool = typer.Option(False, "--published", help="Also score each scene's own fused/<method>.* results (MEFB)."),
     param: Optional[List[str]] = typer.Option(None, "-p", "--param", help="Method parameter METHOD.KEY=VALUE (repeatable)."),
     scenes: Optional[str] = typer.Option(None, "--scenes", help="Only these scenes (comma list of names or glob patterns)."),
+    common_scenes: bool = typer.Option(False, "--common-scenes", help="Average only over the scenes every compared method has (results made elsewhere often cover only some); others are not run."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N scenes."),
     save_fused: bool = typer.Option(False, "--save-fused", help="Keep every fused image at full size (PNG) in the report folder."),
     fresh: bool = typer.Option(False, "--fresh", help="Recompute every cell, even finished ones."),
@@ -122,6 +121,8 @@ def eval_cmd(
         raise MefkitError(f"metrics are not available ({exc})") from None
     check_metrics(metric_list, metric_fns)
     params = _method_params(param, method_list)
+    for name, values in params.items():
+        check_method_params(name, values)
     out_dirs = _outputs(outputs)
     if not method_list and not out_dirs and not published:
         raise MefkitError("nothing to evaluate: give --methods, --outputs or --published")
@@ -146,6 +147,14 @@ def eval_cmd(
     jobs = plan_jobs(dataset, method_list, params, out_dirs, label if published else None)
     if not jobs:
         raise MefkitError("nothing to evaluate: no method ran and no result made elsewhere was found")
+    if common_scenes:
+        jobs, dropped = common_scene_jobs(jobs)
+        if not jobs:
+            raise MefkitError("--common-scenes: no scene has a result of every compared method; "
+                              "choose scenes they share with --scenes")
+        if dropped:
+            console.print(f"--common-scenes: {len(dropped)} scene(s) left out (not every method has them): "
+                          + ", ".join(dropped), highlight=False)
 
     created = not report_dir.exists()
     live = show_progress(quiet)
@@ -189,7 +198,7 @@ def eval_cmd(
     if resized:
         notes.append("results made elsewhere resized to the input size (INTER_AREA) for: " + ", ".join(resized))
     files = write_report_files(report_dir, chosen, result.cells, metric_list,
-                               title=title or f"mefkit eval: {label}", notes=notes)
+                               title=title or f"mefkit eval: {label}", notes=notes, common_scenes=common_scenes)
     if not quiet or result.failed:
         console.print(
             f"{len(result.cells)} cells: {result.computed} computed, {result.reused} reused, "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import shutil
 import time
+import warnings
 from contextlib import ExitStack
 from pathlib import Path
 from typing import List, Optional
@@ -14,11 +15,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ..api import check_method_params
 from ..api import fuse as fuse_bracket
 from ..errors import BracketError, MefkitError, OutputError
-from ..io import FORMAT_BITS, check_output, is_mefkit_output, list_images, read_bracket, write_image
+from ..io import FORMAT_BITS, check_folder_writable, check_output, is_mefkit_output, list_images, read_bracket, write_image
 from ..params import describe_params, parse_params, type_name
 from ..progress import report_tiles
+from ..nn.stack_fusion import frames_note
 from ..registry import get_method, method_infos
 from .app import app, console, exit_code_for, reports_errors, show_progress
 
@@ -38,19 +41,33 @@ def _check_bits(bits: Optional[int]) -> None:
         raise OutputError(f"--bits must be 8 or 16, got {bits}")
 
 
-def _frames_text(method: str, n: int) -> str:
-    used = get_method(method).frames_used
+def _frames_text(method: str, n: int, frames: list | None = None, params: dict | None = None) -> str:
+    info = get_method(method)
+    if frames is not None:
+        # Methods with a frame cap (the learned ones) say which frames their rule used.
+        note = frames_note(info.fn, frames, params or {})
+        if note is not None:
+            return f"a bracket of {n} frames, {note}"
+    used = info.frames_used
     if used is not None and used < n:
         return f"the darkest and brightest of {n} frames" if used == 2 else f"{used} of {n} frames"
     return f"{n} frames"
 
 
+def _default_of(fn, name: str):
+    """The default value of parameter ``name`` of ``fn``."""
+    import inspect
+
+    return inspect.signature(fn).parameters[name].default
+
+
 def _input_files(frames: List[Path]) -> list[Path]:
-    """The files an output must not replace: each given file, and each given folder's images."""
+    """The files an output must not replace: each given file, and each given folder's
+    frames (not the results mefkit saved there, which the bracket leaves out)."""
     out: list[Path] = []
     for p in frames:
         if p.is_dir():
-            out.extend(list_images(p))
+            out.extend(f for f in list_images(p) if not is_mefkit_output(f))
         else:
             out.append(p)
     return out
@@ -73,6 +90,7 @@ def fuse_cmd(
     # Everything that can be checked without the pixels is checked first, so a mistake
     # costs no fusion time: method, parameters, output format, bits, folder, overwrite.
     params = parse_params(method, param)
+    check_method_params(method, params)
     _check_bits(bits)
     check_output(output, bits=bits, quality=quality, force=force, inputs=_input_files(frames))
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -91,14 +109,14 @@ def fuse_cmd(
         say(f"fusing with {method}")
         stack.enter_context(report_tiles(lambda done, total: say(f"fusing with {method}: tile {done}/{total}", done, total)))
         start = time.perf_counter()
-        fused = fuse_bracket(bracket, method=method, order="given", **params)
+        fused = fuse_bracket(bracket, method=method, **params)
         seconds = time.perf_counter() - start
         say(f"writing {output.name}")
         write_image(output, fused, bits=out_bits, quality=quality, force=force, inputs=bracket.paths, method=method)
     if not quiet:
         h, w = bracket.shape
         console.print(
-            f"fused {_frames_text(method, len(bracket.frames))} ({w}x{h}, ordered by {bracket.order_by}) "
+            f"fused {_frames_text(method, len(bracket.frames), bracket.frames, params)} ({w}x{h}, ordered by {bracket.order_by}) "
             f"with {method} in {seconds:.2f} s -> {output} ({out_bits}-bit)",
             highlight=False,
         )
@@ -116,12 +134,7 @@ def _check_out_dir(out_dir: Path, in_dir: Path, brackets: list[Path]) -> None:
     resolved = out_dir.resolve()
     if resolved == in_dir.resolve() or any(resolved == b.resolve() for b in brackets):
         raise OutputError(f"{out_dir}: is an input folder; write the results to another folder")
-    probe_dir = out_dir
-    while not probe_dir.exists():  # the nearest existing folder must let us create the rest
-        probe_dir = probe_dir.parent
-    if not probe_dir.is_dir():
-        raise OutputError(f"{out_dir}: cannot create it ({probe_dir} is not a folder)")
-    check_output(probe_dir / ".mefkit-probe.png", force=True)
+    check_folder_writable(out_dir)
 
 
 @app.command("fuse-dir")
@@ -143,6 +156,7 @@ def fuse_dir_cmd(
     2 if none could be fused.
     """
     params = parse_params(method, param)
+    check_method_params(method, params)
     _check_bits(bits)
     suffix = "." + ext.lower().lstrip(".")
     if suffix not in FORMAT_BITS:
@@ -156,6 +170,11 @@ def fuse_dir_cmd(
     if not in_dir.is_dir():
         raise BracketError(f"{in_dir}: not a folder")
     brackets = _brackets_in(in_dir)
+    own_frames = [p for p in list_images(in_dir) if not is_mefkit_output(p)]
+    if own_frames:
+        warnings.warn(f"{in_dir}: its own {len(own_frames)} image{'s' if len(own_frames) > 1 else ''} "
+                      "are not fused (fuse-dir fuses each sub-folder as a bracket; for one bracket use mefkit fuse)",
+                      stacklevel=1)
     if not brackets:
         raise BracketError(f"{in_dir}: no sub-folder holds images (expected one folder per bracket)")
     _check_out_dir(out_dir, in_dir, brackets)
@@ -227,6 +246,8 @@ def methods_cmd(
             frames = f"{info.min_frames}..{info.max_frames}" if info.max_frames else f"{info.min_frames}+"
             if info.frames_used:
                 frames += f" (uses {'darkest + brightest' if info.frames_used == 2 else info.frames_used})"
+            elif "max_frames" in info.params:
+                frames += f" (uses up to {_default_of(info.fn, 'max_frames')})"
             table.add_row(info.name, info.kind, frames, info.summary)
         out.print(table)
         out.print("Parameters of one method: mefkit methods NAME (set them with -p KEY=VALUE).", highlight=False)

@@ -254,7 +254,7 @@ def train_labels(
     skip_label_methods: Optional[str] = COMMON.skip_label_methods,
     max_side: int = typer.Option(512, "--max-side", help="Downscale stacks to this longer side before fusing."),
     refresh: Optional[str] = typer.Option(None, "--refresh", help="Comma list of methods to recompute (after a change to their code)."),
-    eval_root: Optional[List[Path]] = typer.Option(None, "--eval-root", help="Folders of evaluation scenes to exclude (default: mefb, mef_database, memorial beside DATA)."),
+    eval_root: Optional[List[Path]] = typer.Option(None, "--eval-root", help="Folders of evaluation scenes to exclude (default: mefb, mef_database, memorial, deep_published beside DATA)."),
 ) -> None:
     """Build (or read) the whole-stack labels and show each stack's chosen method."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn

@@ -23,7 +23,8 @@ Layouts (``layout=``; ``"auto"`` recognises each scene folder on its own):
 Folders without images are searched recursively, so the root of ``../shared/data``
 loads too (scene names then start with the sub-dataset, ``"mefb/Arno"``). Images lying
 beside scene folders (a result saved there, a preview) are left out with a warning and
-listed in ``Dataset.skipped``.
+listed in ``Dataset.skipped``, and so are images mefkit wrote itself (its results saved in
+a scene folder; see :mod:`mefkit.io.provenance`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import os
 import warnings
 from pathlib import Path
 
+from ..io.provenance import is_mefkit_output
 from ..io.read import IMAGE_EXTENSIONS
 from .ordering import is_numbered, natural_key, order_by_exposure, order_by_name
 from .pairs import parse_pairs, select_frames
@@ -106,9 +108,11 @@ def _fused_results(folder: Path) -> dict[str, Path]:
     return {p.stem: p for p in _images(fused_dir)}
 
 
-def _read_scene_folder(folder: Path, layout: str) -> tuple[list[Path], Path | None, str, str]:
-    """Frames (darkest first), gt, layout used and ordering of one scene folder."""
-    images = _images(folder)
+def _read_scene_folder(folder: Path, layout: str, images: list[Path] | None = None
+                       ) -> tuple[list[Path], Path | None, str, str]:
+    """Frames (darkest first), gt, layout used and ordering of one scene folder
+    (``images``: its image files, default all of them)."""
+    images = _images(folder) if images is None else images
     stems = _by_stem(images)
     gt = next((stems[s] for s in GT_STEMS if s in stems), None)
     frames = [p for p in images if p is not gt]
@@ -207,10 +211,14 @@ class _Collector:
             for p in images:
                 self.skip(self._name(folder / p.name), "a stray image beside the scene folders, ignored")
             images = []
+        ours = [p for p in images if is_mefkit_output(p)]
+        for p in ours:  # a result saved in the scene folder is not one more frame
+            self.skip(self._name(folder / p.name), "written by mefkit (a fused result, not a frame), left out")
+        images = [p for p in images if p not in ours]
         if images:
             name = self._name(folder)
             try:
-                frames, gt, layout, how = _read_scene_folder(folder, self.layout)
+                frames, gt, layout, how = _read_scene_folder(folder, self.layout, images)
             except _Malformed as exc:
                 self.skip(name, str(exc))
                 return

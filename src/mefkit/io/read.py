@@ -160,8 +160,14 @@ def _expand(sources: Sequence[str | Path]) -> list[Path]:
                 warnings.warn(f"{p}: leaving out {names}: written by mefkit (a fused result, not a frame)",
                               stacklevel=3)
                 found = [f for f in found if f not in ours]
+            if not found and ours:
+                raise BracketError(f"{p}: holds only images written by mefkit ({', '.join(f.name for f in ours)}), "
+                                   "no frames")
             if not found:
-                raise BracketError(f"{p}: folder holds no JPEG, PNG or TIFF frames")
+                subs = [d for d in p.iterdir() if d.is_dir() and not d.name.startswith(".") and list_images(d)]
+                hint = (f"; its {len(subs)} sub-folder{'s' if len(subs) > 1 else ''} hold images: "
+                        "for one bracket per sub-folder use mefkit fuse-dir") if subs else ""
+                raise BracketError(f"{p}: folder holds no JPEG, PNG or TIFF images{hint}")
             paths.extend(found)
         else:
             paths.append(p)

@@ -61,6 +61,34 @@ def default_file_mode() -> int:
     return 0o666 & ~mask
 
 
+def check_folder_writable(target: str | Path) -> None:
+    """Check that the folder ``target`` exists or can be created, and is writable.
+
+    The nearest existing folder on the way to ``target`` must be a folder in which a
+    file can be created (checked by creating and removing a temporary file there:
+    ``os.access()`` answers for the real user and ignores read-only mounts and
+    immutable folders, so creating a file is the only sure test).
+
+    Raises
+    ------
+    OutputError
+        ``"<target>: cannot create it (<parent> is not a folder)"`` or
+        ``"<target>: cannot write in <folder> (<reason>)"``.
+    """
+    target = Path(target)
+    folder = target
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise OutputError(f"{target}: cannot create it ({folder} is not a folder)")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".mefkit-", suffix=".probe", dir=folder)
+    except OSError as exc:
+        raise OutputError(f"{target}: cannot write in {folder} ({exc.strerror or exc})") from None
+    os.close(fd)
+    os.unlink(probe)
+
+
 def check_output(
     path: str | Path,
     *,
@@ -119,14 +147,10 @@ def check_output(
         raise OutputError(f"{path}: folder {folder} does not exist")
     if not folder.is_dir():
         raise OutputError(f"{path}: {folder} is not a folder")
-    # os.access() answers for the real user and ignores read-only mounts and immutable
-    # folders; creating a file is the only sure test.
     try:
-        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=folder)
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot write in {folder} ({exc.strerror or exc})") from None
-    os.close(fd)
-    os.unlink(probe)
+        check_folder_writable(folder)
+    except OutputError as exc:
+        raise OutputError(f"{path}: {str(exc).split(': ', 1)[1]}") from None
     return path
 
 

@@ -125,7 +125,8 @@ class DataConfig:
         Random horizontal / vertical flips.
     val_scenes : int
         Stack scenes held out for the validation pass (taken from the end of the
-        sorted, non-excluded list).
+        sorted, non-excluded list), at most a fifth of the stacks
+        (:func:`mefkit.train.data.validation_count`).
     cache_mb : int
         In-memory cache of decoded frames (per process).
     """

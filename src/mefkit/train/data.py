@@ -309,7 +309,7 @@ def build_data(cfg: DataConfig, *, seed: int, swap: bool = False, with_mid: bool
     """Build the training mixture and validation pairs a :class:`DataConfig` describes.
 
     Stacks: discovered under ``cfg.stacks``; evaluation scenes excluded (evaluation roots
-    default to ``mefb``, ``mef_database`` and ``memorial`` beside the stacks folder);
+    default to :data:`mefkit.train.exclusion.EVAL_ROOTS` beside the stacks folder);
     about ``cfg.val_scenes`` kept stacks held out for validation
     (:func:`split_validation`); labels built or read from the cache. SICE: the shipped split's training sequences. Synthetic: images of
     ``cfg.synthetic`` (or the stack labels for ``"labels"``), weighted

@@ -4,17 +4,20 @@ Son, Go, Lee, Lee, "Variance-driven U-Net weighted training and chroma-scale-bas
 multi-exposure image fusion", Mathematics 2025, 13(22) 3629; reconstructed from the
 paper's abstract and conference summary (papers.md §3b), not from its full text.
 
-Pipeline (test time) for the darkest and brightest frame of the bracket:
+Pipeline (test time):
 
-1. Both frames to CIE-Lab (OpenCV, :mod:`mefkit.methods.cbm.stages.lab`).
-2. The U-Net (:mod:`mefkit.methods.cbm.unet`) fuses their lightness ``L/100``.
+1. The frames to CIE-Lab (OpenCV, :mod:`mefkit.methods.cbm.stages.lab`).
+2. The U-Net (:mod:`mefkit.methods.cbm.unet`) fuses two lightnesses ``L/100``. The paper
+   fuses two exposures; a bracket of K > 2 frames goes through the K-frame rule of
+   :mod:`mefkit.nn.stack_fusion` (our extension): at most ``max_frames`` frames, every
+   pair of exposure neighbours through the U-Net, the pair lightnesses blended by
+   their frames' exposure-fusion weights, one guided upsampling.
 3. Gamma compensation of the fused lightness (:mod:`mefkit.methods.cbm.stages.gamma`).
-4. a*, b* from the inputs by chroma scale, ``select`` or ``weighted``
+4. a*, b* from all used inputs by chroma scale, ``select`` or ``weighted``
    (:mod:`mefkit.methods.cbm.stages.chroma`).
 5. Lab back to sRGB.
 
-The method is defined for two exposures (the paper's design); with more frames the
-darkest and brightest are used. Torch is imported inside the function only.
+Torch is imported inside the function only.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from .stages.chroma import CLIP_START
 from .stages.gamma import GAMMA_TARGET
 from .stages.lab import L_MAX
 from ...checks import require_in_range, require_non_negative, require_one_of
+from ...nn.stack_fusion import DEFAULT_MAX_FRAMES
 from ...nn.weights import WeightsSpec, resolve_weights
 from ...registry import register_method
 
@@ -125,6 +129,44 @@ def fused_lightness(
     return out[..., 0]
 
 
+def stack_lightness(
+    lums: Sequence[np.ndarray],
+    *,
+    weights: str | Path | None = None,
+    max_mp: float | str | None = "train",
+    tile: int = 512,
+    tile_pad: int = 32,
+    device: str = "cpu",
+    design: str = "chain",
+) -> np.ndarray:
+    """U-Net fusion of K >= 2 lightness maps ``L/100`` (darkest first) by the K-frame rule.
+
+    The maps are shrunk once to the working size of ``max_mp`` (as
+    :func:`fused_lightness`), fused by pairs of exposure neighbours and merged
+    (:func:`mefkit.nn.stack_fusion.fuse_stack`), and guided-upsampled once. Two maps
+    give :func:`fused_lightness`'s result.
+
+    Returns
+    -------
+    ndarray
+        ``(H, W)`` float32 fused ``L/100`` in [0, 1].
+    """
+    from ...nn.stack_fusion import StackPlan, fuse_stack
+
+    _check_budget(max_mp)
+    size = train_scale(*lums[0].shape[:2]) if max_mp == "train" else None
+
+    def pair(under: np.ndarray, over: np.ndarray) -> np.ndarray:
+        return fused_lightness(under[..., 0], over[..., 0], weights=weights, max_mp=None, tile=tile,
+                               tile_pad=tile_pad, device=device)[..., None]
+
+    k = len(lums)
+    plan = StackPlan(tuple(range(k)), tuple(range(k)))
+    out = fuse_stack(pair, [np.asarray(x, np.float32)[..., None] for x in lums],
+                     max_mp=None if max_mp == "train" else max_mp, design=design, plan=plan, size=size)
+    return out[..., 0]
+
+
 @register_method(
     "cbm",
     summary="CBM: U-Net fuses Lab lightness (variance-weighted training), chroma-scale colour, gamma",
@@ -134,7 +176,6 @@ def fused_lightness(
     ),
     kind="learned",
     weights=WEIGHTS,
-    frames_used=2,
 )
 def cbm(
     frames: Sequence[np.ndarray],
@@ -149,14 +190,16 @@ def cbm(
     tile: int = 512,
     tile_pad: int = 32,
     device: str = "cpu",
+    stack: str = "chain",
+    max_frames: int = DEFAULT_MAX_FRAMES,
 ) -> np.ndarray:
-    """Fuse a bracket with CBM (darkest and brightest frame).
+    """Fuse a bracket with CBM, every frame used.
 
     Parameters
     ----------
     frames : sequence of ndarray
-        N >= 2 frames ``(H, W, 3)`` float32 sRGB in [0, 1], darkest first; the first
-        and last are fused.
+        K >= 2 frames ``(H, W, 3)`` float32 sRGB in [0, 1], any order (put in exposure
+        order by mean luminance).
     weights : str, optional
         Path of CBM U-Net safetensors (default: the shipped :data:`WEIGHTS`).
     chroma : {"select", "weighted"}
@@ -185,6 +228,9 @@ def cbm(
         whole image at once.
     device : str
         Torch device, e.g. ``"cpu"`` or ``"cuda"``.
+    stack, max_frames : str, int
+        The K-frame rule and the cap on frames used, as in
+        :func:`mefkit.methods.progressive.progressive` (default ``chain``, 9).
 
     Returns
     -------
@@ -196,12 +242,15 @@ def cbm(
     if clip_guard is not None:
         require_in_range("clip_guard", clip_guard, 0.0, 1.0)
     _check_budget(max_mp)
-    labs = [rgb_to_lab(frames[0]), rgb_to_lab(frames[-1])]
+    from ...nn.stack_fusion import select_frames
+
+    used = [frames[i] for i in select_frames(frames, max_frames).used]
+    labs = [rgb_to_lab(f) for f in used]
     lums = [np.clip(lab[..., 0] / np.float32(L_MAX), 0.0, 1.0) for lab in labs]
-    lum = fused_lightness(lums[0], lums[1], weights=weights, max_mp=max_mp, tile=tile, tile_pad=tile_pad,
-                          device=device)
+    lum = stack_lightness(lums, weights=weights, max_mp=max_mp, tile=tile, tile_pad=tile_pad, device=device,
+                          design=stack)
     rel = None
     if clip_guard is not None and clip_guard < 1.0:
-        rel = [clip_reliability(frames[0], clip_guard), clip_reliability(frames[-1], clip_guard)]
+        rel = [clip_reliability(f, clip_guard) for f in used]
     return compose(labs, lum, chroma=chroma, smoothing=smoothing, gamma=gamma, gamma_target=gamma_target,
                    reliabilities=rel)

@@ -18,6 +18,7 @@ from .stages.retinex import CLIP_PERCENTILES, RETINEX_SHARE, SATURATION, SSR_EPS
 from .stages.smap import SMAP_CENTRE, SMAP_SLOPE
 from .stages.pipeline import TSMAP_SIGMA, FusionParams, run_stages
 from .stages.surround import MSR_SIGMAS, REFERENCE_SIZE
+from ...nn.stack_fusion import DEFAULT_MAX_FRAMES
 from ...nn.weights import WeightsSpec
 from ...registry import register_method
 
@@ -44,10 +45,10 @@ def mitm_stages(
     tile_pad: int = 48,
     **fusion: object,
 ):
-    """Run MITM and return every stage (:class:`mefkit.methods.mitm.stages.pipeline.Stages`).
+    """Run MITM on a pair and return every stage (:class:`mefkit.methods.mitm.stages.pipeline.Stages`).
 
-    Takes the darkest and the brightest frame as LE and HE (spec M10); other parameters
-    as in :func:`mitm`.
+    Takes the first and the last frame as LE and HE (the paper's pair); other
+    parameters as in :func:`mitm`.
     """
     from .stages.translate import translate_pair
 
@@ -67,7 +68,6 @@ def mitm_stages(
     "Translation Learning with Multiscale Surround Switching Maps, Mathematics 12(20) 3244, 2024",
     kind="learned",
     weights=WEIGHTS,
-    frames_used=2,
 )
 def mitm(
     frames: Sequence[np.ndarray],
@@ -89,14 +89,21 @@ def mitm(
     clip_percentiles: Sequence[float] = CLIP_PERCENTILES,
     retinex_share: float = RETINEX_SHARE,
     saturation: float = SATURATION,
+    stack: str = "chain",
+    max_frames: int = DEFAULT_MAX_FRAMES,
+    max_mp: float | None = None,
+    hue: str = "inputs",
 ) -> np.ndarray:
-    """Fuse an under/over pair by MITM (reconstructed from the paper's description).
+    """Fuse a bracket by MITM (reconstructed from the paper's description), every frame used.
 
     Parameters
     ----------
     frames : sequence of ndarray
-        N >= 2 frames ``(H, W, 3)`` float32 RGB in [0, 1], darkest first; only the
-        darkest (LE) and the brightest (HE) are used (spec M10).
+        K >= 2 frames ``(H, W, 3)`` float32 RGB in [0, 1], any order. The paper fuses
+        an LE/HE pair; K > 2 frames go through the K-frame rule of
+        :mod:`mefkit.nn.stack_fusion` (our extension): every pair of exposure
+        neighbours is fused by MITM and the results are blended by their frames'
+        exposure-fusion weights.
     translator : {"learned", "curve"}
         The trained mutual translators, or a histogram-curve stand-in (ablation).
     weights : str, optional
@@ -128,6 +135,16 @@ def mitm(
         Share of the retinex lightness in the output lightness (M8: 0.5).
     saturation : float
         Colour saturation factor (1).
+    stack, max_frames : str, int
+        The K-frame rule and the cap on frames used, as in
+        :func:`mefkit.methods.progressive.progressive` (default ``chain``, 9).
+    max_mp : float or None
+        Working size in megapixels: larger brackets are fused at that size and the
+        result is guided-upsampled once. None (default): full resolution.
+    hue : {"inputs", "network"}
+        ``inputs`` (default): hue from the unclipped inputs and no more chroma than
+        they have where they are neutral (:func:`mefkit.hue.restore_hue`): a gray
+        bracket stays gray. ``network``: the pipeline's own colour.
 
     Returns
     -------
@@ -141,13 +158,19 @@ def mitm(
     """
     if len(clip_percentiles) != 2:
         raise ValueError(f"clip_percentiles must be two numbers, got {clip_percentiles}")
-    stages = mitm_stages(
-        frames,
-        translator=translator, weights=weights, device=device, tile=tile, tile_pad=tile_pad,
-        slope=slope, centre=centre, reference_size=reference_size, me_sigma=me_sigma,
-        translated_share=translated_share, tsmap_sigma=tsmap_sigma,
-        ssr_sigmas=tuple(ssr_sigmas), ssr_weights=None if ssr_weights is None else tuple(ssr_weights),
-        ssr_eps=ssr_eps, clip_percentiles=(float(clip_percentiles[0]), float(clip_percentiles[1])),
-        retinex_share=retinex_share, saturation=saturation,
-    )
-    return stages.output
+    from ...nn.stack_fusion import fuse_stack
+
+    def pair(under: np.ndarray, over: np.ndarray) -> np.ndarray:
+        return mitm_stages(
+            [under, over],
+            translator=translator, weights=weights, device=device, tile=tile, tile_pad=tile_pad,
+            slope=slope, centre=centre, reference_size=reference_size, me_sigma=me_sigma,
+            translated_share=translated_share, tsmap_sigma=tsmap_sigma,
+            ssr_sigmas=tuple(ssr_sigmas), ssr_weights=None if ssr_weights is None else tuple(ssr_weights),
+            ssr_eps=ssr_eps, clip_percentiles=(float(clip_percentiles[0]), float(clip_percentiles[1])),
+            retinex_share=retinex_share, saturation=saturation,
+        ).output
+
+    from ...hue import hue_refiner
+
+    return fuse_stack(pair, frames, max_mp=max_mp, design=stack, max_frames=max_frames, refine=hue_refiner(hue))

@@ -1,8 +1,12 @@
 """Two-phase progressive fusion (Huang, NTU thesis): intermediate exposure, then attention.
 
 Phase 1 (:class:`mefkit.methods.progressive.network.IntermediateUNet`) makes an intermediate
-exposure from the darkest and brightest frames; phase 2
-(:class:`mefkit.methods.progressive.network.AMNet`) refines it with attention over the three.
+exposure from two frames; phase 2 (:class:`mefkit.methods.progressive.network.AMNet`) refines it
+with attention over the three. A bracket of K > 2 frames is fused by the K-frame rule
+of :mod:`mefkit.nn.stack_fusion`: at most ``max_frames`` frames chosen evenly in log
+luminance, every pair of exposure neighbours through the networks at the working size,
+the pair results blended with their frames' exposure-fusion weights, one guided
+upsampling at the end.
 Weights ship beside this module (:data:`WEIGHTS`, ``progressive_v1.safetensors``, see
 ``MODEL_CARD.md``); ``weights=PATH`` loads others in the same format
 (:func:`save_weights`).
@@ -20,9 +24,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ...nn.stack_fusion import DEFAULT_MAX_FRAMES
 from ...nn.weights import WeightsSpec, load_model, resolve_weights
 from ...nn.weights import save_weights as save_weights_file
-from ...checks import require_non_negative, require_one_of
+from ...checks import require_non_negative
 from ...registry import register_method
 
 #: Format tag written into the safetensors metadata.
@@ -114,7 +119,6 @@ def _nhwc(t: Any) -> Any:
     "M.S. thesis, National Taiwan University (advisor Y.-Y. Chuang)",
     kind="learned",
     weights=WEIGHTS,
-    frames_used=2,
 )
 def progressive(
     frames: Sequence[np.ndarray],
@@ -127,14 +131,17 @@ def progressive(
     device: str = "cpu",
     hue: str = "network",
     flips: int | str = "auto",
+    stack: str = "chain",
+    max_frames: int = DEFAULT_MAX_FRAMES,
 ) -> np.ndarray:
-    """Fuse the darkest and brightest frames with the two-phase progressive networks.
+    """Fuse a bracket with the two-phase progressive networks, every frame used.
 
     Parameters
     ----------
     frames : sequence of ndarray
-        N >= 2 frames ``(H, W, 3)`` float32 in [0, 1], darkest first. The networks
-        take two exposures: the first (darkest) and the last (brightest) are used.
+        K >= 2 frames ``(H, W, 3)`` float32 in [0, 1], in any order (they are put in
+        exposure order by mean luminance). The networks take two exposures; K > 2
+        frames are fused by pairs of exposure neighbours (``stack``).
     weights : str, optional
         A weights file written by :func:`save_weights`; default the shipped weights.
     phase : {1, 2}
@@ -158,8 +165,19 @@ def progressive(
     flips : {"auto", 1, 2, 4}
         Geometric self-ensemble: the mean of this many mirrored network passes
         (:mod:`mefkit.nn.self_ensemble`). ``auto``: as many as fit in the ``max_mp``
-        budget (4 for brackets up to ``max_mp / 4`` megapixels, 2 up to half, else 1),
-        so large brackets cost what a single pass costs.
+        budget shared by all pairs (for one pair: 4 for brackets up to ``max_mp / 4``
+        megapixels, 2 up to half, else 1), so large brackets cost what a single pass
+        per pair costs.
+    stack : {"chain", "chain_results", "tree", "base", "extremes"}
+        How K > 2 frames are fused (:func:`mefkit.nn.stack_fusion.fuse_stack_small`).
+        ``chain`` (default): every pair of exposure neighbours, the pair results
+        blended by their two frames' mean exposure-fusion weight. ``extremes``: the
+        darkest and brightest frame only (the method before it used every frame).
+        Two frames give the same result under every rule.
+    max_frames : int
+        At most this many frames are used (>= 2; 0: all), chosen evenly in log mean
+        luminance, the darkest and brightest always
+        (:func:`mefkit.nn.stack_fusion.select_frames`); ``mefkit fuse`` reports which.
 
     Returns
     -------
@@ -179,18 +197,19 @@ def progressive(
         return one_pass
 
     return _run_networks(frames, make_pass, 3, weights=weights, max_mp=max_mp, tile=tile, tile_pad=tile_pad,
-                         device=device, hue=hue, flips=flips)
+                         device=device, hue=hue, flips=flips, stack=stack, max_frames=max_frames)
 
 
 def _run_networks(frames: Sequence[np.ndarray], make_pass: Any, out_channels: int, *, weights: str | None,
                   max_mp: float | None, tile: int, tile_pad: int, device: str, hue: str,
-                  flips: int | str) -> np.ndarray:
+                  flips: int | str, stack: str = "chain", max_frames: int = DEFAULT_MAX_FRAMES) -> np.ndarray:
     """The shared body of :func:`progressive` and :func:`fuse_both_phases`.
 
     Checks the options, loads the weights, wraps ``make_pass(model, path)`` (a network
     pass on ``(under, over)`` tensors giving ``out_channels`` channels) in the
-    self-ensemble and runs it on the darkest and brightest frames at full resolution,
-    with the hue refinement at the working size.
+    self-ensemble and runs it on the bracket by the K-frame rule
+    (:func:`mefkit.nn.stack_fusion.fuse_stack`), with the hue refinement at the
+    working size and one guided upsampling to full resolution.
     """
     if max_mp is not None:
         require_non_negative(max_mp=max_mp)
@@ -201,14 +220,20 @@ def _run_networks(frames: Sequence[np.ndarray], make_pass: Any, out_channels: in
     path = resolve_weights(weights, WEIGHTS)
     from .network import UNET_FACTOR
     from ...nn.self_ensemble import flip_count, flip_ensemble
+    from ...nn.stack_fusion import fuse_stack, merge_groups, pair_count, select_frames
     from ...nn.tiling import fuse_full_resolution
 
-    passes = flip_count(*frames[0].shape[:2], max_mp, flips)
+    plan = select_frames(frames, max_frames)
+    # The mirrored-pass budget counts every pair the stack rule fuses.
+    passes = flip_count(*frames[0].shape[:2], max_mp and max_mp / pair_count(stack, len(plan.used)), flips)
     net = flip_ensemble(make_pass(load_weights(path, device), path), passes)
-    return fuse_full_resolution(
-        net, [frames[0], frames[-1]], max_mp=max_mp, tile=tile, tile_pad=tile_pad, device=device,
-        out_channels=out_channels, multiple=UNET_FACTOR, refine=refine,
-    )
+
+    def pair(under: np.ndarray, over: np.ndarray) -> np.ndarray:
+        return fuse_full_resolution(net, [under, over], max_mp=None, tile=tile, tile_pad=tile_pad, device=device,
+                                    out_channels=out_channels, multiple=UNET_FACTOR)
+
+    return fuse_stack(pair, frames, max_mp=max_mp, design=stack, plan=plan, refine=refine,
+                      merge=merge_groups(3) if out_channels > 3 else None)
 
 
 #: Colour modes of the progressive method (see ``hue`` of :func:`progressive`).
@@ -216,21 +241,10 @@ HUE_MODES = ("network", "inputs")
 
 
 def _hue_refiner(hue: str) -> Any:
-    """The working-size refinement for a ``hue`` mode: None or a hue restorer.
+    """The working-size refinement for a ``hue`` mode (:func:`mefkit.hue.hue_refiner`)."""
+    from ...hue import hue_refiner
 
-    The restorer handles outputs of 3 or 6 channels (one or both phases), restoring
-    each RGB triple against the same inputs.
-    """
-    require_one_of("hue", hue, HUE_MODES)
-    if hue == "network":
-        return None
-    from ...hue import restore_hue
-
-    def refine(out: np.ndarray, frames: Sequence[np.ndarray]) -> np.ndarray:
-        parts = [restore_hue(out[..., c:c + 3], frames) for c in range(0, out.shape[-1], 3)]
-        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=-1)
-
-    return refine
+    return hue_refiner(hue)
 
 
 def fuse_both_phases(
