@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from mefkit.params import require_non_negative, require_positive
+from mefkit.checks import require_non_negative, require_positive
 
 
 @pytest.mark.parametrize(("fn", "value"), [

@@ -1,12 +1,9 @@
-"""Method parameters: typed parsing of ``KEY=VALUE`` text and validation of values.
+"""Method parameters: typed parsing of ``KEY=VALUE`` text.
 
 :func:`parse_params` is the one parser of ``KEY=VALUE`` parameters for every command
 (``fuse``, ``fuse-dir``, ``eval``, ``train``): each value is parsed and checked against
-the annotated type of the method's (or task's) parameter.
-
-Each fusion method checks its keyword parameters before any work; these helpers keep
-the wording identical (``"<name> must be >= 0, got <value>"``) and also reject NaN,
-which a plain ``value < 0`` test lets through.
+the annotated type of the method's (or task's) parameter. The checks of the values
+themselves (ranges, choices, shapes) live in :mod:`mefkit.checks`.
 """
 
 from __future__ import annotations
@@ -26,53 +23,6 @@ from typing import Any, Callable, Mapping, Sequence, Union
 import docstring_parser
 
 from .errors import ParameterError
-
-
-def _finite_number(name: str, value: float) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
-    if math.isnan(number):
-        raise ValueError(f"{name} must be a number, got NaN")
-    return number
-
-
-def require_non_negative(**values: float) -> None:
-    """Raise ``ValueError`` naming the first parameter that is negative or NaN.
-
-    Parameters
-    ----------
-    **values : float
-        Parameter name -> value, e.g. ``require_non_negative(contrast_weight=1.0)``.
-
-    Raises
-    ------
-    ValueError
-        ``"<name> must be >= 0, got <value>"`` (or ``"must be a number"`` for NaN and
-        non-numbers).
-    """
-    for name, value in values.items():
-        if _finite_number(name, value) < 0:
-            raise ValueError(f"{name} must be >= 0, got {value}")
-
-
-def require_positive(**values: float) -> None:
-    """Raise ``ValueError`` naming the first parameter that is not > 0 (or is NaN).
-
-    Parameters
-    ----------
-    **values : float
-        Parameter name -> value, e.g. ``require_positive(sigma=0.2)``.
-
-    Raises
-    ------
-    ValueError
-        ``"<name> must be > 0, got <value>"`` (or ``"must be a number"``).
-    """
-    for name, value in values.items():
-        if _finite_number(name, value) <= 0:
-            raise ValueError(f"{name} must be > 0, got {value}")
 
 
 # --------------------------------------------------------------------------------------

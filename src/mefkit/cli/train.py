@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, List, Literal, Optional
+from typing import Any, List, Optional
 
 import typer
 
@@ -72,6 +72,8 @@ class COMMON:
     under_max_frac = typer.Option(None, "--under-max-frac", help="Draw the under frame from the darkest FRAC of a stack (default 0.5; smaller: more extreme pairs).")
     over_min_frac = typer.Option(None, "--over-min-frac", help="Draw the over frame from frames at or above FRAC of a stack's index range (default 0.5; larger: more extreme pairs).")
     extreme_share = typer.Option(None, "--extreme-share", help="Share of stack samples that take the stack's darkest and brightest frames, the pair used at inference (default 0).")
+    config = typer.Option(None, "--config", help="Recipe TOML with the run's settings (e.g. recipes/cbm.toml); options and --set override it.")
+    settings = typer.Option(None, "--set", help="KEY=VALUE setting, applied last (repeatable): steps=900, optim.lr=1e-3, data.crop=96, params.teacher=mertens (see mefkit.train.config).")
     no_amp = typer.Option(False, "--no-amp", help="Disable mixed precision on CUDA.")
     no_progress = typer.Option(False, "--no-progress", help="No progress bar (log lines only).")
 
@@ -96,31 +98,24 @@ def _classify_data(paths: list[str] | None) -> dict[str, str]:
     return out
 
 
-#: Types of each task's ``--task-param`` keys (see each task module's docstring), read
-#: by the one parameter parser :func:`mefkit.params.parse_params`. A task not listed
-#: here takes its parameters from its own options only.
-TASK_PARAM_TYPES: dict[str, dict[str, Any]] = {
-    "progressive": {
-        "phase": int, "size": Literal["default", "thesis"], "width": int, "unet": dict, "amnet": dict,
-        "lambda_mef": float, "mef_scales": int, "mef_form": Literal["mefnet", "metric"],
-        "init_weights": str, "phase1_weights": str,
-    },
-    "cbm": {
-        "base": int, "depth": int, "teacher": str, "teacher_params": dict, "teacher_input": Literal["pair", "stack"],
-        "pairs_per_stack": int, "variance_weights": bool, "gap_weight": float, "w_min": float, "w_max": float,
-        "chroma": str, "smoothing": float, "gamma": float | str, "clip_guard": float | None,
-    },
-    "mitm": {
-        "translator": dict, "discriminator": dict, "lambda_pair": float, "lambda_cyc": float, "lambda_id": float,
-        "lambda_gan": float, "gamma": float, "map_fraction": float,
-    },
-    "tiny": {"width": int, "frozen_weights": str},
+#: Where each training task lives: ``mefkit train NAME`` -> (module, class). A task's
+#: parameters and their types are its ``Params`` dataclass.
+TASKS: dict[str, tuple[str, str]] = {
+    "progressive": ("mefkit.methods.progressive.task", "ProgressiveTask"),
+    "cbm": ("mefkit.methods.cbm.task", "CbmTask"),
+    "mitm": ("mefkit.methods.mitm.task", "MitmTask"),
+    "tiny": ("mefkit.train.example_task", "TinyFusionTask"),
 }
 
 
 def task_param_types(task: str) -> dict[str, Any]:
-    """The ``--task-param`` types of ``task`` (``progressive-phase1`` reads as ``progressive``)."""
-    return TASK_PARAM_TYPES.get(task, TASK_PARAM_TYPES.get(task.split("-")[0], {}))
+    """Parameter name -> type of ``task``'s ``Params`` (``progressive-phase1`` reads as ``progressive``)."""
+    import importlib
+
+    where = TASKS.get(task) or TASKS.get(task.split("-")[0])
+    if where is None:
+        return {}
+    return getattr(importlib.import_module(where[0]), where[1]).Params.types()
 
 
 def config_from_options(*, out: Path, resume: bool = False, task: str = "", task_params: dict | None = None,
@@ -128,23 +123,30 @@ def config_from_options(*, out: Path, resume: bool = False, task: str = "", task
     """Build a :class:`~mefkit.train.config.TrainConfig` from command-line options.
 
     With ``resume`` and an existing ``RUN_DIR/config.json``, the saved config is the
-    base; otherwise the dataclass defaults. Options that are ``None`` (not given) keep
-    the base value. Recognised ``opts``: the names of :class:`COMMON`'s attributes;
-    ``task_param`` (``KEY=VALUE`` strings, typed by :data:`TASK_PARAM_TYPES`) is merged
-    over ``task_params``.
+    base; otherwise the recipe ``config`` (``--config recipes/NAME.toml``) or the
+    dataclass defaults. Options that are ``None`` (not given) keep the base value.
+    Recognised ``opts``: the names of :class:`COMMON`'s attributes; ``task_param``
+    (``KEY=VALUE`` strings, typed by the task's ``Params``) is merged over
+    ``task_params``; ``settings`` (``--set KEY=VALUE``) applies last.
     """
-    from ..train.config import TrainConfig, load_config
+    from ..train.config import TrainConfig, apply_settings, load_config, load_recipe
 
-    extra = parse_params(task_param_types(task), opts.get("task_param"), label=f"--task-param of task {task!r}")
+    types = task_param_types(task)
+    extra = parse_params(types, opts.get("task_param"), label=f"--task-param of task {task!r}")
     if extra:
         task_params = {**(task_params or {}), **extra}
 
     saved = Path(out) / "config.json"
-    cfg = load_config(saved) if resume and saved.is_file() else TrainConfig()
+    if resume and saved.is_file():
+        cfg = load_config(saved)
+    elif opts.get("config") is not None:
+        cfg = load_recipe(opts["config"])
+    else:
+        cfg = TrainConfig()
     cfg.out = str(out)
     if not (resume and saved.is_file()):
-        cfg.task = task
-        cfg.task_params = dict(task_params or {})
+        cfg.task = task or cfg.task
+        cfg.task_params = {**cfg.task_params, **(task_params or {})}
     elif task_params:
         cfg.task_params.update(task_params)  # the engine refuses it if it changes the saved run
     top = {"steps": "steps", "batch": "batch", "device": "device", "seed": "seed", "threads": "threads",
@@ -191,6 +193,7 @@ def config_from_options(*, out: Path, resume: bool = False, task: str = "", task
         cfg.amp = False
     if opts.get("no_progress"):
         cfg.progress = False
+    apply_settings(cfg, opts.get("settings"), types)
     if not (cfg.data.stacks or cfg.data.sice or cfg.data.synthetic):
         raise MefkitError("no training data: give --data STACKS_OR_SICE and/or --synthetic FOLDER|labels")
     return cfg
@@ -230,6 +233,8 @@ def train_tiny(
     val_every: Optional[int] = COMMON.val_every,
     label_cache: Optional[Path] = COMMON.label_cache,
     max_side: Optional[int] = COMMON.max_side,
+    config: Optional[Path] = COMMON.config,
+    settings: Optional[List[str]] = COMMON.settings,
     no_progress: bool = COMMON.no_progress,
 ) -> None:
     """Smoke-test the engine with a toy fusion CNN (not a method to use)."""
@@ -256,12 +261,12 @@ def train_labels(
     from rich.table import Table
 
     from ..train.labels import build_stack_labels, default_label_cache
-    from ..train.exclusion import default_eval_roots
+    from ..devdata import eval_roots
     from ..train.stacks import find_stacks, guess_data_root, split_excluded
 
     cache = label_cache or default_label_cache()
     stacks = find_stacks(data)
-    roots = eval_root or default_eval_roots(guess_data_root(data))
+    roots = eval_root or eval_roots(guess_data_root(data))
     kept, excluded = split_excluded(stacks, roots)
     console.print(f"{len(stacks)} stacks, {len(excluded)} excluded as evaluation scenes, {len(kept)} labelled", highlight=False)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as prog:

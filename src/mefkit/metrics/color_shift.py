@@ -42,7 +42,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from .inputs import check_data_range, check_image
+from ..checks import check_data_range, check_image
 
 #: A channel above this (fraction of white) counts as clipped: 250 of 255.
 CLIP_LEVEL = 250.0 / 255.0

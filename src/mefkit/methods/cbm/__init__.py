@@ -31,6 +31,7 @@ from .stages import CHROMA_MODES, clip_reliability, compose, rgb_to_lab
 from .stages.chroma import CLIP_START
 from .stages.gamma import GAMMA_TARGET
 from .stages.lab import L_MAX
+from ...checks import require_in_range, require_non_negative, require_one_of
 from ...nn.stack_fusion import DEFAULT_MAX_FRAMES
 from ...nn.weights import WeightsSpec, resolve_weights
 from ...registry import register_method
@@ -67,8 +68,8 @@ def _check_budget(max_mp: float | str | None) -> None:
     if isinstance(max_mp, str):
         if max_mp != "train":
             raise ValueError(f"max_mp must be 'train', a number of megapixels >= 0, or None; got {max_mp!r}")
-    elif max_mp is not None and max_mp < 0:
-        raise ValueError(f"max_mp must be >= 0, got {max_mp}")
+    elif max_mp is not None:
+        require_non_negative(max_mp=max_mp)
 
 
 def fused_lightness(
@@ -236,15 +237,11 @@ def cbm(
     ndarray
         ``(H, W, 3)`` float32 sRGB in [0, 1].
     """
-    if chroma not in CHROMA_MODES:
-        raise ValueError(f"chroma must be one of {CHROMA_MODES}, got {chroma!r}")
-    if smoothing < 0:
-        raise ValueError(f"smoothing must be >= 0, got {smoothing}")
-    if clip_guard is not None and not 0.0 <= clip_guard <= 1.0:
-        raise ValueError(f"clip_guard must be in [0, 1] or None, got {clip_guard}")
+    require_one_of("chroma", chroma, CHROMA_MODES)
+    require_non_negative(smoothing=smoothing, tile=tile, tile_pad=tile_pad)
+    if clip_guard is not None:
+        require_in_range("clip_guard", clip_guard, 0.0, 1.0)
     _check_budget(max_mp)
-    if tile < 0 or tile_pad < 0:
-        raise ValueError(f"tile and tile_pad must be >= 0, got {tile}, {tile_pad}")
     from ...nn.stack_fusion import select_frames
 
     used = [frames[i] for i in select_frames(frames, max_frames).used]

@@ -39,6 +39,8 @@ def train_cbm(
     val_every: Optional[int] = COMMON.val_every,
     label_cache: Optional[Path] = typer.Option(None, "--label-cache", help="Teacher label cache folder (default RUN_DIR/../teacher_cache)."),
     max_side: Optional[int] = COMMON.max_side,
+    config: Optional[Path] = COMMON.config,
+    settings: Optional[List[str]] = COMMON.settings,
     no_amp: bool = COMMON.no_amp,
     no_progress: bool = COMMON.no_progress,
 ) -> None:
@@ -66,19 +68,13 @@ def train_cbm(
             if k not in ("teacher", "teacher_param", "teacher_input", "pairs_per_stack", "uniform", "gap_weight",
                          "base", "depth", "params", "out", "resume", "data", "CbmTask", "DEFAULTS")}
     saved = Path(out) / "config.json"
-    if not (resume and saved.is_file()):
-        opts.setdefault("lambda_vgg", 0.0)  # one lightness channel: no VGG term
-        if opts.get("lambda_vgg") is None:
-            opts["lambda_vgg"] = 0.0
+    # No VGG term and a cosine schedule are the task's own defaults (CbmTask.train_defaults).
     cfg = config_from_options(out=out, resume=resume, task="cbm", task_params=params, data=data, **opts)
-    if not (resume and saved.is_file()):
-        # A short CPU run converges better with a decaying rate; the engine supports cosine.
-        cfg.optim.schedule = "cosine"
     task = CbmTask(cfg.task_params)
     if not (resume and saved.is_file()):
         # record the full parameter set (defaults included) in config.json; a resumed run
         # keeps its saved parameters so the engine's exact-resume check still passes
-        cfg.task_params = task.params
+        cfg.task_params = task.params.to_dict()
     run_training(task, cfg, resume)
 
 

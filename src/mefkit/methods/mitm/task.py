@@ -22,7 +22,7 @@ fakes, so each network receives only its own objective's gradient, as in CycleGA
 alternating update. CycleGAN's 50-image history pool is not used (it would be state
 outside the checkpoint, breaking exact resume).
 
-Task parameters (``TrainConfig.task_params``): ``translator`` (dict of
+Task parameters (``TrainConfig.task_params``, typed by :class:`MitmParams`): ``translator`` (dict of
 :class:`~mefkit.methods.mitm.translator.TranslatorConfig` fields; default :data:`SHIPPED_TRANSLATOR`),
 ``discriminator`` (dict of ``DiscriminatorConfig`` fields; default width 32),
 ``lambda_pair``, ``lambda_cyc``, ``lambda_id``, ``lambda_gan``, ``gamma``,
@@ -35,6 +35,7 @@ translated full-size pair, so ``val.csv`` scores the method, not just the transl
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,7 @@ from .translator import (
     save_translators,
 )
 from ...train.checkpoint import unwrap
-from ...train.engine import Task
+from ...train.engine import Task, TaskParams, resolve_defaults
 
 #: Loss weights of the reconstruction (spec §2.2 (b), M4): paired 10, cycle 10,
 #: identity 0.5 * cycle, GAN 1, map weight gamma 1.
@@ -72,14 +73,31 @@ def _lsgan(pred: torch.Tensor, target: float) -> torch.Tensor:
     return F.mse_loss(pred, torch.full_like(pred, target))
 
 
+@dataclass
+class MitmParams(TaskParams):
+    """MITM's task parameters (``cfg.task_params``; see the module docstring)."""
+
+    translator: dict = field(default_factory=dict)  # TranslatorConfig fields over SHIPPED_TRANSLATOR
+    discriminator: dict = field(default_factory=dict)  # DiscriminatorConfig fields over SHIPPED_DISCRIMINATOR
+    lambda_pair: float = LAMBDA_PAIR
+    lambda_cyc: float = LAMBDA_CYC
+    lambda_id: float = LAMBDA_ID
+    lambda_gan: float = LAMBDA_GAN
+    gamma: float = PAIR_GAMMA
+    map_fraction: float = INPUT_SIGMA_FRACTION
+
+
 class MitmTask(Task):
     """Train MITM's mutual translators (see the module docstring)."""
 
     name = "mitm"
     symmetric = False
     with_mid = False
+    Params = MitmParams
+    #: CycleGAN's learning rate; MITM's losses are its own (no VGG file needed).
+    train_defaults = {"optim.lr": 2e-4, "loss.lambda_vgg": 0.0}
 
-    def __init__(self, params: dict[str, Any] | None = None):
+    def __init__(self, params: dict[str, Any] | MitmParams | None = None):
         super().__init__(params)
         p = self.params
         self.translator_config = TranslatorConfig.from_dict({**SHIPPED_TRANSLATOR.to_dict(), **p.get("translator", {})})
@@ -96,7 +114,7 @@ class MitmTask(Task):
 
     def setup(self, cfg, device) -> None:
         # MITM has its own losses: the engine's FusionLoss (and its VGG file) is not needed.
-        self.cfg, self.device = cfg, device
+        self.cfg, self.device = resolve_defaults(cfg, self), device
 
     def build_models(self) -> dict[str, nn.Module]:
         models: dict[str, nn.Module] = {
@@ -179,7 +197,7 @@ class MitmTask(Task):
         return torch.stack(outs).to(fake_he.device)
 
     def weight_metadata(self) -> dict[str, Any]:
-        return {"params": self.params, "translator_config": self.translator_config.to_dict()}
+        return {"params": self.params.to_dict(), "translator_config": self.translator_config.to_dict()}
 
 
 def build_task(params: dict[str, Any] | None = None) -> MitmTask:

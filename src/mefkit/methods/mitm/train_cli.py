@@ -10,9 +10,6 @@ import typer
 from ...cli.app import console, reports_errors
 from ...cli.train import COMMON, config_from_options, run_training, train_app
 
-#: CycleGAN's Adam learning rate (Zhu et al. 2017; spec §2.2 (b)); beta1 0.5 is the engine default.
-CYCLEGAN_LR = 2e-4
-
 
 @train_app.command("mitm")
 @reports_errors
@@ -45,6 +42,8 @@ def train_mitm(
     label_methods: Optional[str] = COMMON.label_methods,
     skip_label_methods: Optional[str] = COMMON.skip_label_methods,
     max_side: Optional[int] = COMMON.max_side,
+    config: Optional[Path] = COMMON.config,
+    settings: Optional[List[str]] = COMMON.settings,
     no_amp: bool = COMMON.no_amp,
     no_progress: bool = COMMON.no_progress,
 ) -> None:
@@ -71,16 +70,11 @@ def train_mitm(
                        ("lambda_gan", lambda_gan), ("gamma", gamma)):
         if value is not None:
             params[key] = value
-    saved = Path(out) / "config.json"
-    fresh = not (resume and saved.is_file())
     opts = {k: v for k, v in locals().items()
             if k in ("synthetic", "synthetic_fraction", "steps", "batch", "crop", "lr", "device", "seed", "threads",
                      "checkpoint_every", "val_every", "label_cache", "label_methods", "skip_label_methods",
-                     "max_side", "no_amp", "no_progress")}
-    if fresh:
-        if opts["lr"] is None:
-            opts["lr"] = CYCLEGAN_LR
-        opts["lambda_vgg"] = 0.0  # MITM's losses are its own: no VGG file needed
+                     "max_side", "no_amp", "no_progress", "config", "settings")}
+    # CycleGAN's learning rate and no VGG term are the task's own defaults (MitmTask.train_defaults).
     cfg = config_from_options(out=out, resume=resume, task="mitm", task_params=params, data=data, **opts)
     task = MitmTask(cfg.task_params)
     run_training(task, cfg, resume)

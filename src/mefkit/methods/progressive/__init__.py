@@ -27,7 +27,7 @@ import numpy as np
 from ...nn.stack_fusion import DEFAULT_MAX_FRAMES
 from ...nn.weights import WeightsSpec, load_model, resolve_weights
 from ...nn.weights import save_weights as save_weights_file
-from ...params import require_non_negative
+from ...checks import require_non_negative
 from ...registry import register_method
 
 #: Format tag written into the safetensors metadata.
@@ -211,8 +211,8 @@ def _run_networks(frames: Sequence[np.ndarray], make_pass: Any, out_channels: in
     (:func:`mefkit.nn.stack_fusion.fuse_stack`), with the hue refinement at the
     working size and one guided upsampling to full resolution.
     """
-    if max_mp is not None and max_mp < 0:
-        raise ValueError(f"max_mp must be >= 0 or None, got {max_mp}")
+    if max_mp is not None:
+        require_non_negative(max_mp=max_mp)
     if tile != 0 and tile < 16:
         raise ValueError(f"tile must be 0 or >= 16, got {tile}")
     require_non_negative(tile_pad=tile_pad)

@@ -23,7 +23,7 @@ def _progressive_task(phase: int, params: dict):
 @train_app.command("progressive")
 @reports_errors
 def train_progressive(
-    phase: int = typer.Option(..., "--phase", help="1: intermediate-exposure UNet; 2: AMNet with phase 1 frozen."),
+    phase: Optional[int] = typer.Option(None, "--phase", help="1: intermediate-exposure UNet; 2: AMNet with phase 1 frozen (default: the --config recipe's params.phase)."),
     phase1: Optional[Path] = typer.Option(None, "--phase1", help="Phase 1 for phase 2: a phase-1 RUN_DIR, its unet.safetensors or checkpoint.pt, or a combined progressive file."),
     width: Optional[int] = typer.Option(None, "--width", help="Model width (see the progressive model docs)."),
     out: Path = COMMON.out,
@@ -60,13 +60,15 @@ def train_progressive(
     under_max_frac: Optional[float] = COMMON.under_max_frac,
     over_min_frac: Optional[float] = COMMON.over_min_frac,
     extreme_share: Optional[float] = COMMON.extreme_share,
+    config: Optional[Path] = COMMON.config,
+    settings: Optional[List[str]] = COMMON.settings,
     no_amp: bool = COMMON.no_amp,
     no_progress: bool = COMMON.no_progress,
 ) -> None:
     """Train phase 1 or phase 2 of the two-phase progressive fusion."""
-    if phase not in (1, 2):
+    if phase is not None and phase not in (1, 2):
         raise MefkitError(f"--phase must be 1 or 2, got {phase}")
-    params: dict[str, Any] = {"phase": phase}
+    params: dict[str, Any] = {} if phase is None else {"phase": phase}
     if width is not None:
         params["width"] = width
     if lambda_mef is not None:
@@ -77,12 +79,16 @@ def train_progressive(
         params["mef_form"] = mef_form
     if init is not None:
         params["init_weights"] = str(init)
-    if phase == 2:
-        if phase1 is None and not resume:
-            raise MefkitError("phase 2 needs the trained phase 1: --phase1 PATH (.safetensors or checkpoint.pt)")
-        if phase1 is not None:
-            params["phase1_weights"] = str(phase1)
+    if phase1 is not None:
+        params["phase1_weights"] = str(phase1)
     opts = {k: v for k, v in locals().items()
             if k not in ("phase", "phase1", "width", "lambda_mef", "mef_scales", "mef_form", "init", "params", "out", "resume", "data")}
-    cfg = config_from_options(out=out, resume=resume, task=f"progressive-phase{phase}", task_params=params, data=data, **opts)
+    cfg = config_from_options(out=out, resume=resume, task=f"progressive-phase{phase}" if phase else "progressive",
+                              task_params=params, data=data, **opts)
+    phase = cfg.task_params.get("phase")
+    if phase not in (1, 2):
+        raise MefkitError("give --phase 1 or 2 (or params.phase in the --config recipe)")
+    cfg.task = f"progressive-phase{phase}"
+    if phase == 2 and not cfg.task_params.get("phase1_weights"):
+        raise MefkitError("phase 2 needs the trained phase 1: --phase1 PATH (.safetensors or checkpoint.pt)")
     run_training(_progressive_task(phase, cfg.task_params), cfg, resume)
