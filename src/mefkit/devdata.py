@@ -14,8 +14,9 @@ from pathlib import Path
 
 #: Environment variable that points at the development data folder.
 DATA_ENV = "MEFKIT_DATA"
-#: Folders of the development data whose scenes are evaluation scenes: never trained on.
-EVAL_FOLDERS = ("mefb", "mef_database", "memorial")
+#: Folders of the development data whose scenes are evaluation scenes: never trained on
+#: (``deep_published``: the test pairs of DPE-MEF, HoLoCo and HSDS-MEF's published results).
+EVAL_FOLDERS = ("mefb", "mef_database", "memorial", "deep_published")
 
 
 def data_root() -> Path:

@@ -36,14 +36,17 @@ from typing import Iterable, Sequence
 import cv2
 import numpy as np
 
+from ..devdata import EVAL_FOLDERS
+
 #: Source folders of ``train_stacks`` that hold the evaluation scenes' stacks
 #: (see train_stacks/MANIFEST.md: pmef_madb = MEF database, pmef_mefb_src = MEFB sources).
 EXCLUDED_SOURCES = ("pmef_madb", "pmef_mefb_src")
 
 #: Evaluation roots under the shared data whose sub-folders are evaluation scenes:
 #: MEFB pairs, the MEF database stacks, Debevec's memorial church, and the test pairs of
-#: the deep methods' published results (DPE-MEF, HoLoCo, HSDS-MEF) in ``deep_published``.
-EVAL_ROOTS = ("mefb", "mef_database", "memorial", "deep_published")
+#: the deep methods' published results (DPE-MEF, HoLoCo, HSDS-MEF) in ``deep_published``
+#: (one list for the package: :data:`mefkit.devdata.EVAL_FOLDERS`).
+EVAL_ROOTS = EVAL_FOLDERS
 
 #: Normalised training-scene name -> normalised evaluation-scene name, for scenes
 #: known under two names. ``memorial``: Debevec & Malik's memorial church stack is the
