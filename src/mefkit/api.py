@@ -10,7 +10,7 @@ import numpy as np
 
 from .errors import BracketError, MethodError
 from .io import Bracket, as_float_rgb, check_frames, read_bracket
-from .io.order import order_frames, suggested_order
+from .io.order import order_frames, order_warning
 from .registry import get_method
 
 
@@ -23,7 +23,7 @@ def load_frames(frames: Sequence[Any] | Bracket, order: str = "auto") -> Bracket
         Arrays may be uint8, uint16 or float in [0, 1], gray or RGB.
     order : {"auto", "given"}
         ``"auto"`` sorts darkest first (EXIF for files, else mean luminance);
-        ``"given"`` keeps the order, with a warning when it is not darkest first.
+        ``"given"`` keeps the order.
     """
     if isinstance(frames, Bracket):
         return frames
@@ -41,12 +41,6 @@ def load_frames(frames: Sequence[Any] | Bracket, order: str = "auto") -> Bracket
     bracket = Bracket(arrays, [None] * len(arrays), depth, "given")
     if order == "auto":
         return order_frames(bracket, [None] * len(arrays))
-    idx, basis = suggested_order(arrays, [None] * len(arrays))
-    if idx != sorted(idx):
-        message = (f"frames are not ordered darkest first; by {basis} the order is "
-                   f"{', '.join(names[i] for i in idx)} (order='auto' sorts them)")
-        bracket.warnings.append(message)
-        warnings.warn(message, stacklevel=3)
     return bracket
 
 
@@ -106,7 +100,9 @@ def fuse(
     method : str
         A registered method name (see :func:`mefkit.available_methods`).
     order : {"auto", "given"}
-        How frames are ordered before fusion (darkest first for ``"auto"``).
+        How frames are ordered before fusion (darkest first for ``"auto"``). With
+        ``"given"``, a warning names the darkest-first order when the frames are not
+        in it (methods are written for frames darkest first).
     **params
         Keyword parameters of the method, e.g. ``levels=8`` for Mertens.
 
@@ -132,6 +128,11 @@ def fuse(
     """
     info = check_method_params(method, params)
     bracket = load_frames(frames, order=order)
+    if order == "given" and not isinstance(frames, Bracket):
+        # Methods are called with frames darkest first (the registry's contract).
+        message = order_warning(bracket)
+        if message:
+            warnings.warn(f"{message} (order='auto' sorts them)", stacklevel=2)
     n = len(bracket.frames)
     if n < info.min_frames or (info.max_frames is not None and n > info.max_frames):
         limit = f"{info.min_frames}..{info.max_frames}" if info.max_frames else f">= {info.min_frames}"

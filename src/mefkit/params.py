@@ -36,6 +36,9 @@ from .errors import ParameterError
 _TRUE = ("true", "yes", "on", "1")
 _FALSE = ("false", "no", "off", "0")
 _NONE = ("none", "null")
+_UNION_RANK = {bool: 0, int: 1, float: 2, str: 4, Path: 4}
+#: Longest parameter description ``mefkit methods NAME`` shows (one line of a wide table).
+SUMMARY_CHARS = 100
 
 
 def _union_members(annotation: Any) -> tuple[Any, ...] | None:
@@ -125,7 +128,8 @@ def _convert(text: str, annotation: Any) -> Any:
         numeric = [m for m in rest if m in (int, float)]
         if numeric and _looks_numeric(text):
             rest = [m for m in rest if m in (int, float)]
-        rest.sort(key=lambda m: {bool: 0, int: 1, float: 2}.get(m, 3) if m in (bool, int, float) else (4 if m in (str, Path) else 3))
+        # Narrowest first: bool, int, float, then other forms, text last.
+        rest.sort(key=lambda m: _UNION_RANK.get(m, 3))
         reasons = []
         for member in rest:
             try:
@@ -247,8 +251,11 @@ class ParamDoc:
 def _first_sentence(text: str) -> str:
     flat = " ".join((text or "").split()).replace("``", "")
     flat = re.sub(r":[\w.]+:`~?([^`]*)`", r"\1", flat)  # Sphinx roles -> their target
-    match = re.match(r"(.+?)\.(\s+[A-Z(]|$)", flat)  # a full stop before a capital: not "e.g."
-    return match.group(1) if match else flat
+    end = re.search(r"(?<!e\.g)(?<!i\.e)\.(\s|$)", flat)  # the first full stop, not "e.g."
+    sentence = flat[: end.start()] if end else flat
+    if len(sentence) > SUMMARY_CHARS:
+        sentence = sentence[: SUMMARY_CHARS - 1].rsplit(" ", 1)[0] + "…"
+    return sentence
 
 
 def _choices(type_text: str | None) -> tuple[Any, ...] | None:

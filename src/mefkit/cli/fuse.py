@@ -19,6 +19,7 @@ from ..api import check_method_params
 from ..api import fuse as fuse_bracket
 from ..errors import BracketError, MefkitError, OutputError
 from ..io import FORMAT_BITS, check_folder_writable, check_output, is_mefkit_output, list_images, read_bracket, write_image
+from ..io.order import order_warning
 from ..params import describe_params, parse_params, type_name
 from ..progress import report_tiles
 from ..nn.stack_fusion import frames_note
@@ -83,7 +84,7 @@ def fuse_cmd(
     bits: Optional[int] = typer.Option(None, "--bits", help="8 or 16 (default: 16 if an input is 16-bit and the format allows)."),
     quality: int = typer.Option(95, "--quality", help="JPEG quality 1..100."),
     force: bool = typer.Option(False, "--force", "-f", help="Replace an existing output file."),
-    keep_order: bool = typer.Option(False, "--keep-order", help="Use the frames in the order given (default: darkest first); warns when it is not darkest first."),
+    keep_order: bool = typer.Option(False, "--keep-order", help="Use the frames in the order given (default: darkest first); warns, naming the darkest-first order, when yours differs."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help=_QUIET_HELP),
 ) -> None:
     """Fuse one bracket into OUTPUT."""
@@ -105,6 +106,10 @@ def fuse_cmd(
                 progress.update(stage, description=description, completed=completed or 0, total=total)
 
         bracket = read_bracket(frames, order="given" if keep_order else "auto")
+        if keep_order:
+            message = order_warning(bracket)  # methods are written for frames darkest first
+            if message:
+                warnings.warn(f"{message} (drop --keep-order to use it)", stacklevel=1)
         out_bits = _choose_bits(bits, output, bracket.bit_depth)
         say(f"fusing with {method}")
         stack.enter_context(report_tiles(lambda done, total: say(f"fusing with {method}: tile {done}/{total}", done, total)))

@@ -116,7 +116,7 @@ def progressive(
     tile: int = 1024,
     tile_pad: int = 32,
     device: str = "cpu",
-    hue: str = "network",
+    hue: str = "inputs",
     flips: int | str = "auto",
     stack: str = "chain",
     max_frames: int = DEFAULT_MAX_FRAMES,
@@ -141,14 +141,15 @@ def progressive(
         Tile side and context margin of the network pass (``tile=0``: one pass).
     device : str
         Torch device, e.g. ``"cpu"`` or ``"cuda"``.
-    hue : {"network", "inputs"}
-        ``network`` (default): the networks' colour as it is. ``inputs``: keep the
-        networks' lightness and chroma and take the hue from the two inputs where they
-        are strongly coloured and not clipped (:func:`mefkit.hue.restore_hue`, at the
-        working size). The networks copy part of a clipped frame's hue (an orange
-        whose red channel clipped turns yellow, as on the bundled example); ``inputs``
-        fixes that, but scores slightly lower on the validation stacks (RGB SSIM
-        -0.003, MEF-SSIM -0.0004), so it is not the default.
+    hue : {"inputs", "network"}
+        ``inputs`` (default): keep the networks' lightness and chroma, take the hue
+        from the inputs where they are strongly coloured and not clipped, and where
+        unclipped inputs are neutral allow no more chroma than they have
+        (:func:`mefkit.hue.restore_hue`, at the working size). The networks copy part
+        of a clipped frame's hue (an orange whose red channel clipped turns yellow, as
+        on the bundled example) and tint a gray bracket (up to 25/255 per channel);
+        ``inputs`` fixes both. ``network``: the networks' colour as it is.
+        VALIDATION_NOTE
     flips : {"auto", 1, 2, 4}
         Geometric self-ensemble: the mean of this many mirrored network passes
         (:mod:`mefkit.nn.self_ensemble`). ``auto``: as many as fit in the ``max_mp``
@@ -211,15 +212,18 @@ def _run_networks(frames: Sequence[np.ndarray], make_pass: Any, out_channels: in
     from ...nn.tiling import fuse_full_resolution
 
     plan = select_frames(frames, max_frames)
-    # The mirrored-pass budget counts every pair the stack rule fuses.
-    passes = flip_count(*frames[0].shape[:2], max_mp and max_mp / pair_count(stack, len(plan.used)), flips)
+    # One budget per bracket: the pairs share max_mp megapixels of network input (each
+    # runs at most at max_mp / pairs), and the mirrored passes count within it, so a
+    # K-frame bracket costs about what a pair does.
+    pair_mp = max_mp and max_mp / pair_count(stack, len(plan.used))
+    passes = flip_count(*frames[0].shape[:2], pair_mp, flips)
     net = flip_ensemble(make_pass(load_weights(path, device), path), passes)
 
     def pair(under: np.ndarray, over: np.ndarray) -> np.ndarray:
         return fuse_full_resolution(net, [under, over], max_mp=None, tile=tile, tile_pad=tile_pad, device=device,
                                     out_channels=out_channels, multiple=UNET_FACTOR)
 
-    return fuse_stack(pair, frames, max_mp=max_mp, design=stack, plan=plan, refine=refine,
+    return fuse_stack(pair, frames, max_mp=pair_mp, design=stack, plan=plan, refine=refine,
                       merge=merge_groups(3) if out_channels > 3 else None)
 
 
