@@ -116,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|")
     for name, total, _, pins, others in rows:
         listed = "<br>".join(others) if others else "**none**"
+        if name not in MUTATIONS and control:
+            listed = f"{len(control)} already failing, left out of every row: " + "<br>".join(sorted(control))
         print(f"| {name} | {total} | {len(others)}: {listed} | {len(pins)} |")
     print()
     if control:
