@@ -25,7 +25,7 @@ import torch
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(1.0 / mse)
+    return float("inf") if mse == 0 else float(10 * np.log10(1.0 / mse))
 
 
 def main() -> None:
@@ -95,7 +95,33 @@ def main() -> None:
 
     cands["torch_jit_freeze"] = jit_freeze
 
-    def ort(level="all", threads=args.threads, dynamic=False):
+    def with_threads(make, n):
+        def wrapped():
+            p1, p2 = make()
+
+            def q1(*a):
+                old = torch.get_num_threads()
+                torch.set_num_threads(n)
+                try:
+                    return p1(*a)
+                finally:
+                    torch.set_num_threads(old)
+
+            def q2(*a):
+                old = torch.get_num_threads()
+                torch.set_num_threads(n)
+                try:
+                    return p2(*a)
+                finally:
+                    torch.set_num_threads(old)
+
+            return q1, q2
+
+        return wrapped
+
+    cands["torch_cl_inference_1thread"] = with_threads(torch_eager(cl, torch.inference_mode), 1)
+
+    def ort(level="all", threads=args.threads, dynamic=False, spin=True):
         def make():
             import onnxruntime as rt
 
@@ -110,12 +136,15 @@ def main() -> None:
                                                "ext": rt.GraphOptimizationLevel.ORT_ENABLE_EXTENDED}[level]
                 so.intra_op_num_threads = threads
                 so.inter_op_num_threads = 1
+                if not spin:
+                    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
                 return rt.InferenceSession(f.getvalue(), so, providers=["CPUExecutionProvider"])
 
             t0 = time.perf_counter()
             su = export(unet, (u, o), ["under", "over"])
             sa = export(amnet, (u, ref_i, o), ["under", "inter", "over"])
-            print(f"  ort export+session ({level}, dynamic={dynamic}): {time.perf_counter() - t0:.2f} s")
+            print(f"  ort export+session ({level}, dynamic={dynamic}, threads={threads}, spin={spin}): "
+                  f"{time.perf_counter() - t0:.2f} s")
 
             def p1(a, b):
                 return torch.from_numpy(su.run(None, {"under": a.contiguous().numpy(), "over": b.contiguous().numpy()})[0])
@@ -131,6 +160,8 @@ def main() -> None:
     cands["ort_all"] = ort("all")
     cands["ort_ext"] = ort("ext")
     cands["ort_all_dynamic"] = ort("all", dynamic=True)
+    cands["ort_dynamic_1thread"] = ort("all", dynamic=True, threads=1)
+    cands["ort_dynamic_nospin"] = ort("all", dynamic=True, spin=False)
     if args.only:
         cands = {k: v for k, v in cands.items() if k in args.only.split(",")}
     built = {}

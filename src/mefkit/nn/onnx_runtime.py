@@ -101,6 +101,9 @@ def _session(graph: bytes, threads: int) -> Any:
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
+    # No busy-waiting between operators: on a CPU shared with other work, spinning
+    # threads were 1.3x slower than sleeping ones (docs/bench/progressive.md).
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     opts.log_severity_level = 3  # errors only: it warns about unused initialisers
     return ort.InferenceSession(graph, opts, providers=["CPUExecutionProvider"])
 

@@ -352,7 +352,7 @@ def _box_channels(img: np.ndarray, radius: int) -> np.ndarray:
 
 
 def guided_upsample(
-    coefficients: np.ndarray, full_guide: Sequence[np.ndarray], *, rows_per_strip: int = 256
+    coefficients: np.ndarray, full_guide: Sequence[np.ndarray], *, rows_per_strip: int = 64
 ) -> np.ndarray:
     """Apply low-resolution affine coefficients to a full-resolution guide.
 
@@ -373,31 +373,36 @@ def guided_upsample(
     -------
     ndarray
         ``(H, W, C)`` float32 (not clipped).
+
+    Notes
+    -----
+    Works on planes: each coefficient plane is interpolated by ``cv2.remap`` with
+    fixed-point maps (1/32 px, what ``remap`` uses internally for float maps too) and
+    multiplied into its output plane, so no strided ``(H, W, C, G + 1)`` array is
+    built.
     """
     h, w, tc = coefficients.shape[:3]
     big_h, big_w = full_guide[0].shape[:2]
     gc = coefficients.shape[3] - 1
-    flat = np.ascontiguousarray(coefficients.reshape(h, w, -1))
+    planes = np.ascontiguousarray(coefficients.reshape(h, w, -1).transpose(2, 0, 1))  # (C * (G + 1), h, w)
     # Source coordinates of output pixel centres (align_corners=False convention).
     sx = ((np.arange(big_w, dtype=np.float32) + 0.5) * (w / big_w) - 0.5).astype(np.float32)
     out = np.empty((big_h, big_w, tc), np.float32)
     for y0 in range(0, big_h, rows_per_strip):
         y1 = min(y0 + rows_per_strip, big_h)
         sy = ((np.arange(y0, y1, dtype=np.float32) + 0.5) * (h / big_h) - 0.5).astype(np.float32)
-        map_x = np.broadcast_to(sx[None, :], (y1 - y0, big_w)).copy()
-        map_y = np.broadcast_to(sy[:, None], (y1 - y0, big_w)).copy()
-        # cv2.remap takes at most 4 channels per call.
-        parts = [
-            cv2.remap(flat[..., k : k + 4], map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            for k in range(0, flat.shape[-1], 4)
-        ]
-        coef = np.concatenate([p.reshape(y1 - y0, big_w, -1) for p in parts], -1).reshape(y1 - y0, big_w, tc, gc + 1)
-        guide = [f[y0:y1, :, c] for f in full_guide for c in range(f.shape[2])]
-        # Explicit multiply-adds: several times faster than einsum on these shapes.
+        map_xy, map_frac = cv2.convertMaps(np.broadcast_to(sx[None, :], (y1 - y0, big_w)).copy(),
+                                           np.broadcast_to(sy[:, None], (y1 - y0, big_w)).copy(), cv2.CV_16SC2)
+        guide = np.concatenate([f[y0:y1] for f in full_guide], -1).transpose(2, 0, 1).copy()  # (G, rows, W)
+
+        def interp(plane: np.ndarray) -> np.ndarray:
+            return cv2.remap(plane, map_xy, map_frac, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
         for c in range(tc):
-            acc = coef[:, :, c, gc].copy()
+            base = c * (gc + 1)
+            acc = interp(planes[base + gc])
             for g in range(gc):
-                acc += coef[:, :, c, g] * guide[g]
+                acc += interp(planes[base + g]) * guide[g]
             out[y0:y1, :, c] = acc
     return out
 
