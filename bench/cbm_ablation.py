@@ -26,12 +26,13 @@ from pathlib import Path
 
 import numpy as np
 
+from mefkit.devdata import data_root
 import mefkit
-from mefkit.cbm import clip_reliability, compose, rgb_to_lab
+from mefkit.methods.cbm.stages import clip_reliability, compose, rgb_to_lab
 from mefkit.metrics import mef_ssim, psnr, ssim
 from mefkit.methods.cbm import fused_lightness
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = data_root()
 
 #: (row name, model key, chroma, gamma, clip guard)
 VARIANTS = [
@@ -59,7 +60,8 @@ def main() -> None:
     ap.add_argument("--uniform", help="weights trained with uniform weights")
     ap.add_argument("--teacher", default="mertens")
     ap.add_argument("--baseline", default="mertens", help="extra classic row (skipped if == teacher)")
-    ap.add_argument("--max-side", type=int, default=512, help="U-Net working size (0: full resolution)")
+    ap.add_argument("--max-mp", type=lambda v: v if v == "train" else float(v), default="train",
+                    help="U-Net size budget: 'train' (the training scale, longer side 512 px), megapixels, or 0 (full resolution)")
     ap.add_argument("--limit", type=int, default=0, help="first N MEFB pairs only (smoke test)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--shard", default="0/1", help="K/N: score only pairs with index %% N == K (run N in parallel)")
@@ -104,7 +106,7 @@ def main() -> None:
                 t = time.perf_counter()
                 labs = [rgb_to_lab(under), rgb_to_lab(over)]
                 lums[key] = fused_lightness(labs[0][..., 0] / 100, labs[1][..., 0] / 100, weights=path,
-                                            max_side=args.max_side)
+                                            max_mp=args.max_mp)
                 lums[key + "_sec"] = time.perf_counter() - t
             for name, model, chroma, gamma, guard in variants:
                 t = time.perf_counter()

@@ -25,8 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
+from mefkit.devdata import data_root
 import mefkit
-from mefkit.cli.app import parse_params
+from mefkit.params import parse_params
 from mefkit.methods.progressive import fuse_both_phases
 from mefkit.metrics import mef_ssim, psnr, ssim
 
@@ -43,7 +44,7 @@ def _pair(folder: Path) -> tuple[Path, Path, Path | None]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
+    ap.add_argument("--data", default=str(data_root()))
     ap.add_argument("--weights", default=None)
     ap.add_argument("-p", "--param", action="append", default=[], help="progressive parameter KEY=VALUE")
     ap.add_argument("--limit", type=int, default=0, help="only the first N MEFB scenes")
@@ -51,7 +52,7 @@ def main() -> None:
     ap.add_argument("--only", default="", help="comma list among mertens,phase1,phase2 (default: all)")
     ap.add_argument("--from-csv", action="append", default=[], help="summarise earlier --csv files instead of fusing")
     args = ap.parse_args()
-    params = parse_params(args.param)  # as `mefkit fuse -p KEY=VALUE` reads them
+    params = parse_params("progressive", args.param)  # as `mefkit fuse -p KEY=VALUE` reads them
     if args.weights:
         params["weights"] = args.weights
     data = Path(args.data)

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mefkit.cli.app import parse_params
+from mefkit.params import parse_params
 
 CHILD = r"""
 import json, resource, sys, time
@@ -113,7 +113,7 @@ def main() -> None:
     ap.add_argument("--variant", action="append", default=[], metavar="LABEL:KEY=VALUE[,KEY=VALUE]",
                     help="another progressive child with these parameters on top of -p (repeatable)")
     args = ap.parse_args()
-    params = parse_params(args.param)  # as `mefkit fuse -p KEY=VALUE` reads them
+    params = parse_params("progressive", args.param)  # as `mefkit fuse -p KEY=VALUE` reads them
     if args.weights:
         params["weights"] = args.weights
     configs = {"mertens": ("mertens", {}), "progressive": ("progressive", params)}

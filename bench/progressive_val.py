@@ -33,8 +33,9 @@ from pathlib import Path
 
 import numpy as np
 
+from mefkit.devdata import data_root
 import mefkit
-from mefkit.cli.app import parse_params
+from mefkit.params import parse_params
 from mefkit.metrics import mef_ssim, psnr, ssim
 from mefkit.train.config import DataConfig
 from mefkit.train.augment import sample_rng
@@ -84,8 +85,8 @@ def mean_scores(fuse, pairs) -> dict[str, float]:  # noqa: ANN001 - fuse(under, 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "train_stacks")
-    ap.add_argument("--dynamic", default=str(ROOT.parent / "shared" / "data" / "train_stacks_dynamic"),
+    ap.add_argument("--data", type=Path, default=data_root() / "train_stacks")
+    ap.add_argument("--dynamic", default=str(data_root() / "train_stacks_dynamic"),
                     help="train_stacks_dynamic root ('' to skip)")
     ap.add_argument("--weights", action="append", default=[],
                     help="NAME=PATH of progressive weights (repeatable; default: the shipped ones)")
@@ -99,7 +100,7 @@ def main() -> None:
     weights = [tuple(w.split("=", 1)) for w in args.weights] or [("shipped", None)]
     pairs = validation_pairs(args.data, tuple(args.label_methods.split(",")))
     dynamic = dynamic_pairs(Path(args.dynamic)) if args.dynamic and Path(args.dynamic).is_dir() else []
-    extra = parse_params(args.param)  # as `mefkit fuse -p KEY=VALUE` reads them
+    extra = parse_params("progressive", args.param)  # as `mefkit fuse -p KEY=VALUE` reads them
     fusions = [("mertens", "mertens", {})]
     for name, path in weights:
         for hue in args.hue.split(","):

@@ -6,10 +6,10 @@ import cv2
 import numpy as np
 import pytest
 
-from mefkit.cbm import chroma_scale, compose, fuse_chroma, gamma_compensate, gamma_exponent, rgb_to_lab
-from mefkit.cbm.chroma import selection_mask
-from mefkit.cbm.gamma import GAMMA_MAX, GAMMA_MIN
-from mefkit.cbm.lab import lab_to_rgb, lightness
+from mefkit.methods.cbm.stages import chroma_scale, compose, fuse_chroma, gamma_compensate, gamma_exponent, rgb_to_lab
+from mefkit.methods.cbm.stages.chroma import selection_mask
+from mefkit.methods.cbm.stages.gamma import GAMMA_MAX, GAMMA_MIN
+from mefkit.methods.cbm.stages.lab import lab_to_rgb, lightness
 
 
 def lab_patch(L: float, a: float, b: float, shape=(8, 10)) -> np.ndarray:
@@ -134,7 +134,7 @@ def test_gamma_off_is_identity_and_bad_values_rejected():
 
 def test_clip_reliability_ramp():
     # Oracle: hand-computed ramp (1 - max) / (1 - 0.9): 1 below 0.9, 0.5 at 0.95, floor at 1.
-    from mefkit.cbm.chroma import RELIABILITY_FLOOR, clip_reliability
+    from mefkit.methods.cbm.stages.chroma import RELIABILITY_FLOOR, clip_reliability
 
     img = np.zeros((1, 4, 3), np.float32)
     img[0, :, 0] = (0.5, 0.9, 0.95, 1.0)
@@ -145,7 +145,7 @@ def test_clip_guard_keeps_the_unclipped_hue():
     # Oracle: hand-made case. The bright input is clipped yellow (R = G = 1, more chroma
     # than the dark input's true orange); the plain rule copies the clipped hue, the
     # guarded rule keeps the unclipped input's a, b.
-    from mefkit.cbm.chroma import clip_reliability
+    from mefkit.methods.cbm.stages.chroma import clip_reliability
 
     dark = np.zeros((4, 4, 3), np.float32)
     dark[...] = (0.5, 0.25, 0.05)

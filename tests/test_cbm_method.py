@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import mefkit
-from mefkit.methods.cbm import DEFAULT_WEIGHTS
+from tests.shipped import weights_path
 from mefkit.metrics import mef_ssim
 
 
@@ -21,7 +21,7 @@ def test_shipped_weights_load_and_fuse_the_bundled_example(example):
     # Oracle: property + a weak quality floor. The shipped weights exist, load, and fuse
     # the example's darkest and brightest frames into a valid image that keeps their
     # structure (MEF-SSIM well above a flat grey image's).
-    assert DEFAULT_WEIGHTS.is_file()
+    assert weights_path("cbm").is_file(), f"shipped CBM weights missing: {weights_path('cbm')}"
     pair = [example[0], example[-1]]
     fused = mefkit.fuse(pair, method="cbm", order="given")
     assert fused.shape == pair[0].shape and fused.dtype == np.float32
@@ -52,8 +52,8 @@ def test_reduced_scale_inference_keeps_full_resolution(example):
     # has full size, stays in [0, 1] and keeps structure as well as full-scale inference
     # to within a small margin.
     pair = [example[0], example[-1]]
-    small = mefkit.fuse(pair, method="cbm", order="given", max_side=96)
-    full = mefkit.fuse(pair, method="cbm", order="given", max_side=0)
+    small = mefkit.fuse(pair, method="cbm", order="given", max_mp=0.006)
+    full = mefkit.fuse(pair, method="cbm", order="given", max_mp=0)
     assert small.shape == full.shape and 0 <= small.min() and small.max() <= 1
     assert mef_ssim(pair, small) > mef_ssim(pair, full) - 0.05
 
@@ -83,9 +83,9 @@ def test_stride_aligned_tiles_track_the_whole_pass_more_closely(example):
     from mefkit.methods.cbm import fused_lightness
 
     under, over = example[0], example[-1]
-    whole = fused_lightness(under, over, tile=0, max_side=0)
-    aligned = fused_lightness(under, over, tile=128, tile_pad=32, max_side=0)
-    unaligned = fused_lightness(under, over, tile=128, tile_pad=31, max_side=0)
+    whole = fused_lightness(under, over, tile=0, max_mp=0)
+    aligned = fused_lightness(under, over, tile=128, tile_pad=32, max_mp=0)
+    unaligned = fused_lightness(under, over, tile=128, tile_pad=31, max_mp=0)
     assert aligned.shape == whole.shape
     err_aligned = float(np.mean((aligned - whole) ** 2))
     err_unaligned = float(np.mean((unaligned - whole) ** 2))

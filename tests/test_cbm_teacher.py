@@ -11,7 +11,7 @@ import pytest
 
 import mefkit
 from mefkit.train.stacks import Stack, draw_pair
-from mefkit.train.teacher_labels import (
+from mefkit.methods.cbm.teacher_labels import (
     TeacherLabels,
     TeacherPairSource,
     TeacherSpec,
@@ -37,7 +37,7 @@ def stack(tmp_path) -> Stack:
 
 
 def test_all_pairs_is_exactly_what_draw_pair_draws():
-    # Oracle: the engine's own pair draw, sampled many times.
+    # Plumbing check (the code against itself): the engine's own pair draw, sampled many times.
     rng = np.random.default_rng(0)
     for n in (3, 4, 7, 9):
         drawn = {draw_pair(n, rng) for _ in range(3000)}
@@ -52,7 +52,7 @@ def test_choose_pairs_keeps_extreme_pair_and_is_seeded(stack):
 
 
 def test_pair_label_is_the_teacher_on_the_pair_and_is_cached(stack, tmp_path):
-    # Oracle: the label equals mefkit.fuse(teacher) on the same downscaled pair, to
+    # Plumbing check (the code against itself): the label equals mefkit.fuse(teacher) on the same downscaled pair, to
     # 16-bit PNG precision; the second request hits the cache (no teacher time).
     labels = TeacherLabels(TeacherSpec("mertens"), tmp_path / "cache", max_side=32)
     png, sec = labels.ensure(stack, 0, 3)
@@ -75,7 +75,7 @@ def test_cache_key_has_teacher_name_params_and_input(stack):
 
 
 def test_classic_teacher_key_is_unchanged_by_the_weights_field(stack):
-    # Oracle: the key formula before weights joined it (hand-written here), so existing
+    # Hand-written reference: the key formula before weights joined it (hand-written here), so existing
     # classic-teacher caches stay valid; a classic teacher has no weights.
     spec = TeacherSpec("mertens")
     blob = json.dumps([stack.id, stack.fingerprint(), [0, 3], "mertens", {}, 512], sort_keys=True, default=str)
@@ -85,15 +85,16 @@ def test_classic_teacher_key_is_unchanged_by_the_weights_field(stack):
 
 
 def test_learned_teacher_key_follows_shipped_weights_content(stack, tmp_path, monkeypatch):
-    # Oracle: sha256 of the file bytes. Rewriting the shipped weights under the SAME
+    # Reference: hashlib's sha256 of the file bytes. Rewriting the shipped weights under the SAME
     # name (a retrained teacher) must give new label paths: stale labels were the bug.
-    import mefkit.train.teacher_labels as tl
+    import mefkit.methods.cbm.teacher_labels as tl
+
+    from types import SimpleNamespace
 
     shipped = tmp_path / "weights"
     shipped.mkdir()
-    monkeypatch.setattr(tl, "SHIPPED_WEIGHTS_DIR", shipped)
     w = shipped / "mitm_translators.safetensors"
-    (shipped / "other_method.safetensors").write_bytes(b"not mitm's")
+    monkeypatch.setattr(tl, "shipped_weights", lambda name: SimpleNamespace(path=w) if name == "mitm" else None)
     w.write_bytes(b"weights before the fix")
     before = TeacherLabels(TeacherSpec("mitm"), tmp_path / "c")
     assert before.weights == {w.name: hashlib.sha256(b"weights before the fix").hexdigest()}
@@ -104,12 +105,12 @@ def test_learned_teacher_key_follows_shipped_weights_content(stack, tmp_path, mo
 
 
 def test_mitm_teacher_labels_carry_the_shipped_translators_hash(stack, tmp_path):
-    # Oracle: mefkit.fuse("mitm") on the same downscaled pair (16-bit PNG precision), and
+    # Plumbing check (the code against itself): mefkit.fuse("mitm") on the same downscaled pair (16-bit PNG precision), and
     # sha256 of the shipped translator file in the label's metadata (the default teacher).
-    from mefkit.train.teacher_labels import SHIPPED_WEIGHTS_DIR
+    from mefkit.methods.mitm import WEIGHTS
 
     labels = TeacherLabels(TeacherSpec("mitm"), tmp_path / "cache", max_side=32)
-    shipped = SHIPPED_WEIGHTS_DIR / "mitm_translators.safetensors"
+    shipped = WEIGHTS.path
     digest = hashlib.sha256(shipped.read_bytes()).hexdigest()
     assert labels.weights == {shipped.name: digest}
     png, _ = labels.ensure(stack, 0, 3)
@@ -120,7 +121,7 @@ def test_mitm_teacher_labels_carry_the_shipped_translators_hash(stack, tmp_path)
 
 
 def test_teacher_weights_param_replaces_shipped_weights(tmp_path):
-    # Oracle: sha256 of the user's file; the shipped files are not consulted then.
+    # Reference: hashlib's sha256 of the user's file; the shipped files are not consulted then.
     user = tmp_path / "mine.safetensors"
     user.write_bytes(b"user weights")
     got = teacher_weights(TeacherSpec("mitm", {"weights": str(user)}), "learned")

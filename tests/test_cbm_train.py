@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from mefkit.nn.cbm_unet import load_cbm_unet
-from mefkit.train.cbm_task import CbmTask, with_lightness
+from mefkit.methods.cbm.unet import load_cbm_unet
+from mefkit.methods.cbm.task import CbmTask, with_lightness
 from mefkit.train.config import DataConfig, LossConfig, OptimConfig, TrainConfig
 from mefkit.train.engine import Trainer
 
@@ -75,10 +75,11 @@ def test_default_teacher_is_mitm_and_mertens_still_works(tmp_path, stacks_root):
     # teacher of the task and of `mefkit train cbm`; another teacher is one option away.
     import inspect
 
-    from mefkit.cli.train_cbm import train_cbm
-    from mefkit.train.cbm_task import DEFAULTS
+    from mefkit.methods.cbm.train_cli import train_cbm
+    from mefkit.methods.cbm.task import DEFAULTS
 
-    from mefkit.train.teacher_labels import SHIPPED_WEIGHTS_DIR, file_sha256
+    from mefkit.methods.mitm import WEIGHTS
+    from mefkit.nn.weights import file_sha256
 
     assert DEFAULTS["teacher"] == "mitm" and CbmTask().teacher_spec().name == "mitm"
     assert inspect.signature(train_cbm).parameters["teacher"].default.default is None  # None -> DEFAULTS
@@ -86,7 +87,7 @@ def test_default_teacher_is_mitm_and_mertens_still_works(tmp_path, stacks_root):
     del cfg.task_params["teacher"]  # the default
     task = CbmTask(cfg.task_params)
     data = task.build_data(cfg)
-    shipped = SHIPPED_WEIGHTS_DIR / "mitm_translators.safetensors"
+    shipped = WEIGHTS.path
     assert data.info["teacher"]["teacher"]["name"] == "mitm"
     # the exported weights record which translator weights made their labels
     assert json.loads(task.weight_metadata()["teacher_weights"]) == {shipped.name: file_sha256(shipped)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mefkit.nn.cbm_unet import CBMUNet, load_cbm_unet, save_cbm_unet
+from mefkit.methods.cbm.unet import CBMUNet, load_cbm_unet, save_cbm_unet
 
 
 @pytest.mark.parametrize("hw", [(37, 53), (16, 16), (5, 7)])

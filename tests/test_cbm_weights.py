@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mefkit.train.variance_weights import W_MAX, W_MIN, patch_variance, variance_weights
+from mefkit.methods.cbm.variance_weights import W_MAX, W_MIN, patch_variance, variance_weights
 
 
 def flat(v: float, n: int = 16) -> torch.Tensor:

@@ -1,10 +1,16 @@
-"""The `mefkit` command: fuse, fuse-dir, methods; one-line errors, no clobbering."""
+"""The `mefkit` command: fuse, fuse-dir, methods; one-line errors, no clobbering.
+
+Plumbing checks: the command's outputs are compared with :func:`mefkit.fuse` itself (through
+the 8/16-bit writers), not with an external reference; the methods' own oracles are in
+their test modules.
+"""
 
 from __future__ import annotations
 
 import shutil
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 import mefkit
@@ -119,3 +125,43 @@ def test_fuse_dir_continues_past_bad_bracket(tmp_path):
 def test_methods_lists_mertens():
     res = runner.invoke(app, ["methods"])
     assert res.exit_code == 0 and "mertens" in res.output
+
+
+# --- typed KEY=VALUE parameters, one parser for fuse, fuse-dir, eval and train --------
+
+def _bracket_dir(root, name="br", h=32, w=48):
+    """A tiny synthetic bracket folder of three PNG frames (fast to fuse)."""
+    folder = root / name
+    folder.mkdir(parents=True)
+    for i, frame in enumerate(make_bracket(h, w, 3)):
+        write_image(folder / f"f{i}.png", frame)
+    return folder
+
+
+@pytest.mark.parametrize(("item", "message"), [
+    ("levels=2.5", "parameter levels: expected int or none, got '2.5' (not a whole number)"),
+    ("sigma=inf", "parameter sigma: expected float, got 'inf' (not a finite number)"),
+    ("levels=abc", "parameter levels: expected int or none, got 'abc' (not a number)"),
+])
+@pytest.mark.parametrize("command", ["fuse", "fuse-dir", "eval"])
+def test_bad_parameter_values_are_one_typed_error(tmp_path, command, item, message):
+    br = _bracket_dir(tmp_path / "data")
+    out = tmp_path / ("o.png" if command == "fuse" else "out")
+    args = {
+        "fuse": ["fuse", str(br), "-o", str(out), "-p", item],
+        "fuse-dir": ["fuse-dir", str(tmp_path / "data"), "-o", str(out), "-p", item],
+        "eval": ["eval", str(tmp_path / "data"), "-o", str(out), "-m", "mertens", "--layout", "generic",
+                 "-p", f"mertens.{item}"],
+    }[command]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 2, res.output
+    assert res.stderr.strip() == f"error: {message}"
+    assert not out.exists()
+
+
+def test_train_task_param_uses_the_typed_parser(tmp_path):
+    res = runner.invoke(app, ["train", "progressive", "--phase", "1", "--out", str(tmp_path / "run"), "--synthetic", "labels",
+                              "--task-param", "mef_scales=2.5"])
+    assert res.exit_code == 2
+    assert res.stderr.strip() == "error: parameter mef_scales: expected int, got '2.5' (not a whole number)"
+    assert not (tmp_path / "run").exists()

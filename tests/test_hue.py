@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import mefkit.hue as hue_module
-from mefkit.cbm.lab import rgb_to_lab
+from mefkit.methods.cbm.stages.lab import rgb_to_lab
 from mefkit.hue import HUE_MIN_CHROMA, restore_hue
 
 
@@ -37,14 +37,21 @@ def test_hue_comes_from_the_unclipped_input_lightness_and_chroma_stay():
     assert abs(l_g - l_f) < 0.5 and abs(c_g - c_f) < 0.5
 
 
-def test_neutral_or_clipped_inputs_leave_the_fusion_as_it_is():
-    # Oracle: with grey inputs (no hue to give) or inputs clipped everywhere (no hue to
-    # trust), the fused colour stays (up to the Lab round trip).
+def test_clipped_inputs_leave_the_fusion_and_grey_inputs_make_it_grey():
+    # Oracle: inputs clipped everywhere (no colour to trust) leave the fused colour as
+    # it is (up to the Lab round trip); unclipped grey inputs say the scene is grey, so
+    # the fused chroma goes to theirs (0) and its lightness stays. With
+    # neutral_cap=False grey inputs leave the fusion as it is (the earlier rule).
     fused = _flat((0.7, 0.5, 0.3))
     grey = [_flat((0.2, 0.2, 0.2)), _flat((0.8, 0.8, 0.8))]
     clipped = [_flat((1.0, 0.6, 0.1)), _flat((1.0, 1.0, 1.0))]
-    for frames in (grey, clipped):
-        assert np.allclose(restore_hue(fused, frames), fused, atol=2e-3)
+    assert np.allclose(restore_hue(fused, clipped), fused, atol=2e-3)
+    got = restore_hue(fused, grey)
+    assert np.ptp(got, axis=-1).max() <= 1 / 255
+    l_f, _, _ = _lch(fused)
+    l_g, c_g, _ = _lch(got)
+    assert abs(l_g - l_f) < 0.5 and c_g < 0.5
+    assert np.allclose(restore_hue(fused, grey, neutral_cap=False), fused, atol=2e-3)
 
 
 def test_strips_give_the_same_result_as_one_pass(monkeypatch):

@@ -203,7 +203,7 @@ def test_write_refuses_existing_and_inputs(tmp_path, pair_files):
 
 @pytest.mark.parametrize(
     "name, bits, match",
-    [("o.jpg", 16, "cannot hold 16-bit"), ("o.bmp", 8, "unsupported output format")],
+    [("o.jpg", 16, "holds only 8-bit data"), ("o.png", 12, "bits must be 8 or 16, got 12"), ("o.bmp", 8, "unsupported output format")],
 )
 def test_write_rejects_bad_format(tmp_path, name, bits, match):
     with pytest.raises(OutputError, match=match):

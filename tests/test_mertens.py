@@ -62,6 +62,7 @@ def test_identical_frames_give_that_frame():
 
 @settings(max_examples=10, deadline=None)
 @given(n=st.integers(2, 6), seed=st.integers(0, 1000))
+@pytest.mark.filterwarnings("ignore:frames are not ordered darkest first")  # shuffled on purpose
 def test_n_frames_output_in_range_and_order_free(n, seed):
     frames = make_bracket(24, 31, n, seed=seed)
     out = mefkit.fuse(frames, order="given")
@@ -118,6 +119,17 @@ def test_agrees_with_opencv_on_synthetic_bracket():
     frames = [np.round(f * 255) / 255 for f in make_bracket(120, 160, 3)]
     ours = mefkit.fuse(frames, order="given", levels=max_levels(120, 160) + 1)
     assert _psnr(ours, _opencv_mertens(frames)) >= 35
+
+
+def test_agrees_with_opencv_on_the_bundled_example():
+    # Oracle: OpenCV's createMergeMertens(1, 1, 1) on the bundled CC0 bracket (all three
+    # frames, and the darkest + brightest pair), computed at test time, so the parity is
+    # checked in any clone. Measured: 51.3 and 47.2 dB; the MEFB bound is 35 dB.
+    br = mefkit.read_bracket(mefkit.example_bracket())
+    h, w = br.shape
+    for frames in (br.frames, [br.frames[0], br.frames[-1]]):
+        ours = mefkit.fuse(frames, order="given", levels=max_levels(h, w) + 1)
+        assert _psnr(ours, _opencv_mertens(frames)) >= 45
 
 
 @pytest.mark.slow

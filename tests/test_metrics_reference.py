@@ -3,9 +3,10 @@
 Oracles:
 - hand-computed PSNR cases (and the Y / MATLAB-Y conversions on known colours);
 - scikit-image with Wang's settings (SSIM, PSNR), torchmetrics (SSIM, MS-SSIM, VIFp) and
-  sewar (VIFp), independent implementations, on real images (SICE pair with ground truth,
-  MEFB published fusions; skipped without ``../shared/data``) and on synthetic images
-  that need no data, to 1e-4 (they agree to ~1e-10 in practice);
+  sewar (VIFp), independent implementations computed at test time, on real images (the
+  bundled CC0 example, in every clone; and the SICE pair with ground truth and MEFB
+  published fusions, skipped without ``../shared/data``) and on synthetic images, to
+  1e-4 (they agree to ~1e-10 in practice);
 - properties: identical images score 1 (inf dB); data_range only rescales.
 
 Apples to apples: our SSIM averages the map over 'valid' positions (MATLAB ``filter2``).
@@ -67,20 +68,47 @@ def synthetic_pair():
     return fused, ref
 
 
-def real_pairs(crop=None):
+def _development_pairs():
     """(name, fused, reference) triples from the development data (SICE with ground truth,
-    MEFB); ``crop`` (a pair of slices) keeps the slow library oracles fast."""
+    MEFB); skips the calling test when the data is absent."""
     sice = shared_path("sice", "samt_labeled_001")
     gt = _read(sice / "gt.png")
     under, over = _read(sice / "under.png"), _read(sice / "over.png")
     mefb = shared_path("mefb", "Arno", "fused")
-    pairs = [
+    return [
         ("sice_over_vs_gt", over, gt),
         ("sice_mean_vs_gt", (under + over) / 2, gt),
         ("mefb_dem_vs_spd", _read(mefb / "DEM.png"), _read(mefb / "SPD_MEF.png")),
     ]
-    if crop is not None:
-        pairs = [(n, f[crop], r[crop]) for n, f, r in pairs]
+
+
+def _example_pairs():
+    """(name, fused, reference) triples from the bundled CC0 example (600x400, in every
+    clone): its -2 EV and +2 EV frames, their mean and mefkit's Mertens fusion, each
+    against the 0 EV frame."""
+    import mefkit
+
+    under, mid, over = (f.astype(np.float64) for f in mefkit.load_frames(mefkit.example_bracket()).frames)
+    fused = mefkit.fuse([under, over], order="given").astype(np.float64)
+    return [
+        ("example_over_vs_mid", over, mid),
+        ("example_mean_vs_mid", (under + over) / 2, mid),
+        ("example_mertens_vs_mid", fused, mid),
+    ]
+
+
+@pytest.fixture(params=["example", "development"])
+def real_pairs(request):
+    """``real_pairs(crop=None)`` -> (name, fused, reference) triples of real images: the
+    bundled example (always) or the development data (skipped when absent). ``crop`` (a
+    pair of slices) keeps the slow library oracles fast."""
+
+    def pairs(crop=None):
+        found = _example_pairs() if request.param == "example" else _development_pairs()
+        if crop is not None:
+            found = [(n, f[crop], r[crop]) for n, f, r in found]
+        return found
+
     return pairs
 
 
@@ -177,7 +205,7 @@ def test_psnr_matches_skimage_synthetic(synthetic_pair):
     assert psnr(fused, ref) == pytest.approx(peak_signal_noise_ratio(ref, fused, data_range=1.0), abs=TOL)
 
 
-def test_psnr_matches_skimage_real():
+def test_psnr_matches_skimage_real(real_pairs):
     """Oracle: skimage PSNR on real images, RGB and on the Y channel."""
     for name, fused, ref in real_pairs():
         assert psnr(fused, ref) == pytest.approx(peak_signal_noise_ratio(ref, fused, data_range=1.0), abs=TOL), name
@@ -211,7 +239,7 @@ def test_ssim_map_is_skimage_map_cropped(synthetic_pair):
     np.testing.assert_allclose(ours, full[5:-5, 5:-5], rtol=0, atol=1e-9)
 
 
-def test_ssim_matches_skimage_real():
+def test_ssim_matches_skimage_real(real_pairs):
     """Oracle: skimage (Wang settings) on whole real images, RGB and Y, to 1e-4."""
     for name, fused, ref in real_pairs():
         assert ssim(fused, ref) == pytest.approx(skimage_ssim(fused, ref), abs=TOL), name
@@ -219,14 +247,14 @@ def test_ssim_matches_skimage_real():
         assert ssim(fused, ref, color="y") == pytest.approx(skimage_ssim(fy, ry, channel_axis=None), abs=TOL), name
 
 
-def test_ssim_matches_torchmetrics_real():
+def test_ssim_matches_torchmetrics_real(real_pairs):
     """Oracle: torchmetrics' SSIM map (cropped to valid positions) on real crops, to 1e-4."""
     t = lambda a: torch.from_numpy(np.ascontiguousarray(np.moveaxis(a, -1, 0))).to(F32)[None]  # noqa: E731
     for name, fused, ref in real_pairs(CROP):
         assert ssim(fused, ref) == pytest.approx(tm_ssim_valid(t(fused), t(ref)), abs=TOL), name
 
 
-def test_ssim_wang_downsampling():
+def test_ssim_wang_downsampling(real_pairs):
     """Oracle: ssim.m's automatic scaling for a 600x400 image is f = round(400/256) = 2, i.e.
     skimage on 2x2 block means (and f = 1 below 384 pixels: no change)."""
     name, fused, ref = real_pairs()[0]
@@ -264,7 +292,7 @@ def test_ms_ssim_matches_torchmetrics_synthetic(synthetic_pair):
     assert ms_ssim(fused, ref) == pytest.approx(tm_ms_ssim_per_channel(fused, ref), abs=TOL)
 
 
-def test_ms_ssim_matches_torchmetrics_real():
+def test_ms_ssim_matches_torchmetrics_real(real_pairs):
     """Oracle: MS-SSIM from torchmetrics terms on real crops (sides divisible by 16)."""
     for name, fused, ref in real_pairs(CROP):
         assert ms_ssim(fused, ref) == pytest.approx(tm_ms_ssim_per_channel(fused, ref), abs=TOL), name
@@ -287,7 +315,7 @@ def test_vif_matches_sewar_and_torchmetrics_synthetic(synthetic_pair):
 
 
 @pytest.mark.slow
-def test_vif_matches_sewar_real():
+def test_vif_matches_sewar_real(real_pairs):
     """Oracle: sewar vifp on real crops (Y and per-channel RGB), at 0..255."""
     from sewar.full_ref import vifp
 
@@ -310,7 +338,7 @@ def test_vif_scaling_to_255_is_pinned(synthetic_pair):
     assert abs(a - vifp(ref, fused)) > 0.05
 
 
-def test_vif_argument_order():
+def test_vif_argument_order(real_pairs):
     """Property: VIF is asymmetric; the reference is the second argument (VIFp(ref, dist))."""
     from sewar.full_ref import vifp
 
@@ -333,7 +361,10 @@ def test_identical_images_score_one(synthetic_pair, name, color):
 
 
 def test_registry_of_reference_metrics():
-    assert REFERENCE_METRICS == {"psnr": psnr, "ssim": ssim, "ms_ssim": ms_ssim, "vif": vif}
+    from mefkit.metrics.color_shift import lightness_offset, reference_lightness
+
+    assert REFERENCE_METRICS == {"psnr": psnr, "ssim": ssim, "ms_ssim": ms_ssim, "vif": vif,
+                                 "gt_l": reference_lightness, "dl_gt": lightness_offset}
 
 
 @pytest.mark.parametrize("name", ["psnr", "ssim", "ms_ssim", "vif"])

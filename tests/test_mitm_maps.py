@@ -1,4 +1,4 @@
-"""MITM switching maps, lightness and surround (mefkit.mitm.smap / surround / torch_maps)."""
+"""MITM switching maps, lightness and surround (mefkit.methods.mitm.stages.smap / surround / torch_maps)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from mefkit.mitm import smap, surround, torch_maps
+from mefkit.methods.mitm.stages import smap, surround, torch_maps
 
 
 def _smooth_image(h=48, w=64, seed=0):

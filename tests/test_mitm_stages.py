@@ -1,11 +1,12 @@
-"""MITM fusion stages (mefkit.mitm.middle / bridge / retinex / stages / translate)."""
+"""MITM fusion stages (mefkit.methods.mitm.stages.middle / bridge / retinex / pipeline / translate)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from mefkit.mitm import bridge, middle, retinex, stages, surround, translate
+from mefkit.methods.mitm.stages import bridge, middle, retinex, surround, translate
+from mefkit.methods.mitm.stages import pipeline as stages
 from tests.conftest import make_bracket
 
 

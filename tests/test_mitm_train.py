@@ -1,4 +1,4 @@
-"""MITM training with the engine (mefkit.train.mitm_task) and the shipped weights."""
+"""MITM training with the engine (mefkit.methods.mitm.task) and the shipped weights."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import mefkit
 from mefkit.train.config import LossConfig, OptimConfig, TrainConfig
 from mefkit.train.data import DataBundle, TrainPairs, ValPairs
 from mefkit.train.engine import Trainer
-from mefkit.train.mitm_task import MitmTask, export_translators
+from mefkit.methods.mitm.task import MitmTask, export_translators
 from tests.conftest import make_bracket
+from tests.shipped import weights_path
 
 TINY = {"translator": {"width": 8, "n_blocks": 1}, "discriminator": {"width": 8}}
 
@@ -64,7 +65,7 @@ def test_a_few_engine_steps_lower_the_translation_loss(tmp_path):
     result = Trainer(task, cfg).fit()
     assert result.step == 20 and "psnr" in result.val
     path = export_translators(cfg.out, tmp_path / "pair.safetensors")
-    from mefkit.nn.mitm_translator import load_translators
+    from mefkit.methods.mitm.translator import load_translators
 
     g_lh, g_hl, meta = load_translators(path)
     assert meta["step"] == "20"
@@ -103,10 +104,8 @@ def test_shipped_weights_load_and_fuse_the_example():
     # Oracle: property. The shipped translators load, and MITM fuses the bundled example's
     # darkest and brightest frames into an image of the same size in [0, 1] that is
     # better exposed than either input (mean closer to mid grey) and non-trivial.
-    from mefkit.mitm.translate import DEFAULT_WEIGHTS
-
-    if not DEFAULT_WEIGHTS.is_file():
-        pytest.skip("shipped MITM weights not built yet")
+    # A missing file is a failure (the package is broken without it), not a skip.
+    assert weights_path("mitm").is_file(), f"shipped MITM weights missing: {weights_path('mitm')}"
     paths = mefkit.example_bracket()
     frames = mefkit.load_frames([paths[0], paths[-1]]).frames
     out = mefkit.fuse([paths[0], paths[-1]], method="mitm")

@@ -1,11 +1,11 @@
-"""MITM translator networks (mefkit.nn.mitm_translator)."""
+"""MITM translator networks (mefkit.methods.mitm.translator)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from mefkit.nn.mitm_translator import (
+from mefkit.methods.mitm.translator import (
     DiscriminatorConfig,
     PatchDiscriminator,
     Translator,
@@ -91,7 +91,7 @@ def test_tiled_translation_matches_whole_image():
     # also for a size that is not a multiple of 4.
     import numpy as np
 
-    from mefkit.mitm.translate import apply_translator
+    from mefkit.methods.mitm.stages.translate import apply_translator
 
     torch.manual_seed(3)
     net = Translator(TranslatorConfig(width=8, n_down=2, n_blocks=2, norm="none", residual=True)).eval()

@@ -8,8 +8,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import mefkit  # noqa: E402
-from mefkit.methods.progressive import SHIPPED_WEIGHTS, load_weights, save_weights  # noqa: E402
-from mefkit.nn.progressive import (  # noqa: E402
+from mefkit.methods.progressive import load_weights, save_weights  # noqa: E402
+from mefkit.methods.progressive.network import (  # noqa: E402
     DEFAULT_AMNET,
     DEFAULT_UNET,
     AMNet,
@@ -23,6 +23,7 @@ from mefkit.nn.progressive import (  # noqa: E402
 )
 
 from .conftest import make_bracket  # noqa: E402
+from .shipped import weights_path  # noqa: E402
 
 TINY_UNET = UNetConfig(base=4, max_ch=16, n_res=1, growth=4, dense_layers=1)
 TINY_AMNET = AMNetConfig(feats=4, growth=4, layers=2, blocks=2)
@@ -137,23 +138,20 @@ def test_method_is_registered_as_learned():
 
 @pytest.mark.slow
 def test_shipped_weights_fuse_the_bundled_example():
-    # Property + reference: the shipped weights load, fuse the example's darkest and
-    # brightest frames to a full-size image in [0, 1], and the result is a plausible
-    # fusion: its mean brightness lies between the two inputs' and it is close to
-    # Mertens' fusion of the same pair (PSNR > 15 dB), for both phases.
-    assert SHIPPED_WEIGHTS.is_file(), f"shipped weights missing: {SHIPPED_WEIGHTS}"
+    # Property: the shipped weights load and fuse the example's darkest and brightest
+    # frames to a full-size image in [0, 1] whose mean brightness lies between the two
+    # inputs', for both phases. (Closeness to Mertens is no quality test: untrained
+    # weights, which return the mean of the inputs, are closer to it. The quality
+    # floors and the regression reference are in test_learned_quality.py.)
+    assert weights_path("progressive").is_file(), f"shipped weights missing: {weights_path('progressive')}"
     paths = mefkit.example_bracket()
-    pair = [paths[0], paths[-1]]
-    bracket = mefkit.read_bracket(pair)
+    bracket = mefkit.read_bracket([paths[0], paths[-1]])
     dark, bright = bracket.frames
-    mertens = mefkit.fuse(bracket, method="mertens")
     for phase in (1, 2):
         out = mefkit.fuse(bracket, method="progressive", phase=phase)
         assert out.shape == dark.shape
         assert 0 <= out.min() and out.max() <= 1
         assert dark.mean() < out.mean() < bright.mean()
-        mse = float(np.mean((out - mertens) ** 2))
-        assert 10 * np.log10(1 / mse) > 15
 
 
 def test_both_phases_in_one_pass_equal_separate_calls(tmp_path):
@@ -177,7 +175,7 @@ def test_hue_inputs_takes_the_coffee_hue_from_the_unclipped_frame():
     # Property on the bundled example, whose brightest frame has red clipped over the
     # coffee: with hue="inputs" the coffee's hue angle is the darkest frame's, closer
     # to it than the networks' own colour; lightness stays. Unknown modes are refused.
-    from mefkit.cbm.lab import rgb_to_lab
+    from mefkit.methods.cbm.stages.lab import rgb_to_lab
 
     bracket = mefkit.read_bracket(mefkit.example_bracket())
     dark = bracket.frames[0]
@@ -188,7 +186,7 @@ def test_hue_inputs_takes_the_coffee_hue_from_the_unclipped_frame():
         return float(np.degrees(np.arctan2(lab[2], lab[1]))), float(lab[0])
 
     h_dark, _ = hue_and_lightness(dark)
-    h_net, l_net = hue_and_lightness(mefkit.fuse(bracket, method="progressive"))
+    h_net, l_net = hue_and_lightness(mefkit.fuse(bracket, method="progressive", hue="network"))
     h_in, l_in = hue_and_lightness(mefkit.fuse(bracket, method="progressive", hue="inputs"))
     assert abs(h_in - h_dark) < 3.0 < abs(h_net - h_dark)
     assert abs(l_in - l_net) < 1.0

@@ -2,33 +2,44 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
-from mefkit.cli.train import config_from_options, parse_task_params
+from mefkit.cli.train import config_from_options
 from mefkit.errors import MefkitError
 
 
-def test_parse_task_params_reads_json_values_and_falls_back_to_text():
-    # Hand-written cases: JSON numbers, booleans, lists and objects parse; other text stays text.
-    got = parse_task_params(["lambda_mef=2.5", "mef_scales=3", "flag=true", "widths=[1, 2]",
-                             'unet={"base": 8}', "teacher=mitm", "path=/a=b"])
-    assert got == {"lambda_mef": 2.5, "mef_scales": 3, "flag": True, "widths": [1, 2],
-                   "unet": {"base": 8}, "teacher": "mitm", "path": "/a=b"}
-    assert parse_task_params(None) == {}
+def test_task_params_are_typed_by_the_one_parser(tmp_path: Path):
+    # --task-param goes through mefkit.params.parse_params against the task's types:
+    # numbers, booleans, JSON objects for dict-valued keys, text for the rest.
+    cfg = config_from_options(out=tmp_path / "run", task="progressive-phase1", synthetic="labels",
+                              task_param=["lambda_mef=2.5", "mef_scales=3", 'unet={"base": 8}', "mef_form=metric"])
+    assert cfg.task_params == {"lambda_mef": 2.5, "mef_scales": 3, "unet": {"base": 8}, "mef_form": "metric"}
+    cfg = config_from_options(out=tmp_path / "run2", task="cbm", synthetic="labels",
+                              task_param=["variance_weights=false", "gamma=auto", "clip_guard=none"])
+    assert cfg.task_params == {"variance_weights": False, "gamma": "auto", "clip_guard": None}
 
 
-@pytest.mark.parametrize("bad", ["novalue", "=3", " =x"])
-def test_parse_task_params_refuses_items_without_a_key(bad):
-    with pytest.raises(MefkitError, match="KEY=VALUE"):
-        parse_task_params([bad])
+@pytest.mark.parametrize(("item", "message"), [
+    ("novalue", "KEY=VALUE"),
+    ("=3", "KEY=VALUE"),
+    ("mef_scales=2.5", "mef_scales: expected int, got '2.5'"),
+    ("lambda_mef=inf", "lambda_mef: expected float, got 'inf'"),
+    ("mef_form=fancy", "mef_form: expected one of 'mefnet', 'metric'"),
+    ("unet=8", "unet: expected JSON object"),
+    ("flag=true", "has no parameter 'flag'"),
+])
+def test_task_params_refuse_bad_items(tmp_path: Path, item, message):
+    with pytest.raises(MefkitError, match=re.escape(message)):
+        config_from_options(out=tmp_path / "run", task="progressive-phase2", synthetic="labels", task_param=[item])
 
 
 def test_config_from_options_applies_optimiser_and_task_options(tmp_path: Path):
     # The options land in the config fields the engine reads; --task-param overrides
     # the command's own task parameters.
-    cfg = config_from_options(out=tmp_path / "run", task="x", task_params={"phase": 2, "lambda_mef": 1.0},
+    cfg = config_from_options(out=tmp_path / "run", task="progressive-phase2", task_params={"phase": 2, "lambda_mef": 1.0},
                               synthetic="labels", beta1=0.9, beta2=0.99, grad_clip=1.5,
                               task_param=["lambda_mef=3", "mef_scales=3"])
     assert cfg.optim.betas == (0.9, 0.99)
@@ -39,9 +50,14 @@ def test_config_from_options_applies_optimiser_and_task_options(tmp_path: Path):
 
 
 def test_config_from_options_sets_the_learning_rate_schedule(tmp_path: Path):
-    # --schedule and --warmup-steps land in OptimConfig; by default the schedule is constant.
+    # --schedule and --warmup-steps land in OptimConfig; by default the schedule is the
+    # task's (None until the engine resolves it; constant for the tiny task).
+    from mefkit.train.engine import resolve_defaults
+    from mefkit.train.example_task import TinyFusionTask
+
     base = config_from_options(out=tmp_path / "run0", synthetic="labels")
-    assert (base.optim.schedule, base.optim.warmup_steps) == ("constant", 0)
+    assert (base.optim.schedule, base.optim.warmup_steps) == (None, 0)
+    assert resolve_defaults(base, TinyFusionTask()).optim.schedule == "constant"
     cfg = config_from_options(out=tmp_path / "run", synthetic="labels", schedule="cosine", warmup_steps=20)
     assert (cfg.optim.schedule, cfg.optim.warmup_steps) == ("cosine", 20)
     with pytest.raises(MefkitError, match="schedule"):

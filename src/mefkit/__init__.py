@@ -5,7 +5,7 @@
 """
 
 from .api import fuse, load_frames
-from .errors import BracketError, MefkitError, MethodError, OutputError
+from .errors import BracketError, MefkitError, MethodError, OutputError, ParameterError
 from .io import Bracket, read_bracket, read_image, write_image
 from .registry import available_methods, get_method, register_method
 from .example import example_bracket
@@ -17,6 +17,7 @@ __all__ = [
     "BracketError",
     "MefkitError",
     "MethodError",
+    "ParameterError",
     "OutputError",
     "available_methods",
     "example_bracket",

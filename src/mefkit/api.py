@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -9,7 +10,7 @@ import numpy as np
 
 from .errors import BracketError, MethodError
 from .io import Bracket, as_float_rgb, check_frames, read_bracket
-from .io.order import order_frames
+from .io.order import order_frames, order_warning
 from .registry import get_method
 
 
@@ -21,7 +22,8 @@ def load_frames(frames: Sequence[Any] | Bracket, order: str = "auto") -> Bracket
     frames : sequence of paths or arrays, or Bracket
         Arrays may be uint8, uint16 or float in [0, 1], gray or RGB.
     order : {"auto", "given"}
-        ``"auto"`` sorts darkest first (EXIF for files, else mean luminance).
+        ``"auto"`` sorts darkest first (EXIF for files, else mean luminance);
+        ``"given"`` keeps the order.
     """
     if isinstance(frames, Bracket):
         return frames
@@ -42,6 +44,39 @@ def load_frames(frames: Sequence[Any] | Bracket, order: str = "auto") -> Bracket
     return bracket
 
 
+def check_method_params(method: str, params: dict[str, Any]) -> Any:
+    """Check, before any image is read, that ``method`` exists and takes ``params``.
+
+    Unknown parameter names are refused, and a ``device`` parameter must name a torch
+    device available here (:func:`mefkit.nn.device.check_device`).
+
+    Returns
+    -------
+    MethodInfo
+        The registry entry of ``method``.
+
+    Raises
+    ------
+    MethodError
+        Unknown method, unknown parameter, unavailable device.
+    """
+    info = get_method(method)
+    unknown = sorted(set(params) - set(info.params))
+    if unknown:
+        accepted = ", ".join(info.params) or "none"
+        raise MethodError(
+            f"method {method!r} has no parameter {', '.join(map(repr, unknown))}; accepted: {accepted}"
+        )
+    if isinstance(params.get("device"), str):
+        from .nn.device import check_device
+
+        try:
+            check_device(params["device"])
+        except ValueError as exc:
+            raise MethodError(f"method {method!r}: {exc}") from None
+    return info
+
+
 def fuse(
     frames: Sequence[Any] | Bracket,
     method: str = "mertens",
@@ -59,7 +94,9 @@ def fuse(
     method : str
         A registered method name (see :func:`mefkit.available_methods`).
     order : {"auto", "given"}
-        How frames are ordered before fusion (darkest first for ``"auto"``).
+        How frames are ordered before fusion (darkest first for ``"auto"``). With
+        ``"given"``, a warning names the darkest-first order when the frames are not
+        in it (methods are written for frames darkest first).
     **params
         Keyword parameters of the method, e.g. ``levels=8`` for Mertens.
 
@@ -83,14 +120,13 @@ def fuse(
     >>> mefkit.fuse([dark, bright]).shape
     (32, 32, 3)
     """
-    info = get_method(method)
-    unknown = sorted(set(params) - set(info.params))
-    if unknown:
-        accepted = ", ".join(info.params) or "none"
-        raise MethodError(
-            f"method {method!r} has no parameter {', '.join(map(repr, unknown))}; accepted: {accepted}"
-        )
+    info = check_method_params(method, params)
     bracket = load_frames(frames, order=order)
+    if order == "given" and not isinstance(frames, Bracket):
+        # Methods are called with frames darkest first (the registry's contract).
+        message = order_warning(bracket)
+        if message:
+            warnings.warn(f"{message} (order='auto' sorts them)", stacklevel=2)
     n = len(bracket.frames)
     if n < info.min_frames or (info.max_frames is not None and n > info.max_frames):
         limit = f"{info.min_frames}..{info.max_frames}" if info.max_frames else f">= {info.min_frames}"

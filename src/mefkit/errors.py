@@ -21,3 +21,7 @@ class OutputError(MefkitError):
 
 class MethodError(MefkitError):
     """An unknown fusion method or an invalid parameter for a method."""
+
+
+class ParameterError(MethodError):
+    """A ``KEY=VALUE`` parameter is malformed, unknown, or of the wrong type."""

@@ -6,15 +6,20 @@ turns yellow, a yellow turns green (the progressive networks do this on the bund
 coffee bracket). The inputs' unclipped pixels still hold the scene's hue, so this step
 keeps the fused image's CIE-Lab lightness L* and chroma C* and replaces its hue angle
 by the hue of the inputs, each input's a*b* vector weighted by its clipping
-reliability (:func:`mefkit.cbm.chroma.clip_reliability`):
+reliability (:func:`mefkit.methods.cbm.stages.chroma.clip_reliability`):
 
 ``v = sum_k r_k (a_k, b_k)``;  ``(a, b) = t C_f v / |v| + (1 - t) (a_f, b_f)``,
 ``t = min(1, |v| / HUE_MIN_CHROMA)``
 
 Summing the a*b* vectors weights each input's hue by its chroma, so a near-neutral
-input (whose hue is noise) counts little; where every input is neutral or clipped
-(``|v|`` small) the fused image's own colour stays. Lightness and chroma are unchanged,
-so tone and saturation remain the fusion's; only the hue angle moves.
+input (whose hue is noise) counts little. Where every input is clipped (nothing to
+trust) the fused image's own colour stays. Where unclipped inputs are neutral (``|v|``
+small, reliabilities summing to ``R >= 1``) the fused chroma is capped at ``|v|``: a
+learned fusion tints a grey bracket by up to 25/255 per channel, and a grey scene must
+stay grey. In general the fused image's own a*b* (the ``1 - t`` part) is scaled by
+``min(1, (|v| + (1 - min(R, 1)) C_f) / C_f)``. Lightness is unchanged, and so is
+chroma wherever the inputs are coloured (``t = 1``): tone and saturation remain the
+fusion's.
 
 OpenCV does the Lab conversions (a maintained implementation); the hue vector blend is
 written here because no library offers it. The work runs in row strips, so the extra
@@ -27,8 +32,8 @@ from typing import Sequence
 
 import numpy as np
 
-from .cbm.chroma import CLIP_START, clip_reliability
-from .cbm.lab import lab_to_rgb, rgb_to_lab
+from .methods.cbm.stages.chroma import CLIP_START, clip_reliability
+from .methods.cbm.stages.lab import lab_to_rgb, rgb_to_lab
 
 #: Inputs' summed a*b* length (CIE-Lab chroma units) from which their hue is fully
 #: trusted; below it the result blends linearly back to the fused image's own a*b*.
@@ -48,6 +53,7 @@ def restore_hue(
     *,
     clip_start: float = CLIP_START,
     min_chroma: float = HUE_MIN_CHROMA,
+    neutral_cap: bool = True,
 ) -> np.ndarray:
     """The fused image with its hue angle taken from the inputs' unclipped colours.
 
@@ -63,6 +69,10 @@ def restore_hue(
     min_chroma : float
         Summed input a*b* length (> 0) at which the inputs' hue replaces the fused hue
         completely; below it the two blend.
+    neutral_cap : bool
+        Default True: where the inputs are unclipped but nearly neutral, the fused
+        chroma is capped at the inputs' summed chroma ``|v|``, so a grey scene stays
+        grey. False: the fused colour stays there (the earlier rule).
 
     Returns
     -------
@@ -83,25 +93,62 @@ def restore_hue(
     out = np.empty(fused.shape, np.float32)
     for top in range(0, fused.shape[0], STRIP_ROWS):
         rows = slice(top, top + STRIP_ROWS)
-        out[rows] = _restore_strip(fused[rows], [f[rows] for f in frames], clip_start, min_chroma)
+        out[rows] = _restore_strip(fused[rows], [f[rows] for f in frames], clip_start, min_chroma, neutral_cap)
     return out
 
 
 def _restore_strip(fused: np.ndarray, frames: Sequence[np.ndarray], clip_start: float,
-                   min_chroma: float) -> np.ndarray:
+                   min_chroma: float, neutral_cap: bool = True) -> np.ndarray:
     """:func:`restore_hue` on one strip of rows (same arguments, already checked)."""
     lab = rgb_to_lab(fused)
     ab = lab[..., 1:]
     hue_vec = np.zeros(ab.shape, np.float32)
+    trust = np.zeros(ab.shape[:2], np.float32)
     for frame in frames:
         rel = clip_reliability(frame, clip_start)
         hue_vec += rgb_to_lab(frame)[..., 1:] * rel[..., None]
+        trust += rel
     strength = np.sqrt(np.sum(hue_vec * hue_vec, axis=-1))
     chroma = np.sqrt(np.sum(ab * ab, axis=-1))
     t = np.minimum(strength / np.float32(min_chroma), 1.0)
     scale = t * chroma / np.maximum(strength, np.float32(1e-12))
-    lab[..., 1:] = hue_vec * scale[..., None] + ab * (1.0 - t)[..., None]
+    own = 1.0 - t
+    if neutral_cap:
+        # Where unclipped inputs are near-neutral the fused chroma may not exceed
+        # theirs (a grey scene stays grey); where every input is clipped (trust 0)
+        # nothing is known and the fused colour stays.
+        trust = np.minimum(trust, 1.0)
+        cap = strength + (1.0 - trust) * chroma
+        own = own * np.minimum(1.0, cap / np.maximum(chroma, np.float32(1e-12)))
+    lab[..., 1:] = hue_vec * scale[..., None] + ab * own[..., None]
     return lab_to_rgb(lab)
 
 
-__all__ = ["HUE_MIN_CHROMA", "restore_hue"]
+#: Colour modes of the learned methods' ``hue`` parameter.
+HUE_MODES = ("network", "inputs")
+
+
+def hue_refiner(hue: str):
+    """The working-size colour step for a ``hue`` mode: None (``network``) or a restorer.
+
+    The restorer ``refine(out, frames) -> out`` handles outputs of 3 or 6 channels
+    (one or two images), restoring each RGB triple against the same inputs.
+
+    Raises
+    ------
+    ValueError
+        ``hue`` is not one of :data:`HUE_MODES`.
+    """
+    if hue not in HUE_MODES:
+        raise ValueError(f"hue must be one of {HUE_MODES}, got {hue!r}")
+    if hue == "network":
+        return None
+
+    def refine(out: np.ndarray, frames: Sequence[np.ndarray]) -> np.ndarray:
+        parts = [restore_hue(out[..., c:c + 3], frames) for c in range(0, out.shape[-1], 3)]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=-1)
+
+    return refine
+
+
+__all__ = ["HUE_MIN_CHROMA", "HUE_MODES", "hue_refiner", "restore_hue"]

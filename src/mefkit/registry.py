@@ -39,6 +39,14 @@ class MethodInfo:
         ``"classic"`` or ``"learned"``.
     citation : str
         The paper the method follows.
+    params : tuple of str
+        Names of the keyword-only parameters.
+    frames_used : int or None
+        How many frames the method actually fuses (``2``: the darkest and the
+        brightest of a longer bracket); ``None``: all of them.
+    weights : WeightsSpec or None
+        The weights file a learned method ships and loads by default
+        (:class:`mefkit.nn.weights.WeightsSpec`); None for classic methods.
     """
 
     name: str
@@ -49,6 +57,8 @@ class MethodInfo:
     kind: str = "classic"
     citation: str = ""
     params: tuple[str, ...] = field(default_factory=tuple)
+    frames_used: int | None = None
+    weights: Any = None
 
 
 _REGISTRY: dict[str, MethodInfo] = {}
@@ -63,10 +73,15 @@ def register_method(
     max_frames: int | None = None,
     kind: str = "classic",
     citation: str = "",
+    frames_used: int | None = None,
+    weights: Any = None,
 ) -> Callable[[FuseFn], FuseFn]:
     """Register a fusion function under ``name`` (decorator).
 
     The keyword-only parameters of the function become the method's parameters.
+    ``frames_used=2`` says the method fuses only the darkest and brightest frames.
+    A learned method passes the :class:`~mefkit.nn.weights.WeightsSpec` of the file it
+    ships as ``weights``.
     """
 
     def decorator(fn: FuseFn) -> FuseFn:
@@ -77,7 +92,7 @@ def register_method(
             p.name for p in sig.parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY
         )
         _REGISTRY[name] = MethodInfo(
-            name, fn, summary, min_frames, max_frames, kind, citation, params
+            name, fn, summary, min_frames, max_frames, kind, citation, params, frames_used, weights
         )
         return fn
 

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import fnmatch
 import shlex
+import shutil
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, List, Optional
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from ..api import check_method_params
 from ..datasets import load_dataset
-from ..errors import MefkitError
+from ..errors import MefkitError, OutputError
+from ..io import check_folder_writable
 from ..evaluation import DEFAULT_METRICS, evaluate, plan_jobs, write_report_files
-from ..evaluation.runner import check_metrics, default_metric_fns
+from ..evaluation.runner import check_metrics, common_scene_jobs, default_metric_fns
 from ..registry import get_method, method_infos
-from .app import app, console, exit_code_for, parse_params, reports_errors
+from ..params import parse_params
+from .app import app, console, exit_code_for, reports_errors, show_progress
 
 
 def _split(text: Optional[str]) -> list[str]:
@@ -36,19 +41,36 @@ def _methods(text: Optional[str]) -> list[str]:
 
 def _method_params(items: Optional[List[str]], methods: list[str]) -> dict[str, dict[str, Any]]:
     """``-p mertens.levels=8`` -> ``{"mertens": {"levels": 8}}``; a bare ``levels=8`` is
-    accepted when exactly one method runs."""
-    out: dict[str, dict[str, Any]] = {}
-    for key, value in parse_params(items).items():
+    accepted when exactly one method runs. Values are typed by :func:`mefkit.params.parse_params`."""
+    grouped: dict[str, list[str]] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise MefkitError(f"parameter {item!r} must look like METHOD.KEY=VALUE")
+        key = key.strip()
         if "." in key:
             meth, name = key.split(".", 1)
         elif len(methods) == 1:
             meth, name = methods[0], key
         else:
-            raise MefkitError(f"parameter {key!r}: say which method it is for, e.g. -p {methods[0]}.{key}=...")
+            hint = methods[0] if methods else "mertens"
+            raise MefkitError(f"parameter {key!r}: say which method it is for, e.g. -p {hint}.{key}=...")
         if meth not in methods:
             raise MefkitError(f"parameter {key!r} is for {meth!r}, which is not among --methods")
-        out.setdefault(meth, {})[name] = value
-    return out
+        grouped.setdefault(meth, []).append(f"{name}={value}")
+    return {meth: parse_params(meth, group) for meth, group in grouped.items()}
+
+
+def _check_report_dir(report_dir: Path, data_dir: Path) -> None:
+    """Refuse a report folder that is a file, the data folder or inside it, or not writable."""
+    if report_dir.exists() and not report_dir.is_dir():
+        raise OutputError(f"{report_dir}: exists and is not a folder")
+    report, data = report_dir.resolve(), data_dir.resolve()
+    if report == data:
+        raise OutputError(f"{report_dir}: is the data folder; write the report elsewhere")
+    if data in report.parents:
+        raise OutputError(f"{report_dir}: is inside the data folder {data_dir}; write the report elsewhere")
+    check_folder_writable(report_dir)
 
 
 def _outputs(items: Optional[List[str]]) -> list[tuple[str, Path]]:
@@ -77,13 +99,18 @@ def eval_cmd(
     published: bool = typer.Option(False, "--published", help="Also score each scene's own fused/<method>.* results (MEFB)."),
     param: Optional[List[str]] = typer.Option(None, "-p", "--param", help="Method parameter METHOD.KEY=VALUE (repeatable)."),
     scenes: Optional[str] = typer.Option(None, "--scenes", help="Only these scenes (comma list of names or glob patterns)."),
+    common_scenes: bool = typer.Option(False, "--common-scenes", help="Average only over the scenes every compared method has (results made elsewhere often cover only some); others are not run."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N scenes."),
     save_fused: bool = typer.Option(False, "--save-fused", help="Keep every fused image at full size (PNG) in the report folder."),
     fresh: bool = typer.Option(False, "--fresh", help="Recompute every cell, even finished ones."),
     title: Optional[str] = typer.Option(None, "--title", help="Report title (default: from the data folder)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display and no summary line (errors, warnings and failed cells still print)."),
 ) -> None:
     """Fuse every scene of DATA_DIR with each method, score it, and write REPORT_DIR/results.csv,
-    summary.md and report.html. Re-running with the same REPORT_DIR reuses finished cells."""
+    summary.md and report.html. Re-running with the same REPORT_DIR reuses finished cells.
+
+    Exit status: 0 when every cell is scored, 1 when some failed, 2 when none could be
+    (the report folder is then not left behind if this run created it)."""
     method_list = _methods(methods)
     for m in method_list:
         get_method(m)  # unknown names fail now, not after an hour of work
@@ -94,10 +121,19 @@ def eval_cmd(
         raise MefkitError(f"metrics are not available ({exc})") from None
     check_metrics(metric_list, metric_fns)
     params = _method_params(param, method_list)
+    for name, values in params.items():
+        check_method_params(name, values)
     out_dirs = _outputs(outputs)
     if not method_list and not out_dirs and not published:
         raise MefkitError("nothing to evaluate: give --methods, --outputs or --published")
-    dataset = load_dataset(data_dir, layout=layout, pairs=pairs)
+    if not data_dir.exists():
+        raise MefkitError(f"{data_dir}: not found")
+    _check_report_dir(report_dir, data_dir)
+    with warnings.catch_warnings(record=True) as notices:
+        warnings.simplefilter("always")
+        dataset = load_dataset(data_dir, layout=layout, pairs=pairs)  # its error names the skipped folders
+    for notice in notices:
+        warnings.warn(str(notice.message), stacklevel=1)
     chosen = dataset.scenes
     if scenes:
         pats = _split(scenes)
@@ -111,20 +147,46 @@ def eval_cmd(
     jobs = plan_jobs(dataset, method_list, params, out_dirs, label if published else None)
     if not jobs:
         raise MefkitError("nothing to evaluate: no method ran and no result made elsewhere was found")
+    if common_scenes:
+        jobs, dropped = common_scene_jobs(jobs)
+        if not jobs:
+            raise MefkitError("--common-scenes: no scene has a result of every compared method; "
+                              "choose scenes they share with --scenes")
+        if dropped:
+            console.print(f"--common-scenes: {len(dropped)} scene(s) left out (not every method has them): "
+                          + ", ".join(dropped), highlight=False)
 
+    created = not report_dir.exists()
+    live = show_progress(quiet)
+    failures: list[str] = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=False) as progress:
+    with Progress(*columns, console=console, transient=False, disable=not live) as progress:
         task = progress.add_task("evaluating", total=len(jobs))
 
         def on_cell(job, cell, reused):  # noqa: ANN001
             progress.update(task, advance=1, description=f"{job.scene.name} / {job.method}")
             if cell["status"] != "ok":
-                progress.console.print(f"[red]failed[/red] {job.scene.name} / {job.method}: {cell['error']}",
-                                       highlight=False)
+                failures.append(f"{job.scene.name} / {job.method}: {cell['error']}")
+                if live:  # in a log, failures are listed once at the end
+                    progress.console.print(f"[red]failed[/red] {failures[-1]}", highlight=False)
 
         result = evaluate(dataset, report_dir, method_list, metrics=metric_list, save_fused=save_fused,
                           fresh=fresh, metric_fns=metric_fns, on_cell=on_cell, jobs=jobs)
+
+    if result.cells and result.failed == len(result.cells):
+        # Nothing could be scored: an error, and a report folder made for it goes again.
+        if created:
+            shutil.rmtree(report_dir, ignore_errors=True)
+        if len(failures) == 1:
+            raise MefkitError(failures[0])
+        if not live:
+            for line in failures:
+                console.print(f"[red]failed[/red] {line}", highlight=False)
+        raise MefkitError(f"none of the {len(failures)} cells could be scored")
+    if not live:
+        for line in failures:
+            console.print(f"[red]failed[/red] {line}", highlight=False)
 
     resized = sorted({c["scene"] for c in result.cells if c.get("resized_from")})
     notes = [
@@ -136,10 +198,11 @@ def eval_cmd(
     if resized:
         notes.append("results made elsewhere resized to the input size (INTER_AREA) for: " + ", ".join(resized))
     files = write_report_files(report_dir, chosen, result.cells, metric_list,
-                               title=title or f"mefkit eval: {label}", notes=notes)
-    console.print(
-        f"{len(result.cells)} cells: {result.computed} computed, {result.reused} reused, "
-        f"{result.failed} failed -> {files['csv']}, {files['summary']}, {files['html']}",
-        highlight=False,
-    )
+                               title=title or f"mefkit eval: {label}", notes=notes, common_scenes=common_scenes)
+    if not quiet or result.failed:
+        console.print(
+            f"{len(result.cells)} cells: {result.computed} computed, {result.reused} reused, "
+            f"{result.failed} failed -> {files['csv']}, {files['summary']}, {files['html']}",
+            highlight=False,
+        )
     raise typer.Exit(exit_code_for(result.failed))

@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
+import inspect
+import shutil
 import time
+import warnings
+from contextlib import ExitStack
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ..api import check_method_params
 from ..api import fuse as fuse_bracket
-from ..errors import MefkitError, OutputError
-from ..io import FORMAT_BITS, list_images, read_bracket, write_image
-from ..registry import method_infos
-from .app import app, console, exit_code_for, parse_params, reports_errors
+from ..errors import BracketError, MefkitError, OutputError
+from ..io import FORMAT_BITS, check_folder_writable, check_output, is_mefkit_output, list_images, read_bracket, write_image
+from ..io.order import order_warning
+from ..params import describe_params, parse_params, type_name
+from ..progress import report_tiles
+from ..nn.stack_fusion import frames_note
+from ..registry import get_method, method_infos
+from .app import app, console, exit_code_for, reports_errors, show_progress
 
-_PARAM_HELP = "Method parameter KEY=VALUE (repeatable), e.g. -p levels=9."
+_PARAM_HELP = "Method parameter KEY=VALUE (repeatable), e.g. -p levels=9; see `mefkit methods NAME`."
+_QUIET_HELP = "No progress display and no summary line (errors and warnings still print)."
 
 
 def _choose_bits(bits: Optional[int], out: Path, input_bits: int) -> int:
@@ -25,6 +35,43 @@ def _choose_bits(bits: Optional[int], out: Path, input_bits: int) -> int:
         return bits
     can = FORMAT_BITS.get(out.suffix.lower(), (8,))
     return 16 if input_bits == 16 and 16 in can else 8
+
+
+def _check_bits(bits: Optional[int]) -> None:
+    if bits is not None and bits not in (8, 16):
+        raise OutputError(f"--bits must be 8 or 16, got {bits}")
+
+
+def _frames_text(method: str, n: int, frames: list | None = None, params: dict | None = None) -> str:
+    info = get_method(method)
+    if frames is not None:
+        # Methods with a frame cap (the learned ones) say which frames their rule used.
+        note = frames_note(info.fn, frames, params or {})
+        if note is not None:
+            return f"a bracket of {n} frames, {note}"
+    used = info.frames_used
+    if used is not None and used < n:
+        return f"the darkest and brightest of {n} frames" if used == 2 else f"{used} of {n} frames"
+    return f"{n} frames"
+
+
+def _default_of(fn, name: str):
+    """The default value of parameter ``name`` of ``fn``."""
+    import inspect
+
+    return inspect.signature(fn).parameters[name].default
+
+
+def _input_files(frames: List[Path]) -> list[Path]:
+    """The files an output must not replace: each given file, and each given folder's
+    frames (not the results mefkit saved there, which the bracket leaves out)."""
+    out: list[Path] = []
+    for p in frames:
+        if p.is_dir():
+            out.extend(f for f in list_images(p) if not is_mefkit_output(f))
+        else:
+            out.append(p)
+    return out
 
 
 @app.command("fuse")
@@ -37,28 +84,62 @@ def fuse_cmd(
     bits: Optional[int] = typer.Option(None, "--bits", help="8 or 16 (default: 16 if an input is 16-bit and the format allows)."),
     quality: int = typer.Option(95, "--quality", help="JPEG quality 1..100."),
     force: bool = typer.Option(False, "--force", "-f", help="Replace an existing output file."),
-    keep_order: bool = typer.Option(False, "--keep-order", help="Use the frames in the order given (default: darkest first)."),
+    keep_order: bool = typer.Option(False, "--keep-order", help="Use the frames in the order given (default: darkest first); warns, naming the darkest-first order, when yours differs."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help=_QUIET_HELP),
 ) -> None:
     """Fuse one bracket into OUTPUT."""
-    params = parse_params(param)
-    if output.exists() and not force:
-        raise OutputError(f"{output}: already exists (use --force to replace it)")
-    bracket = read_bracket(frames, order="given" if keep_order else "auto")
-    out_bits = _choose_bits(bits, output, bracket.bit_depth)
-    start = time.perf_counter()
-    fused = fuse_bracket(bracket, method=method, **params)
-    write_image(output, fused, bits=out_bits, quality=quality, force=force, inputs=bracket.paths)
-    h, w = bracket.shape
-    console.print(
-        f"fused {len(bracket.frames)} frames ({w}x{h}, ordered by {bracket.order_by}) "
-        f"with {method} in {time.perf_counter() - start:.2f} s -> {output} ({out_bits}-bit)",
-        highlight=False,
-    )
+    # Everything that can be checked without the pixels is checked first, so a mistake
+    # costs no fusion time: method, parameters, output format, bits, folder, overwrite.
+    params = parse_params(method, param)
+    check_method_params(method, params)
+    _check_bits(bits)
+    check_output(output, bits=bits, quality=quality, force=force, inputs=_input_files(frames))
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with ExitStack() as stack:
+        progress = None
+        if show_progress(quiet):
+            progress = stack.enter_context(Progress(*columns, console=console, transient=True))
+        stage = progress.add_task("reading", total=None) if progress else None
+
+        def say(description: str, completed: int | None = None, total: int | None = None) -> None:
+            if progress is not None:
+                progress.update(stage, description=description, completed=completed or 0, total=total)
+
+        bracket = read_bracket(frames, order="given" if keep_order else "auto")
+        if keep_order:
+            message = order_warning(bracket)  # methods are written for frames darkest first
+            if message:
+                warnings.warn(f"{message} (drop --keep-order to use it)", stacklevel=1)
+        out_bits = _choose_bits(bits, output, bracket.bit_depth)
+        say(f"fusing with {method}")
+        stack.enter_context(report_tiles(lambda done, total: say(f"fusing with {method}: tile {done}/{total}", done, total)))
+        start = time.perf_counter()
+        fused = fuse_bracket(bracket, method=method, **params)
+        seconds = time.perf_counter() - start
+        say(f"writing {output.name}")
+        write_image(output, fused, bits=out_bits, quality=quality, force=force, inputs=bracket.paths, method=method)
+    if not quiet:
+        h, w = bracket.shape
+        console.print(
+            f"fused {_frames_text(method, len(bracket.frames), bracket.frames, params)} ({w}x{h}, ordered by {bracket.order_by}) "
+            f"with {method} in {seconds:.2f} s -> {output} ({out_bits}-bit)",
+            highlight=False,
+        )
 
 
 def _brackets_in(folder: Path) -> list[Path]:
     subs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-    return [p for p in subs if list_images(p)]
+    return [p for p in subs if any(not is_mefkit_output(f) for f in list_images(p))]
+
+
+def _check_out_dir(out_dir: Path, in_dir: Path, brackets: list[Path]) -> None:
+    """Refuse an output folder that is a file, an input folder, or not creatable/writable."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"{out_dir}: exists and is not a folder")
+    resolved = out_dir.resolve()
+    if resolved == in_dir.resolve() or any(resolved == b.resolve() for b in brackets):
+        raise OutputError(f"{out_dir}: is an input folder; write the results to another folder")
+    check_folder_writable(out_dir)
 
 
 @app.command("fuse-dir")
@@ -72,24 +153,41 @@ def fuse_dir_cmd(
     bits: Optional[int] = typer.Option(None, "--bits", help="8 or 16 (default: 16 for 16-bit input in png/tif)."),
     quality: int = typer.Option(95, "--quality", help="JPEG quality 1..100."),
     force: bool = typer.Option(False, "--force", "-f", help="Replace existing outputs (default: skip them)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help=_QUIET_HELP),
 ) -> None:
     """Fuse every bracket (sub-folder) of IN_DIR into OUT_DIR/<name>.<ext>.
 
-    A bracket that fails is reported and skipped; the exit status is 1 if any failed.
+    A bracket that fails is reported and skipped; the exit status is 1 if some failed,
+    2 if none could be fused.
     """
-    params = parse_params(param)
-    if not in_dir.is_dir():
-        raise MefkitError(f"{in_dir}: not a folder")
-    brackets = _brackets_in(in_dir)
-    if not brackets:
-        raise MefkitError(f"{in_dir}: no sub-folder holds images (expected one folder per bracket)")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    params = parse_params(method, param)
+    check_method_params(method, params)
+    _check_bits(bits)
     suffix = "." + ext.lower().lstrip(".")
     if suffix not in FORMAT_BITS:
         raise OutputError(f"unsupported output format {ext!r}; use jpg, png or tif")
+    if bits is not None and bits not in FORMAT_BITS[suffix]:
+        raise OutputError(f"--ext {ext} holds only 8-bit data; use png or tif for --bits {bits}")
+    if not 1 <= quality <= 100:
+        raise OutputError(f"JPEG quality must be in 1..100, got {quality}")
+    if not in_dir.exists():
+        raise BracketError(f"{in_dir}: not found")
+    if not in_dir.is_dir():
+        raise BracketError(f"{in_dir}: not a folder")
+    brackets = _brackets_in(in_dir)
+    own_frames = [p for p in list_images(in_dir) if not is_mefkit_output(p)]
+    if own_frames:
+        warnings.warn(f"{in_dir}: its own {len(own_frames)} image{'s' if len(own_frames) > 1 else ''} "
+                      "are not fused (fuse-dir fuses each sub-folder as a bracket; for one bracket use mefkit fuse)",
+                      stacklevel=1)
+    if not brackets:
+        raise BracketError(f"{in_dir}: no sub-folder holds images (expected one folder per bracket)")
+    _check_out_dir(out_dir, in_dir, brackets)
+    created = not out_dir.exists()
+    out_dir.mkdir(parents=True, exist_ok=True)
     done, skipped, failed = [], [], []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=False) as progress:
+    with Progress(*columns, console=console, transient=False, disable=not show_progress(quiet)) as progress:
         task = progress.add_task(f"fusing with {method}", total=len(brackets))
         for folder in brackets:
             target = out_dir / f"{folder.name}{suffix}"
@@ -102,31 +200,73 @@ def fuse_dir_cmd(
                 bracket = read_bracket(folder)
                 fused = fuse_bracket(bracket, method=method, **params)
                 out_bits = _choose_bits(bits, target, bracket.bit_depth)
-                write_image(target, fused, bits=out_bits, quality=quality, force=force, inputs=bracket.paths)
+                write_image(target, fused, bits=out_bits, quality=quality, force=force, inputs=bracket.paths,
+                            method=method)
                 done.append(folder.name)
             except MefkitError as exc:
                 failed.append((folder.name, str(exc)))
             except MemoryError:
                 failed.append((folder.name, "out of memory"))
             progress.advance(task)
+    if failed and not done and not skipped:
+        # Nothing could be fused: an error, and the output folder made for it goes again.
+        if created:
+            shutil.rmtree(out_dir, ignore_errors=True)
+        if len(failed) == 1:
+            raise MefkitError(f"{failed[0][0]}: {failed[0][1]}")
+        for name, why in failed:
+            console.print(f"  [red]failed[/red]  {name}: {why}", highlight=False)
+        raise MefkitError(f"none of the {len(failed)} brackets could be fused")
     # One plain line per bracket (not a table) so long paths stay greppable in logs.
-    console.print(f"fuse-dir: {len(done)} fused, {len(skipped)} skipped, {len(failed)} failed", highlight=False)
+    if not quiet or failed:
+        console.print(f"fuse-dir: {len(done)} fused, {len(skipped)} skipped, {len(failed)} failed", highlight=False)
     for name, why in failed:
         console.print(f"  [red]failed[/red]  {name}: {why}", highlight=False)
-    for name, why in skipped:
-        console.print(f"  [yellow]skipped[/yellow] {name}: {why} (use --force to replace)", highlight=False)
+    if not quiet:
+        for name, why in skipped:
+            console.print(f"  [yellow]skipped[/yellow] {name}: {why} (use --force to replace)", highlight=False)
     raise typer.Exit(exit_code_for(len(failed)))
 
 
+def _default_text(value: object) -> str:
+    if value is inspect.Parameter.empty:
+        return "(required)"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
 @app.command("methods")
-def methods_cmd() -> None:
-    """List the registered fusion methods."""
-    table = Table(title="mefkit fusion methods")
-    table.add_column("name", style="bold")
-    table.add_column("kind")
-    table.add_column("frames")
-    table.add_column("description")
-    for info in method_infos():
-        frames = f"{info.min_frames}..{info.max_frames}" if info.max_frames else f"{info.min_frames}+"
-        table.add_row(info.name, info.kind, frames, info.summary)
-    Console().print(table)
+@reports_errors
+def methods_cmd(
+    name: Optional[str] = typer.Argument(None, help="A method: show its parameters (type, default, description)."),
+) -> None:
+    """List the registered fusion methods, or one method's parameters."""
+    out = Console(soft_wrap=False)
+    if name is None:
+        table = Table(title="mefkit fusion methods")
+        table.add_column("name", style="bold")
+        table.add_column("kind")
+        table.add_column("frames")
+        table.add_column("description")
+        for info in method_infos():
+            frames = f"{info.min_frames}..{info.max_frames}" if info.max_frames else f"{info.min_frames}+"
+            if info.frames_used:
+                frames += f" (uses {'darkest + brightest' if info.frames_used == 2 else info.frames_used})"
+            elif "max_frames" in info.params:
+                frames += f" (uses up to {_default_of(info.fn, 'max_frames')})"
+            table.add_row(info.name, info.kind, frames, info.summary)
+        out.print(table)
+        out.print("Parameters of one method: mefkit methods NAME (set them with -p KEY=VALUE).", highlight=False)
+        return
+    info = get_method(name)
+    table = Table(title=f"{info.name}: {info.summary}", title_justify="left")
+    for col in ("parameter", "type", "default", "description"):
+        table.add_column(col, style="bold" if col == "parameter" else None)
+    for doc in describe_params(name):
+        kind = type_name(doc.annotation)
+        if doc.choices:
+            kind = "{" + ", ".join(repr(c) for c in doc.choices) + "}"
+        table.add_row(doc.name, kind, _default_text(doc.default), doc.summary)
+    out.print(table)
+    if info.citation:
+        out.print(f"Paper: {info.citation}", highlight=False)
+    out.print(f"Example: mefkit fuse FRAMES... -o out.jpg -m {info.name} -p KEY=VALUE", highlight=False)

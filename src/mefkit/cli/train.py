@@ -1,13 +1,12 @@
 """``mefkit train ...``: train learned methods with the one engine (:mod:`mefkit.train.engine`).
 
-Sub-commands registered here: ``progressive`` (two-phase progressive fusion), ``labels``
-(build and show the stack-label cache and the excluded scenes) and ``tiny`` (a
-smoke run of the engine with a toy model).
+Sub-commands registered here: ``labels`` (build and show the stack-label cache and the
+excluded scenes) and ``tiny`` (a smoke run of the engine with a toy model). Each learned
+method registers its own command in ``mefkit/methods/<name>/train_cli.py``, which
+:mod:`mefkit.cli` imports::
 
-Adding a method's command: create ``src/mefkit/cli/train_<name>.py`` (auto-imported)::
-
-    from .app import reports_errors
-    from .train import train_app, run_training, config_from_options, COMMON
+    from ...cli.app import reports_errors
+    from ...cli.train import train_app, run_training, config_from_options, COMMON
 
     @train_app.command("cbm")
     @reports_errors
@@ -23,7 +22,6 @@ engine refuses changes that would break an exact resume, e.g. ``--lr``).
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any, List, Optional
@@ -31,6 +29,7 @@ from typing import Any, List, Optional
 import typer
 
 from ..errors import MefkitError
+from ..params import parse_params
 from .app import app, console, reports_errors
 
 train_app = typer.Typer(
@@ -57,7 +56,7 @@ class COMMON:
     grad_clip = typer.Option(None, "--grad-clip", help="Clip the global gradient norm to this value (default 0: off).")
     schedule = typer.Option(None, "--schedule", help="Learning-rate schedule after warm-up: constant or cosine (decays to 0 at the last step). Default constant (cbm: cosine).")
     warmup_steps = typer.Option(None, "--warmup-steps", help="Linear learning-rate warm-up over this many steps (default 0).")
-    task_param = typer.Option(None, "--task-param", help="KEY=VALUE task parameter (repeatable; VALUE is read as JSON when it parses, else as text). See the task's docs.")
+    task_param = typer.Option(None, "--task-param", help="KEY=VALUE task parameter (repeatable), checked against the task's parameter types; dict-valued ones take a JSON object. See the task's docs.")
     lambda_vgg = typer.Option(None, "--lambda-vgg", help="Weight of the VGG19 perceptual loss (thesis 0.01; needs --vgg-weights).")
     vgg_weights = typer.Option(None, "--vgg-weights", help="torchvision-format VGG19 state dict (.pth or .safetensors); nothing is downloaded.")
     lambda_ssim = typer.Option(None, "--lambda-ssim", help="Weight of 1 - SSIM on grayscale (thesis 0.1).")
@@ -73,6 +72,8 @@ class COMMON:
     under_max_frac = typer.Option(None, "--under-max-frac", help="Draw the under frame from the darkest FRAC of a stack (default 0.5; smaller: more extreme pairs).")
     over_min_frac = typer.Option(None, "--over-min-frac", help="Draw the over frame from frames at or above FRAC of a stack's index range (default 0.5; larger: more extreme pairs).")
     extreme_share = typer.Option(None, "--extreme-share", help="Share of stack samples that take the stack's darkest and brightest frames, the pair used at inference (default 0).")
+    config = typer.Option(None, "--config", help="Recipe TOML with the run's settings (e.g. recipes/cbm.toml); options and --set override it.")
+    settings = typer.Option(None, "--set", help="KEY=VALUE setting, applied last (repeatable): steps=900, optim.lr=1e-3, data.crop=96, params.teacher=mertens (see mefkit.train.config).")
     no_amp = typer.Option(False, "--no-amp", help="Disable mixed precision on CUDA.")
     no_progress = typer.Option(False, "--no-progress", help="No progress bar (log lines only).")
 
@@ -97,23 +98,24 @@ def _classify_data(paths: list[str] | None) -> dict[str, str]:
     return out
 
 
-def parse_task_params(items: list[str] | None) -> dict[str, Any]:
-    """``["KEY=VALUE", ...]`` from ``--task-param`` as a dict.
+#: Where each training task lives: ``mefkit train NAME`` -> (module, class). A task's
+#: parameters and their types are its ``Params`` dataclass.
+TASKS: dict[str, tuple[str, str]] = {
+    "progressive": ("mefkit.methods.progressive.task", "ProgressiveTask"),
+    "cbm": ("mefkit.methods.cbm.task", "CbmTask"),
+    "mitm": ("mefkit.methods.mitm.task", "MitmTask"),
+    "tiny": ("mefkit.train.example_task", "TinyFusionTask"),
+}
 
-    A VALUE that parses as JSON (``1.5``, ``true``, ``[1, 2]``, ``{"a": 1}``) is taken
-    as that value, anything else as text. A KEY may not be empty.
-    """
-    params: dict[str, Any] = {}
-    for item in items or []:
-        key, sep, text = item.partition("=")
-        if not sep or not key.strip():
-            raise MefkitError(f"--task-param {item!r}: expected KEY=VALUE")
-        try:
-            value: Any = json.loads(text)
-        except json.JSONDecodeError:
-            value = text
-        params[key.strip()] = value
-    return params
+
+def task_param_types(task: str) -> dict[str, Any]:
+    """Parameter name -> type of ``task``'s ``Params`` (``progressive-phase1`` reads as ``progressive``)."""
+    import importlib
+
+    where = TASKS.get(task) or TASKS.get(task.split("-")[0])
+    if where is None:
+        return {}
+    return getattr(importlib.import_module(where[0]), where[1]).Params.types()
 
 
 def config_from_options(*, out: Path, resume: bool = False, task: str = "", task_params: dict | None = None,
@@ -121,22 +123,30 @@ def config_from_options(*, out: Path, resume: bool = False, task: str = "", task
     """Build a :class:`~mefkit.train.config.TrainConfig` from command-line options.
 
     With ``resume`` and an existing ``RUN_DIR/config.json``, the saved config is the
-    base; otherwise the dataclass defaults. Options that are ``None`` (not given) keep
-    the base value. Recognised ``opts``: the names of :class:`COMMON`'s attributes;
-    ``task_param`` (``KEY=VALUE`` strings) is merged over ``task_params``.
+    base; otherwise the recipe ``config`` (``--config recipes/NAME.toml``) or the
+    dataclass defaults. Options that are ``None`` (not given) keep the base value.
+    Recognised ``opts``: the names of :class:`COMMON`'s attributes; ``task_param``
+    (``KEY=VALUE`` strings, typed by the task's ``Params``) is merged over
+    ``task_params``; ``settings`` (``--set KEY=VALUE``) applies last.
     """
-    from ..train.config import TrainConfig, load_config
+    from ..train.config import TrainConfig, apply_settings, load_config, load_recipe
 
-    extra = parse_task_params(opts.get("task_param"))
+    types = task_param_types(task)
+    extra = parse_params(types, opts.get("task_param"), label=f"--task-param of task {task!r}")
     if extra:
         task_params = {**(task_params or {}), **extra}
 
     saved = Path(out) / "config.json"
-    cfg = load_config(saved) if resume and saved.is_file() else TrainConfig()
+    if resume and saved.is_file():
+        cfg = load_config(saved)
+    elif opts.get("config") is not None:
+        cfg = load_recipe(opts["config"])
+    else:
+        cfg = TrainConfig()
     cfg.out = str(out)
     if not (resume and saved.is_file()):
-        cfg.task = task
-        cfg.task_params = dict(task_params or {})
+        cfg.task = task or cfg.task
+        cfg.task_params = {**cfg.task_params, **(task_params or {})}
     elif task_params:
         cfg.task_params.update(task_params)  # the engine refuses it if it changes the saved run
     top = {"steps": "steps", "batch": "batch", "device": "device", "seed": "seed", "threads": "threads",
@@ -183,6 +193,7 @@ def config_from_options(*, out: Path, resume: bool = False, task: str = "", task
         cfg.amp = False
     if opts.get("no_progress"):
         cfg.progress = False
+    apply_settings(cfg, opts.get("settings"), types)
     if not (cfg.data.stacks or cfg.data.sice or cfg.data.synthetic):
         raise MefkitError("no training data: give --data STACKS_OR_SICE and/or --synthetic FOLDER|labels")
     return cfg
@@ -200,82 +211,6 @@ def run_training(task, cfg, resume: bool = False) -> None:  # noqa: ANN001 - a T
     if result.interrupted and rank0:
         console.print(f"stopped at step {result.step}; continue with the same command and --resume", highlight=False)
         raise typer.Exit(130)
-
-
-def _progressive_task(phase: int, params: dict):
-    try:
-        from ..train.progressive_task import make_task
-    except ImportError as exc:
-        raise MefkitError(f"the progressive task is not available ({exc})") from None
-    return make_task(phase, params)
-
-
-@train_app.command("progressive")
-@reports_errors
-def train_progressive(
-    phase: int = typer.Option(..., "--phase", help="1: intermediate-exposure UNet; 2: AMNet with phase 1 frozen."),
-    phase1: Optional[Path] = typer.Option(None, "--phase1", help="Phase 1 for phase 2: a phase-1 RUN_DIR, its unet.safetensors or checkpoint.pt, or a combined progressive file."),
-    width: Optional[int] = typer.Option(None, "--width", help="Model width (see the progressive model docs)."),
-    out: Path = COMMON.out,
-    data: Optional[List[str]] = COMMON.data,
-    synthetic: Optional[str] = COMMON.synthetic,
-    synthetic_fraction: Optional[float] = COMMON.synthetic_fraction,
-    resume: bool = COMMON.resume,
-    steps: Optional[int] = COMMON.steps,
-    batch: Optional[int] = COMMON.batch,
-    crop: Optional[int] = COMMON.crop,
-    lr: Optional[float] = COMMON.lr,
-    beta1: Optional[float] = COMMON.beta1,
-    beta2: Optional[float] = COMMON.beta2,
-    grad_clip: Optional[float] = COMMON.grad_clip,
-    schedule: Optional[str] = COMMON.schedule,
-    warmup_steps: Optional[int] = COMMON.warmup_steps,
-    lambda_vgg: Optional[float] = COMMON.lambda_vgg,
-    vgg_weights: Optional[Path] = COMMON.vgg_weights,
-    lambda_ssim: Optional[float] = COMMON.lambda_ssim,
-    lambda_mef: Optional[float] = typer.Option(None, "--lambda-mef", help="Weight of the no-reference 1 - MEF-SSIM term against the input pair (default 0: the thesis's loss alone)."),
-    mef_scales: Optional[int] = typer.Option(None, "--mef-scales", help="Pyramid levels of the MEF-SSIM term, 1 to 3 (default 1)."),
-    mef_form: Optional[str] = typer.Option(None, "--mef-form", help="Form of the MEF-SSIM term: 'mefnet' (default; the structure of the exposure with the largest variance) or 'metric' (the metric itself, its blended desired patch)."),
-    init: Optional[Path] = typer.Option(None, "--init", help="Start the trained phase from these weights (fine-tuning): an engine export, checkpoint.pt or a combined progressive file."),
-    task_param: Optional[List[str]] = COMMON.task_param,
-    device: Optional[str] = COMMON.device,
-    seed: Optional[int] = COMMON.seed,
-    threads: Optional[int] = COMMON.threads,
-    checkpoint_every: Optional[int] = COMMON.checkpoint_every,
-    val_every: Optional[int] = COMMON.val_every,
-    label_cache: Optional[Path] = COMMON.label_cache,
-    label_methods: Optional[str] = COMMON.label_methods,
-    skip_label_methods: Optional[str] = COMMON.skip_label_methods,
-    max_side: Optional[int] = COMMON.max_side,
-    under_max_frac: Optional[float] = COMMON.under_max_frac,
-    over_min_frac: Optional[float] = COMMON.over_min_frac,
-    extreme_share: Optional[float] = COMMON.extreme_share,
-    no_amp: bool = COMMON.no_amp,
-    no_progress: bool = COMMON.no_progress,
-) -> None:
-    """Train phase 1 or phase 2 of the two-phase progressive fusion."""
-    if phase not in (1, 2):
-        raise MefkitError(f"--phase must be 1 or 2, got {phase}")
-    params: dict[str, Any] = {"phase": phase}
-    if width is not None:
-        params["width"] = width
-    if lambda_mef is not None:
-        params["lambda_mef"] = lambda_mef
-    if mef_scales is not None:
-        params["mef_scales"] = mef_scales
-    if mef_form is not None:
-        params["mef_form"] = mef_form
-    if init is not None:
-        params["init_weights"] = str(init)
-    if phase == 2:
-        if phase1 is None and not resume:
-            raise MefkitError("phase 2 needs the trained phase 1: --phase1 PATH (.safetensors or checkpoint.pt)")
-        if phase1 is not None:
-            params["phase1_weights"] = str(phase1)
-    opts = {k: v for k, v in locals().items()
-            if k not in ("phase", "phase1", "width", "lambda_mef", "mef_scales", "mef_form", "init", "params", "out", "resume", "data")}
-    cfg = config_from_options(out=out, resume=resume, task=f"progressive-phase{phase}", task_params=params, data=data, **opts)
-    run_training(_progressive_task(phase, cfg.task_params), cfg, resume)
 
 
 @train_app.command("tiny")
@@ -298,6 +233,8 @@ def train_tiny(
     val_every: Optional[int] = COMMON.val_every,
     label_cache: Optional[Path] = COMMON.label_cache,
     max_side: Optional[int] = COMMON.max_side,
+    config: Optional[Path] = COMMON.config,
+    settings: Optional[List[str]] = COMMON.settings,
     no_progress: bool = COMMON.no_progress,
 ) -> None:
     """Smoke-test the engine with a toy fusion CNN (not a method to use)."""
@@ -312,28 +249,29 @@ def train_tiny(
 @reports_errors
 def train_labels(
     data: Path = typer.Argument(..., help="train_stacks root (<source>/<scene>/NN.jpg)."),
-    cache: Optional[Path] = typer.Option(None, "--cache", help="Label cache folder (default ~/.cache/mefkit/stack_labels or $MEFKIT_LABEL_CACHE)."),
-    methods: Optional[str] = typer.Option(None, "--methods", help="Comma list of candidate classic methods (default: all)."),
-    skip: Optional[str] = typer.Option(None, "--skip", help="Comma list of methods not to try."),
+    label_cache: Optional[Path] = COMMON.label_cache,
+    label_methods: Optional[str] = COMMON.label_methods,
+    skip_label_methods: Optional[str] = COMMON.skip_label_methods,
     max_side: int = typer.Option(512, "--max-side", help="Downscale stacks to this longer side before fusing."),
     refresh: Optional[str] = typer.Option(None, "--refresh", help="Comma list of methods to recompute (after a change to their code)."),
-    eval_root: Optional[List[Path]] = typer.Option(None, "--eval-root", help="Folders of evaluation scenes to exclude (default: mefb, mef_database, memorial beside DATA)."),
+    eval_root: Optional[List[Path]] = typer.Option(None, "--eval-root", help="Folders of evaluation scenes to exclude (default: mefb, mef_database, memorial, deep_published beside DATA)."),
 ) -> None:
     """Build (or read) the whole-stack labels and show each stack's chosen method."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
     from ..train.labels import build_stack_labels, default_label_cache
+    from ..devdata import eval_roots
     from ..train.stacks import find_stacks, guess_data_root, split_excluded
 
-    cache = cache or default_label_cache()
+    cache = label_cache or default_label_cache()
     stacks = find_stacks(data)
-    roots = eval_root or [guess_data_root(data) / n for n in ("mefb", "mef_database", "memorial")]
+    roots = eval_root or eval_roots(guess_data_root(data))
     kept, excluded = split_excluded(stacks, roots)
     console.print(f"{len(stacks)} stacks, {len(excluded)} excluded as evaluation scenes, {len(kept)} labelled", highlight=False)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as prog:
         bar = prog.add_task("labels", total=len(kept))
-        choices = build_stack_labels(kept, cache, methods=_split(methods), skip=_split(skip) or (), max_side=max_side,
+        choices = build_stack_labels(kept, cache, methods=_split(label_methods), skip=_split(skip_label_methods) or (), max_side=max_side,
                                      refresh=_split(refresh) or (),
                                      on_progress=lambda sid, done, total: prog.update(bar, completed=done, description=sid))
     table = Table(title=f"stack labels ({cache}/choices.csv)")

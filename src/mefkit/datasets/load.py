@@ -21,14 +21,19 @@ Layouts (``layout=``; ``"auto"`` recognises each scene folder on its own):
     ``EV-2``) when every name has one, else by EXIF exposure, else by mean luminance.
 
 Folders without images are searched recursively, so the root of ``../shared/data``
-loads too (scene names then start with the sub-dataset, ``"mefb/Arno"``).
+loads too (scene names then start with the sub-dataset, ``"mefb/Arno"``). Images lying
+beside scene folders (a result saved there, a preview) are left out with a warning and
+listed in ``Dataset.skipped``, and so are images mefkit wrote itself (its results saved in
+a scene folder; see :mod:`mefkit.io.provenance`).
 """
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
+from ..io.provenance import is_mefkit_output
 from ..io.read import IMAGE_EXTENSIONS
 from .ordering import is_numbered, natural_key, order_by_exposure, order_by_name
 from .pairs import parse_pairs, select_frames
@@ -72,6 +77,14 @@ def _subdirs(folder: Path) -> list[Path]:
     )
 
 
+def _holds_images(folder: Path) -> bool:
+    """Whether ``folder`` or any folder below it holds an image."""
+    for _, _, files in os.walk(folder):
+        if any(Path(f).suffix.lower() in IMAGE_EXTENSIONS and not f.startswith(".") for f in files):
+            return True
+    return False
+
+
 def _by_stem(paths: list[Path]) -> dict[str, Path]:
     out: dict[str, Path] = {}
     for p in paths:
@@ -95,9 +108,11 @@ def _fused_results(folder: Path) -> dict[str, Path]:
     return {p.stem: p for p in _images(fused_dir)}
 
 
-def _read_scene_folder(folder: Path, layout: str) -> tuple[list[Path], Path | None, str, str]:
-    """Frames (darkest first), gt, layout used and ordering of one scene folder."""
-    images = _images(folder)
+def _read_scene_folder(folder: Path, layout: str, images: list[Path] | None = None
+                       ) -> tuple[list[Path], Path | None, str, str]:
+    """Frames (darkest first), gt, layout used and ordering of one scene folder
+    (``images``: its image files, default all of them)."""
+    images = _images(folder) if images is None else images
     stems = _by_stem(images)
     gt = next((stems[s] for s in GT_STEMS if s in stems), None)
     frames = [p for p in images if p is not gt]
@@ -189,16 +204,26 @@ class _Collector:
             self.sice_part(folder, subdirs)
             return
         images = _images(folder)
+        children = [d for d in subdirs if d.name.lower() != FUSED_DIR]
+        if images and any(_holds_images(d) for d in children):
+            # Images beside scene folders are strays (a result saved there, a preview),
+            # not a scene of their own: leave them out, say so, and read the scenes.
+            for p in images:
+                self.skip(self._name(folder / p.name), "a stray image beside the scene folders, ignored")
+            images = []
+        ours = [p for p in images if is_mefkit_output(p)]
+        for p in ours:  # a result saved in the scene folder is not one more frame
+            self.skip(self._name(folder / p.name), "written by mefkit (a fused result, not a frame), left out")
+        images = [p for p in images if p not in ours]
         if images:
             name = self._name(folder)
             try:
-                frames, gt, layout, how = _read_scene_folder(folder, self.layout)
+                frames, gt, layout, how = _read_scene_folder(folder, self.layout, images)
             except _Malformed as exc:
                 self.skip(name, str(exc))
                 return
             self.add(name, frames, gt, _fused_results(folder), layout, how)
             return
-        children = [d for d in subdirs if d.name.lower() != FUSED_DIR]
         if not children:
             if depth > 0:
                 self.skip(self._name(folder), "no images")

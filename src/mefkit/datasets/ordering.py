@@ -62,9 +62,21 @@ def _exif_value(path: Path) -> float | None:
 
 def _mean_luma(path: Path) -> float:
     # A 1/4-size grey decode is enough to rank exposures and ~16x cheaper than full size.
-    img = cv2.imread(str(path), cv2.IMREAD_REDUCED_GRAYSCALE_4)
+    try:
+        img = cv2.imread(str(path), cv2.IMREAD_REDUCED_GRAYSCALE_4)
+    except cv2.error:  # images under 4 px a side cannot be reduced; the reader reports them
+        img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
     if img is None:
-        raise ValueError(f"{path.name}: cannot decode image")
+        # OpenCV's reduced decode cannot read every file mefkit reads (float TIFF):
+        # the full reader decodes it or says precisely what is wrong.
+        from ..errors import BracketError
+        from ..io.read import read_image
+
+        try:
+            image, _, _ = read_image(path)
+        except BracketError as exc:
+            raise ValueError(str(exc).replace(f"{path}: ", f"{path.name}: ", 1)) from None
+        return float(image.mean() * 255.0)
     return float(img.mean())
 
 

@@ -103,8 +103,9 @@ def _hash_files(paths: Iterable[Path]) -> str:
 
 
 def _weights_files() -> list[Path]:
-    folder = Path(__file__).resolve().parents[1] / "weights"
-    return sorted(folder.glob("*.safetensors")) if folder.is_dir() else []
+    """Every shipped weights file (each learned method ships its own beside its code)."""
+    folder = Path(__file__).resolve().parents[1] / "methods"
+    return sorted(folder.rglob("*.safetensors"))
 
 
 @functools.lru_cache(maxsize=None)

@@ -14,7 +14,7 @@ import math
 from pathlib import Path
 from typing import Any, Sequence
 
-from .summary import MethodSummary, best_values, metric_title, shown_metrics
+from .summary import COLOUR_NOTE, MethodSummary, best_values, format_value, metric_direction, metric_title, shown_metrics
 
 #: Bar colours: mefkit's own methods and results made elsewhere.
 COLOURS = {"mefkit": "#3b6ea8", "external": "#c0803a"}
@@ -70,8 +70,10 @@ def bar_chart(rows: Sequence[MethodSummary], metric: str) -> bytes:
     pad = (hi - lo) * 0.15 or abs(hi) * 0.05 or 0.05
     ax.set_xlim(max(0.0, lo - 3 * pad) if lo >= 0 else lo - pad, hi + pad)
     for y, v in enumerate(vals):
-        ax.text(v, y, f" {v:.4f}", va="center", fontsize=8)
-    title = f"{metric_title(metric)} (mean, higher is better)"
+        ax.text(v, y, f" {format_value(v, metric)}", va="center", fontsize=8)
+    side = {"higher": "higher is better", "lower": "lower is better", "zero": "best at 0",
+            "none": "no better side"}[metric_direction(metric)]
+    title = f"{metric_title(metric)} (mean, {side})"
     if infinite:  # PSNR of an exact copy: no bar can show it
         title += "\ninfinite, not drawn: " + ", ".join(infinite)
     ax.set_title(title, fontsize=10)
@@ -92,7 +94,7 @@ def _summary_table(rows: Sequence[MethodSummary], metrics: Sequence[str]) -> str
         for m in shown:
             v = r.means.get(m)
             cls = ' class="best"' if v is not None and v == best.get(m) else ""
-            tds.append(f"<td{cls}>{'-' if v is None else f'{v:.4f}'}</td>")
+            tds.append(f"<td{cls}>{format_value(v, m)}</td>")
         spm = "-" if r.s_per_mp is None else f"{r.s_per_mp:.3f}"
         parts.append(
             f"<tr><td>{html.escape(r.method)}</td>{''.join(tds)}<td>{r.n_ok}</td><td>{r.n_failed}</td><td>{spm}</td></tr>"
@@ -124,7 +126,7 @@ def _scene_rows(report_dir: Path, cells: Sequence[dict[str, Any]], scenes: Seque
                                     f"{name}<br>failed: {html.escape(c.get('error', ''))[:160]}", True))
                 continue
             vals = ", ".join(
-                f"{metric_title(m)} {c['metrics'][m]:.4f}" for m in metrics if c.get("metrics", {}).get(m) is not None
+                f"{metric_title(m)} {format_value(c['metrics'][m], m)}" for m in metrics if c.get("metrics", {}).get(m) is not None
             )
             extra = " (resized)" if c.get("resized_from") else ""
             figs.append(_figure(_img_tag(report_dir / c["thumb"], c["method"]), f"<b>{name}</b>{extra}<br>{vals}"))
@@ -178,7 +180,8 @@ def report_html(
         f"<h1>{html.escape(title)}</h1>{note_html}"
         f"<h2>Summary</h2>{_summary_table(rows, metrics)}"
         '<div class="note">Means over the scenes each method was scored on; best of each column in bold. '
-        "s / MP: seconds of the fusion call per megapixel (noisy on a shared machine).</div>"
+        "s / MP: seconds of the fusion call per megapixel (noisy on a shared machine)."
+        f"{html.escape(COLOUR_NOTE) if any(metric_direction(m) != 'higher' for m in shown) else ''}</div>"
         f'<h2>Charts</h2><div class="note">{legend}</div><div class="charts">{charts}</div>'
         f"<h2>Scenes</h2>{_scene_rows(report_dir, cells, scenes, metrics, thumb_path)}"
         "</body></html>"

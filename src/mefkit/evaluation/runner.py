@@ -28,8 +28,10 @@ from .outputs import find_outputs, fit_to_inputs
 from .provenance import code_hash
 from .store import CellStore, file_stamp, fingerprint
 
-#: Metrics computed when none are named: the seed paper's four plus MEF-SSIM.
-DEFAULT_METRICS = ("psnr", "ssim", "ms_ssim", "vif", "mef_ssim")
+#: Metrics computed when none are named: the seed paper's four, MEF-SSIM, then colour and
+#: tone (CIE-Lab a*b* shift from the inputs, mean L*; L* of the ground truth and the
+#: difference where there is one; see :mod:`mefkit.metrics.color_shift`).
+DEFAULT_METRICS = ("psnr", "ssim", "ms_ssim", "vif", "mef_ssim", "color_shift", "l_mean", "gt_l", "dl_gt")
 #: Longer side of the thumbnails kept in the report folder, in pixels.
 THUMB_SIZE = 192
 
@@ -110,6 +112,26 @@ def plan_jobs(
     for job in jobs:
         unique.setdefault((job.scene.name, job.method), job)
     return list(unique.values())
+
+
+def common_scene_jobs(jobs: Sequence[Job]) -> tuple[list[Job], list[str]]:
+    """The jobs of the scenes that every planned method has a cell on.
+
+    A result made elsewhere exists only where its authors published one; dropping the
+    other scenes before running saves fusing them for nothing (``--common-scenes``).
+
+    Returns
+    -------
+    kept : list of Job
+    dropped : list of str
+        Names of the scenes left out, in plan order.
+    """
+    methods = set(j.method for j in jobs)
+    per_scene: dict[str, set[str]] = {}
+    for j in jobs:
+        per_scene.setdefault(j.scene.name, set()).add(j.method)
+    common = {name for name, have in per_scene.items() if have == methods}
+    return [j for j in jobs if j.scene.name in common], [n for n in per_scene if n not in common]
 
 
 def write_thumbnail(path: Path, image: np.ndarray, size: int = THUMB_SIZE) -> Path:
@@ -250,7 +272,7 @@ def _run_job(job: Job, data: _SceneData, store: CellStore, metrics: Sequence[str
         if save_fused:
             full = store.fused_path(scene.name, job.method)
             full.parent.mkdir(parents=True, exist_ok=True)
-            write_image(full, fused, force=True)
+            write_image(full, fused, force=True, method=job.method)
             cell["fused_file"] = full.relative_to(store.root).as_posix()
     except (KeyboardInterrupt, SystemExit):
         raise

@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import Any, Iterable
 
-from .atomic import write_text_atomic
+from ..atomic import write_text_atomic
 
 #: Sub-folders of a report folder.
 CELLS_DIR = "cells"

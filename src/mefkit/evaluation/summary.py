@@ -15,11 +15,20 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 #: Column titles of the metrics, as the papers print them.
-METRIC_TITLES = {"psnr": "PSNR", "ssim": "SSIM", "ms_ssim": "MS-SSIM", "vif": "VIF", "mef_ssim": "MEF-SSIM"}
-#: Metrics where a smaller value is better (none of the five; kept for new metrics).
-LOWER_IS_BETTER: frozenset[str] = frozenset()
+METRIC_TITLES = {
+    "psnr": "PSNR", "ssim": "SSIM", "ms_ssim": "MS-SSIM", "vif": "VIF", "mef_ssim": "MEF-SSIM",
+    "color_shift": "Δab", "l_mean": "L*", "gt_l": "L* GT", "dl_gt": "ΔL* GT",
+}
+#: Metrics where a smaller value is better: the CIE-Lab a*b* shift from the inputs.
+LOWER_IS_BETTER: frozenset[str] = frozenset({"color_shift"})
+#: Metrics best at zero (the smallest absolute value): the L* offset from the ground truth.
+BEST_AT_ZERO: frozenset[str] = frozenset({"dl_gt"})
+#: Metrics with no better side (descriptive): mean L* of the result and of the ground truth.
+NO_BEST: frozenset[str] = frozenset({"l_mean", "gt_l"})
 #: Decimals printed, as in the seed paper's table (e.g. 0.8768, 22.9934).
 DECIMALS = 4
+#: Fewer decimals for CIE-Lab quantities (OpenCV's conversion is good to about 0.1).
+METRIC_DECIMALS = {"color_shift": 2, "l_mean": 2, "gt_l": 2, "dl_gt": 2}
 
 
 def metric_title(name: str) -> str:
@@ -78,12 +87,60 @@ def summarize(cells: Sequence[dict[str, Any]], metrics: Sequence[str]) -> list[M
     return list(rows.values())
 
 
+def metric_direction(name: str) -> str:
+    """``"higher"``, ``"lower"``, ``"zero"`` (best at 0) or ``"none"`` (descriptive)."""
+    if name in LOWER_IS_BETTER:
+        return "lower"
+    if name in BEST_AT_ZERO:
+        return "zero"
+    if name in NO_BEST:
+        return "none"
+    return "higher"
+
+
+def common_scene_cells(cells: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """The cells of the scenes where every method of the run has a finished cell.
+
+    Means over different scene sets do not compare (results published by other authors
+    often cover only some scenes); ``mefkit eval --common-scenes`` averages over the
+    scenes every compared method has, a failed cell counting as missing.
+
+    Parameters
+    ----------
+    cells : sequence of dict
+        The cells of a run.
+
+    Returns
+    -------
+    kept : list of dict
+        The cells of the common scenes, in their order.
+    dropped : list of str
+        The other scenes, in first-seen order.
+    """
+    methods = list(dict.fromkeys(c["method"] for c in cells))
+    done: dict[str, set[str]] = {}
+    scenes: list[str] = []
+    for c in cells:
+        if c["scene"] not in done:
+            scenes.append(c["scene"])
+        have = done.setdefault(c["scene"], set())
+        if c.get("status") == "ok":
+            have.add(c["method"])
+    common = {s for s in scenes if done[s].issuperset(methods)}
+    return [c for c in cells if c["scene"] in common], [s for s in scenes if s not in common]
+
+
 def best_values(rows: Sequence[MethodSummary], metrics: Sequence[str]) -> dict[str, float]:
-    """Best mean of each metric over the methods (max, or min for lower-is-better)."""
+    """Best mean of each metric over the methods (see :func:`metric_direction`; none for
+    descriptive metrics such as the mean L*)."""
     best: dict[str, float] = {}
     for m in metrics:
         vals = [r.means[m] for r in rows if r.means.get(m) is not None]
-        if vals:
+        if not vals or metric_direction(m) == "none":
+            continue
+        if metric_direction(m) == "zero":
+            best[m] = min(vals, key=abs)
+        else:
             best[m] = min(vals) if m in LOWER_IS_BETTER else max(vals)
     return best
 
@@ -93,8 +150,18 @@ def shown_metrics(rows: Sequence[MethodSummary], metrics: Sequence[str]) -> list
     return [m for m in metrics if any(r.means.get(m) is not None for r in rows)]
 
 
-def _fmt(v: float | None) -> str:
-    return "-" if v is None else f"{v:.{DECIMALS}f}"
+#: How to read the colour and tone columns (written under a table that has them).
+COLOUR_NOTE = (
+    " Δab: mean CIE-Lab a*b* distance of the result from the exposure-weighted chroma of the"
+    " input pixels that are neither clipped (> 250/255) nor near black (< 16/255), lower is"
+    " better; L*: mean CIE L* (0-100) of the result; L* GT / ΔL* GT: of the ground truth, and"
+    " result minus ground truth (best at 0, negative = darker)."
+)
+
+
+def format_value(v: float | None, metric: str = "") -> str:
+    """A mean as printed in the tables (``"-"`` when there is none)."""
+    return "-" if v is None else f"{v:.{METRIC_DECIMALS.get(metric, DECIMALS)}f}"
 
 
 def summary_markdown(rows: Sequence[MethodSummary], metrics: Sequence[str], title: str = "") -> str:
@@ -109,11 +176,13 @@ def summary_markdown(rows: Sequence[MethodSummary], metrics: Sequence[str], titl
     for r in rows:
         cells = []
         for m in shown:
-            text = _fmt(r.means.get(m))
+            text = format_value(r.means.get(m), m)
             cells.append(f"**{text}**" if r.means.get(m) is not None and r.means[m] == best.get(m) else text)
         out.write(f"| {r.method} | " + " | ".join(cells) + " |\n")
     missing = [m for m in metrics if m not in shown]
     out.write("\nMeans over the scenes each method was scored on; best of each column in bold.")
+    if any(metric_direction(m) != "higher" for m in shown):
+        out.write(COLOUR_NOTE)
     if missing:
         out.write(
             f" Not shown (no value on any scene, e.g. no ground truth): {', '.join(metric_title(m) for m in missing)}."

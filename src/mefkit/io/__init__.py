@@ -7,14 +7,20 @@ here, at the boundary.
 from .convert import as_float_rgb, luminance
 from .order import exposure_value, order_frames
 from .read import IMAGE_EXTENSIONS, Bracket, check_frames, list_images, read_bracket, read_image
-from .write import FORMAT_BITS, quantize, write_image
+from .provenance import is_mefkit_output, read_software
+from .write import FORMAT_BITS, check_folder_writable, check_output, default_file_mode, quantize, write_image
 
 __all__ = [
     "Bracket",
     "FORMAT_BITS",
     "IMAGE_EXTENSIONS",
     "as_float_rgb",
+    "check_folder_writable",
     "check_frames",
+    "check_output",
+    "default_file_mode",
+    "is_mefkit_output",
+    "read_software",
     "exposure_value",
     "list_images",
     "luminance",

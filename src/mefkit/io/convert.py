@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ..errors import BracketError
@@ -15,7 +17,7 @@ def as_float_rgb(image: np.ndarray, name: str = "array") -> np.ndarray:
     image : ndarray
         ``(H, W)``, ``(H, W, 1)``, ``(H, W, 3)`` or ``(H, W, 4)``; uint8 (0..255),
         uint16 (0..65535) or float (must already lie in [0, 1]). Gray is broadcast to
-        RGB; a fourth (alpha) channel is dropped.
+        RGB; a fourth (alpha) channel is dropped with a warning, as for files.
     name : str
         How to name the image in error messages (a file name or ``"frame 2"``).
 
@@ -30,6 +32,7 @@ def as_float_rgb(image: np.ndarray, name: str = "array") -> np.ndarray:
     if arr.ndim == 2:
         arr = np.repeat(arr[:, :, None], 3, axis=2)
     elif arr.ndim == 3 and arr.shape[2] == 4:
+        warnings.warn(f"{name}: alpha channel dropped", stacklevel=2)
         arr = arr[:, :, :3]
     if arr.ndim != 3 or arr.shape[2] != 3:
         raise BracketError(f"{name}: expected an (H, W), (H, W, 3) or (H, W, 4) image, got shape {arr.shape}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from .convert import luminance
@@ -45,17 +46,52 @@ def exposure_value(exif) -> float | None:
     return t * iso / (n * n)
 
 
+def suggested_order(frames: Sequence, evs: Sequence[float | None]) -> tuple[list[int], str]:
+    """Indices of ``frames`` from darkest to brightest, and the basis used.
+
+    Parameters
+    ----------
+    frames : sequence of ndarray
+        ``(H, W, 3)`` float images in [0, 1].
+    evs : sequence of float or None
+        EXIF exposure values (:func:`exposure_value`); used when all are known and distinct.
+
+    Returns
+    -------
+    indices : list of int
+        A permutation of ``range(len(frames))``.
+    basis : str
+        ``"exif"`` or ``"luminance"`` (mean luminance).
+    """
+    known = all(ev is not None for ev in evs) and len(set(evs)) == len(evs)
+    keys = list(evs) if known else [float(luminance(f).mean()) for f in frames]
+    return sorted(range(len(keys)), key=lambda i: keys[i]), ("exif" if known else "luminance")
+
+
+def order_warning(bracket: "Bracket") -> str | None:
+    """A warning when ``bracket``'s frames are not darkest first, naming the order their
+    exposures suggest (EXIF when every frame has a distinct value, else mean luminance);
+    ``None`` when they are in order.
+
+    Fusion methods are called with frames darkest first (the registry's contract); a
+    method that takes the first frame as the under- and the last as the over-exposed
+    one is silently wrong on a bracket out of order.
+    """
+    n = len(bracket.frames)
+    idx, basis = suggested_order(bracket.frames, bracket.exposure_values or [None] * n)
+    if idx == sorted(idx):
+        return None
+    names = [Path(p).name if p is not None else f"frame {i}" for i, p in enumerate(bracket.paths)]
+    return f"frames are not ordered darkest first; by {basis} the order is {', '.join(names[i] for i in idx)}"
+
+
 def order_frames(bracket: "Bracket", evs: Sequence[float | None]) -> "Bracket":
     """Sort ``bracket`` darkest first; by EXIF when all ``evs`` are known and distinct."""
-    known = all(ev is not None for ev in evs) and len(set(evs)) == len(evs)
-    if known:
-        keys = list(evs)
-        bracket.order_by = "exif"
-        bracket.exposure_values = None
-    else:
-        keys = [float(luminance(f).mean()) for f in bracket.frames]
-        bracket.order_by = "luminance"
-    idx = sorted(range(len(keys)), key=lambda i: keys[i])
+    idx, basis = suggested_order(bracket.frames, evs)
+    known = basis == "exif"
+    keys = list(evs)
+    bracket.order_by = basis
+    bracket.exposure_values = None
     bracket.frames = [bracket.frames[i] for i in idx]
     bracket.paths = [bracket.paths[i] for i in idx]
     if known:

@@ -14,6 +14,7 @@ from PIL import Image, UnidentifiedImageError
 from ..errors import BracketError
 from .convert import as_float_rgb
 from .order import exposure_value, order_frames
+from .provenance import is_mefkit_output
 
 #: File extensions recognised as images when a folder is given (lower case).
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff")
@@ -37,7 +38,8 @@ class Bracket:
         ``"exif"`` (exposure time x ISO / aperture^2 from every frame's EXIF),
         ``"luminance"`` (mean luminance) or ``"given"`` (order kept as passed).
     exposure_values : list of float or None
-        The EXIF exposure values when ``order_by == "exif"``.
+        The EXIF exposure values in frame order: set when ``order_by == "exif"``, and
+        for the given order when every frame has one.
     """
 
     frames: list[np.ndarray]
@@ -144,13 +146,29 @@ def list_images(folder: str | Path) -> list[Path]:
 
 
 def _expand(sources: Sequence[str | Path]) -> list[Path]:
+    """Files of the bracket: each file as given, each folder's images minus mefkit's results."""
     paths: list[Path] = []
     for src in sources:
         p = Path(src)
+        if not p.exists():
+            what = "file" if p.suffix.lower() in IMAGE_EXTENSIONS else "file or folder"
+            raise BracketError(f"{p}: {what} not found")
         if p.is_dir():
             found = list_images(p)
+            ours = [f for f in found if is_mefkit_output(f)]
+            if ours:
+                names = ", ".join(f.name for f in ours)
+                warnings.warn(f"{p}: leaving out {names}: written by mefkit (a fused result, not a frame)",
+                              stacklevel=3)
+                found = [f for f in found if f not in ours]
+            if not found and ours:
+                raise BracketError(f"{p}: holds only images written by mefkit ({', '.join(f.name for f in ours)}), "
+                                   "no frames")
             if not found:
-                raise BracketError(f"{p}: folder holds no JPEG, PNG or TIFF images")
+                subs = [d for d in p.iterdir() if d.is_dir() and not d.name.startswith(".") and list_images(d)]
+                hint = (f"; its {len(subs)} sub-folder{'s' if len(subs) > 1 else ''} hold images: "
+                        "for one bracket per sub-folder use mefkit fuse-dir") if subs else ""
+                raise BracketError(f"{p}: folder holds no JPEG, PNG or TIFF images{hint}")
             paths.extend(found)
         else:
             paths.append(p)
@@ -180,7 +198,11 @@ def read_bracket(sources: Sequence[str | Path] | str | Path, order: str = "auto"
         Image files, or folders whose images (by extension) form the bracket.
     order : {"auto", "given"}
         ``"auto"`` sorts darkest to brightest: by EXIF exposure value when every frame
-        has one, otherwise by mean luminance. ``"given"`` keeps the order passed.
+        has one, otherwise by mean luminance. ``"given"`` keeps the order passed
+        (:func:`mefkit.io.order.order_warning` says when it is not darkest first).
+
+    Folders given in ``sources`` leave out images mefkit wrote itself (tagged by
+    :mod:`mefkit.io.provenance`), with a warning naming them.
 
     Returns
     -------
@@ -194,7 +216,12 @@ def read_bracket(sources: Sequence[str | Path] | str | Path, order: str = "auto"
     """
     if isinstance(sources, (str, Path)):
         sources = [sources]
-    paths = _expand(sources)
+    with warnings.catch_warnings(record=True) as notices:
+        warnings.simplefilter("always")
+        paths = _expand(sources)
+    caught: list[str] = [str(w.message) for w in notices]
+    for message in caught:
+        warnings.warn(message, stacklevel=2)
     if len(paths) < 2:
         which = f": {paths[0]}" if paths else ""
         raise BracketError(f"a bracket needs at least two frames, got {len(paths)}{which}")
@@ -203,7 +230,6 @@ def read_bracket(sources: Sequence[str | Path] | str | Path, order: str = "auto"
         dup = next(p for p in paths if resolved.count(p.resolve()) > 1)
         raise BracketError(f"{dup}: given more than once")
     frames, depths, evs = [], [], []
-    caught: list[str] = []
     for p in paths:
         with warnings.catch_warnings(record=True) as rec:
             warnings.simplefilter("always")
@@ -220,4 +246,6 @@ def read_bracket(sources: Sequence[str | Path] | str | Path, order: str = "auto"
         return order_frames(bracket, evs)
     if order != "given":
         raise BracketError(f"order must be 'auto' or 'given', got {order!r}")
+    if all(ev is not None for ev in evs):
+        bracket.exposure_values = [float(ev) for ev in evs]  # type: ignore[arg-type]
     return bracket

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 from pathlib import Path
@@ -9,8 +10,10 @@ from typing import Iterable
 
 import cv2
 import numpy as np
+import tifffile
 
 from ..errors import OutputError
+from .provenance import software_string, tag_jpeg, tag_png
 
 #: Output formats and the bit depths each can hold.
 FORMAT_BITS = {".jpg": (8,), ".jpeg": (8,), ".png": (8, 16), ".tif": (8, 16), ".tiff": (8, 16)}
@@ -25,20 +28,26 @@ def quantize(image: np.ndarray, bits: int) -> np.ndarray:
     return out.astype(np.uint8 if bits == 8 else np.uint16)
 
 
-def _encode(image: np.ndarray, suffix: str, bits: int, quality: int) -> bytes:
-    arr = quantize(image, bits)[:, :, ::-1]  # OpenCV encodes BGR
+def _encode(image: np.ndarray, suffix: str, bits: int, quality: int, software: str) -> bytes:
+    arr = quantize(image, bits)
+    if suffix in (".tif", ".tiff"):
+        # tifffile writes the Software tag (305); zlib (Adobe deflate) needs no extra codec.
+        buf = io.BytesIO()
+        tifffile.imwrite(buf, arr, photometric="rgb", compression="zlib", software=software, metadata=None)
+        return buf.getvalue()
     params: list[int] = []
     if suffix in (".jpg", ".jpeg"):
         params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
     elif suffix == ".png":
         params = [cv2.IMWRITE_PNG_COMPRESSION, 3]
-    ok, buf = cv2.imencode(suffix, np.ascontiguousarray(arr), params)
+    ok, buf = cv2.imencode(suffix, np.ascontiguousarray(arr[:, :, ::-1]), params)  # OpenCV encodes BGR
     if not ok:
         raise OutputError(f"could not encode image as {suffix}")
-    return buf.tobytes()
+    data = buf.tobytes()
+    return tag_png(data, software) if suffix == ".png" else tag_jpeg(data, software)
 
 
-def _default_file_mode() -> int:
+def default_file_mode() -> int:
     """Mode a new file gets from ``open()``: 0o666 minus the process umask."""
     try:  # Linux exposes the umask without changing it
         with open("/proc/self/status") as fh:
@@ -52,6 +61,99 @@ def _default_file_mode() -> int:
     return 0o666 & ~mask
 
 
+def check_folder_writable(target: str | Path) -> None:
+    """Check that the folder ``target`` exists or can be created, and is writable.
+
+    The nearest existing folder on the way to ``target`` must be a folder in which a
+    file can be created (checked by creating and removing a temporary file there:
+    ``os.access()`` answers for the real user and ignores read-only mounts and
+    immutable folders, so creating a file is the only sure test).
+
+    Raises
+    ------
+    OutputError
+        ``"<target>: cannot create it (<parent> is not a folder)"`` or
+        ``"<target>: cannot write in <folder> (<reason>)"``.
+    """
+    target = Path(target)
+    folder = target
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise OutputError(f"{target}: cannot create it ({folder} is not a folder)")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".mefkit-", suffix=".probe", dir=folder)
+    except OSError as exc:
+        raise OutputError(f"{target}: cannot write in {folder} ({exc.strerror or exc})") from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def check_output(
+    path: str | Path,
+    *,
+    bits: int | None = None,
+    quality: int = 95,
+    force: bool = False,
+    inputs: Iterable[str | Path | None] = (),
+) -> Path:
+    """Check that ``path`` can be written, before any input is read or fused.
+
+    Parameters
+    ----------
+    path : str or Path
+        The output file.
+    bits : {8, 16} or None
+        Bit depth to write; ``None`` when it is chosen later from the inputs.
+    quality : int
+        JPEG quality, 1..100.
+    force : bool
+        An existing file may be replaced.
+    inputs : iterable of paths
+        Files that must never be overwritten (the bracket's frames).
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    OutputError
+        ``path`` is a folder, its format or bit depth is unsupported, it is an input,
+        it exists (without ``force``), or its folder is missing, not a folder or not
+        writable (checked by creating and removing a temporary file there).
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"{path}: is a folder; give an output file name such as {path / 'fused.jpg'}")
+    suffix = path.suffix.lower()
+    if suffix not in FORMAT_BITS:
+        raise OutputError(f"{path}: unsupported output format {suffix or '(no extension)'}; use .jpg, .png or .tif")
+    if bits is not None and bits not in (8, 16):
+        raise OutputError(f"bits must be 8 or 16, got {bits}")
+    if bits is not None and bits not in FORMAT_BITS[suffix]:
+        raise OutputError(f"{path}: {suffix} holds only 8-bit data; use .png or .tif for 16 bits")
+    if not 1 <= int(quality) <= 100:
+        raise OutputError(f"JPEG quality must be in 1..100, got {quality}")
+    target = path.resolve()
+    for src in inputs:
+        if src is not None and Path(src).resolve() == target:
+            raise OutputError(f"{path}: refusing to overwrite an input of the bracket")
+    if path.exists() and not force:
+        raise OutputError(f"{path}: already exists (use --force / force=True to replace it)")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.exists():
+        raise OutputError(f"{path}: folder {folder} does not exist")
+    if not folder.is_dir():
+        raise OutputError(f"{path}: {folder} is not a folder")
+    try:
+        check_folder_writable(folder)
+    except OutputError as exc:
+        raise OutputError(f"{path}: {str(exc).split(': ', 1)[1]}") from None
+    return path
+
+
 def write_image(
     path: str | Path,
     image: np.ndarray,
@@ -60,11 +162,14 @@ def write_image(
     quality: int = 95,
     force: bool = False,
     inputs: Iterable[str | Path | None] = (),
+    method: str | None = None,
 ) -> Path:
-    """Write ``image`` to ``path`` atomically.
+    """Write ``image`` to ``path`` atomically, tagged as written by mefkit.
 
     The image is encoded in memory, written to a temporary file in the target folder,
-    then renamed into place, so an interrupted write never leaves a partial file.
+    then renamed into place, so an interrupted write (an error, Ctrl-C, SIGTERM) never
+    leaves a partial file. The file's Software field says ``mefkit <version> (<method>)``
+    (:mod:`mefkit.io.provenance`), so mefkit does not take it as a frame later.
 
     Parameters
     ----------
@@ -80,6 +185,8 @@ def write_image(
         Replace an existing file. An input of the bracket is never replaced.
     inputs : iterable of paths
         The bracket's source files, which must not be overwritten.
+    method : str, optional
+        The fusion method, recorded in the Software field.
 
     Returns
     -------
@@ -89,36 +196,22 @@ def write_image(
     Raises
     ------
     OutputError
-        Unsupported extension or bit depth, target exists (without ``force``), target
-        is an input, NaN in the image, or an OS error while writing.
+        Any reason of :func:`check_output`, NaN in the image, or an OS error while
+        writing.
     """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in FORMAT_BITS:
-        raise OutputError(f"{path}: unsupported output format {suffix or '(none)'}; use .jpg, .png or .tif")
-    if bits not in FORMAT_BITS[suffix]:
-        raise OutputError(f"{path}: {suffix} cannot hold {bits}-bit data; use .png or .tif for 16 bits")
-    if not 1 <= int(quality) <= 100:
-        raise OutputError(f"JPEG quality must be in 1..100, got {quality}")
-    target = path.resolve()
-    for src in inputs:
-        if src is not None and Path(src).resolve() == target:
-            raise OutputError(f"{path}: refusing to overwrite an input of the bracket")
-    if path.exists() and not force:
-        raise OutputError(f"{path}: already exists (use --force / force=True to replace it)")
+    path = check_output(path, bits=bits, quality=quality, force=force, inputs=inputs)
     img = np.asarray(image)
     if img.ndim != 3 or img.shape[2] != 3:
         raise OutputError(f"{path}: expected an (H, W, 3) image, got shape {img.shape}")
     if not np.isfinite(img).all():
         raise OutputError(f"{path}: image contains NaN or infinite values; nothing written")
-    data = _encode(img, suffix, bits, quality)
+    data = _encode(img, path.suffix.lower(), bits, quality, software_string(method))
     folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise OutputError(f"{path}: folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    tmp: str | None = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
         # mkstemp creates 0600 files; give the output the usual permissions.
-        os.chmod(tmp, _default_file_mode())
+        os.chmod(tmp, default_file_mode())
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -138,6 +231,6 @@ def write_image(
     except OSError as exc:
         raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
     return path

@@ -55,7 +55,7 @@ import numpy as np
 from scipy.fft import dctn, idctn
 from scipy.special import erf
 
-from ..params import require_non_negative, require_positive
+from ..checks import require_non_negative, require_positive
 from ..registry import register_method
 
 #: JPEG block side (ITU-T T.81).

@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import pyramid_matlab as pyr
 from ..pyramid import max_levels
-from ..params import require_non_negative, require_positive
+from ..checks import require_non_negative, require_positive
 from ..registry import register_method
 
 #: RGB -> analog BT.601 YUV rows (Y; U; V), as typed in the authors' ``main.m``.

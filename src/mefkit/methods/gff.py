@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from ..filters.guided import guided_filter
-from ..params import require_positive
+from ..checks import require_positive
 from ..registry import register_method
 
 #: Guided-filter radius and regularisation for the base-layer weights (Li et al. 2013, §IV-A).

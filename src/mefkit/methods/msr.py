@@ -24,7 +24,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from ..params import require_positive
+from ..checks import require_positive
 from ..registry import register_method
 
 #: Surround scales in pixels, used as Gaussian sigmas (Jobson et al. 1997; dongb5 config).

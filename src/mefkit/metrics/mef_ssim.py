@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .inputs import check_data_range, check_image
+from ..checks import check_data_range, check_image
 from .windows import box_kernel1d, downsample2, filter_valid, gaussian_kernel1d
 
 #: Ma, Zeng, Wang 2015 (``mef_ms_ssim.m`` defaults): stability constant, C = (K 255)^2.

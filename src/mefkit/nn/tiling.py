@@ -32,6 +32,8 @@ import cv2
 import numpy as np
 import torch
 
+from ..progress import tile_done
+
 Net = Callable[..., torch.Tensor]
 
 #: Default network working size in megapixels for :func:`fuse_full_resolution`.
@@ -138,6 +140,7 @@ def tiled_apply(
     overlap: int = 32,
     out_channels: int = 3,
     align: int = 1,
+    progress: Callable[[int, int], None] | None = None,
 ) -> torch.Tensor:
     """Run ``net`` over overlapping tiles and blend the tiles with feathered weights.
 
@@ -161,6 +164,9 @@ def tiled_apply(
         Put every tile origin and context window on a multiple of this (the network's
         total stride): then a strided network samples each tile on the same grid as a
         whole pass. Needs ``H``, ``W`` and ``tile_pad`` to be multiples of it.
+    progress : callable, optional
+        ``progress(done, total)`` after each tile; default :func:`mefkit.progress.tile_done`
+        (the listener the CLI installs, if any).
 
     Returns
     -------
@@ -180,8 +186,11 @@ def tiled_apply(
     b, _, h, w = inputs[0].shape
     if any(x.shape[0] != b or x.shape[-2:] != (h, w) for x in inputs):
         raise ValueError(f"inputs must share batch and size; got {[tuple(x.shape) for x in inputs]}")
+    report = progress or tile_done
     if tile == 0 or (h <= tile and w <= tile):
-        return net(*inputs).float()
+        out = net(*inputs).float()
+        report(1, 1)
+        return out
     if tile < 16:
         raise ValueError(f"tile must be 0 or >= 16, got {tile}")
     if tile_pad < 0:
@@ -194,6 +203,7 @@ def tiled_apply(
     acc = torch.zeros((b, out_channels, h, w), dtype=torch.float32, device=device)
     norm = torch.zeros((1, 1, h, w), dtype=torch.float32, device=device)
     (ys, th), (xs, tw) = _layout(h, tile, overlap, align), _layout(w, tile, overlap, align)
+    done, total = 0, len(ys) * len(xs)
     for y0 in ys:
         for x0 in xs:
             # Context window, clamped to the image.
@@ -207,6 +217,8 @@ def tiled_apply(
             weight = (wy[:, None] * wx[None, :]).to(device)
             acc[..., y0 : y0 + th, x0 : x0 + tw] += out * weight
             norm[..., y0 : y0 + th, x0 : x0 + tw] += weight
+            done += 1
+            report(done, total)
     return acc / norm
 
 
@@ -411,7 +423,9 @@ def guided_upsample(
 
 
 def _to_tensor(frame: np.ndarray, device: torch.device | str) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(frame.transpose(2, 0, 1)))[None].to(device, torch.float32)
+    """``(H, W, C)`` or ``(H, W)`` array -> ``(1, C, H, W)`` float32 tensor on ``device``."""
+    chw = frame[None] if frame.ndim == 2 else frame.transpose(2, 0, 1)
+    return torch.from_numpy(np.ascontiguousarray(chw))[None].to(device, torch.float32)
 
 
 def working_size(h: int, w: int, max_mp: float | None) -> tuple[int, int]:
@@ -427,6 +441,7 @@ def fuse_full_resolution(
     frames: Sequence[np.ndarray],
     *,
     max_mp: float | None = DEFAULT_MAX_MP,
+    size: tuple[int, int] | None = None,
     tile: int = 512,
     tile_pad: int = 32,
     overlap: int = 32,
@@ -435,6 +450,7 @@ def fuse_full_resolution(
     eps: float = GUIDE_EPS,
     out_channels: int = 3,
     multiple: int = 1,
+    pad_mode: str = "edge",
     refine: Callable[[np.ndarray, Sequence[np.ndarray]], np.ndarray] | None = None,
 ) -> np.ndarray:
     """Fuse a bracket of any size with ``net``, full resolution out, bounded memory.
@@ -442,14 +458,20 @@ def fuse_full_resolution(
     Parameters
     ----------
     net : callable
-        ``net(*frames) -> (1, out_channels, h, w)`` on tensors ``(1, 3, h, w)`` in [0, 1]
+        ``net(*frames) -> (1, out_channels, h, w)`` on tensors ``(1, C_i, h, w)`` in [0, 1]
         (more than 3 channels: several images at once, e.g. both phases).
     frames : sequence of ndarray
-        ``(H, W, 3)`` float32 in [0, 1], in the order ``net`` expects.
+        ``(H, W, C_i)`` (or ``(H, W)``: one channel) float32 in [0, 1], in the order
+        ``net`` expects: a bracket's frames, or other images such as lightness maps.
+        Every frame of a reduced-scale pass must have channels (the guide of the
+        upsampling is their stack).
     max_mp : float or None
-        Largest size in megapixels the network runs at; larger brackets are fused at
-        that size and brought back by guided upsampling. ``None`` or 0: always full
-        resolution (tiled).
+        The size budget: largest size in megapixels the network runs at; larger inputs
+        are fused at that size and brought back by guided upsampling. ``None`` or 0:
+        always full resolution (tiled).
+    size : (int, int), optional
+        An explicit working size ``(h, w)`` instead of ``max_mp`` (e.g. a method's
+        training scale); None: from ``max_mp``.
     tile, tile_pad, overlap : int
         Tiling of the network pass (see :func:`tiled_apply`); ``tile=0`` disables it.
     device : str or torch.device
@@ -459,9 +481,11 @@ def fuse_full_resolution(
     out_channels : int
         Channels of ``net``'s output.
     multiple : int
-        Pad the (working-size) frames by edge replication to a multiple of this before
-        tiling and crop after: a network that pads its input to a multiple itself (a
-        UNet) then sees the same border in every tile as in one whole pass.
+        Pad the (working-size) frames to a multiple of this before tiling and crop
+        after: a network that pads its input to a multiple itself (a UNet) then sees
+        the same border in every tile as in one whole pass.
+    pad_mode : {"edge", "reflect"}
+        How that padding extends the frames: as the network pads itself.
     refine : callable, optional
         ``refine(out, frames) -> out`` applied to the network's output at the working
         size, before the guided upsampling carries it to full resolution: ``out`` is
@@ -474,13 +498,13 @@ def fuse_full_resolution(
         ``(H, W, out_channels)`` float32 in [0, 1].
     """
     h, w = frames[0].shape[:2]
-    sh, sw = working_size(h, w, max_mp)
+    sh, sw = working_size(h, w, max_mp) if size is None else size
     if (sh, sw) == (h, w):
         small = list(frames)
     else:  # INTER_AREA can overshoot 1.0 by rounding; the network expects [0, 1].
         small = [np.clip(cv2.resize(f, (sw, sh), interpolation=cv2.INTER_AREA), 0.0, 1.0) for f in frames]
     sh0, sw0 = small[0].shape[:2]
-    small = pad_to_multiple(small, multiple)
+    small = pad_to_multiple(small, multiple, mode=pad_mode)
     align = tile_alignment(multiple, tile_pad)
     with torch.no_grad():
         out = tiled_apply(

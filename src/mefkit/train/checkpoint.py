@@ -1,4 +1,4 @@
-"""Checkpoints (atomic, complete enough to resume exactly) and weight files.
+"""Checkpoints (atomic, complete enough to resume exactly) and loading weights into a model.
 
 A checkpoint is one ``torch.save`` dict: ``step``, ``models`` (name -> state dict of
 every trained model), ``optimizer``, ``scaler``, ``rng`` (torch CPU, CUDA, numpy,
@@ -9,8 +9,6 @@ checkpoint, never a torn one.
 
 from __future__ import annotations
 
-import json
-import os
 import random
 from pathlib import Path
 from typing import Any, Mapping
@@ -19,7 +17,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..atomic import atomic_path
 from ..errors import MefkitError
+from ..nn.weights import read_weights, unwrap
 
 CHECKPOINT_NAME = "checkpoint.pt"
 
@@ -43,19 +43,8 @@ def set_rng_state(state: Mapping[str, Any]) -> None:
 
 def atomic_torch_save(obj: Any, path: str | Path) -> None:
     """``torch.save`` to ``path`` through a temporary file and an atomic rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        torch.save(obj, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def unwrap(module: nn.Module) -> nn.Module:
-    """The model inside a DistributedDataParallel / DataParallel wrapper (or itself)."""
-    return getattr(module, "module", module)
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -68,19 +57,6 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise MefkitError(f"{path}: no checkpoint")
     return torch.load(str(path), map_location="cpu", weights_only=False)
-
-
-def save_safetensors(module: nn.Module, path: str | Path, metadata: Mapping[str, Any] | None = None) -> None:
-    """Write a model's state dict as safetensors (atomically), with string metadata."""
-    from safetensors.torch import save_file
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().contiguous() for k, v in unwrap(module).state_dict().items()}
-    meta = {k: v if isinstance(v, str) else json.dumps(v) for k, v in (metadata or {}).items()}
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    save_file(state, str(tmp), metadata=meta)
-    os.replace(tmp, path)
 
 
 def load_weights(module: nn.Module, path: str | Path, name: str | None = None, strict: bool = True) -> nn.Module:
@@ -105,9 +81,10 @@ def load_weights(module: nn.Module, path: str | Path, name: str | None = None, s
     if not path.is_file():
         raise MefkitError(f"{path}: weights file not found")
     if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        state = load_file(str(path))
+        try:
+            state, _ = read_weights(path)
+        except ValueError as exc:
+            raise MefkitError(str(exc)) from None
     else:
         ckpt = load_checkpoint(path)
         models = ckpt.get("models", {})

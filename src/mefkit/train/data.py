@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,6 +27,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
+from ..atomic import write_text_atomic
+from ..devdata import eval_roots as default_eval_roots
 from .augment import draw_augment, ensure_min_side, sample_rng
 from .config import DataConfig
 from .exclusion import normalize_scene_name
@@ -308,7 +309,7 @@ def build_data(cfg: DataConfig, *, seed: int, swap: bool = False, with_mid: bool
     """Build the training mixture and validation pairs a :class:`DataConfig` describes.
 
     Stacks: discovered under ``cfg.stacks``; evaluation scenes excluded (evaluation roots
-    default to ``mefb``, ``mef_database`` and ``memorial`` beside the stacks folder);
+    default to :data:`mefkit.train.exclusion.EVAL_ROOTS` beside the stacks folder);
     about ``cfg.val_scenes`` kept stacks held out for validation
     (:func:`split_validation`); labels built or read from the cache. SICE: the shipped split's training sequences. Synthetic: images of
     ``cfg.synthetic`` (or the stack labels for ``"labels"``), weighted
@@ -358,7 +359,7 @@ def build_data(cfg: DataConfig, *, seed: int, swap: bool = False, with_mid: bool
                               "a method was refreshed in the label cache): the resume is not exact")
         else:
             if eval_roots is None:
-                eval_roots = [guess_data_root(cfg.stacks) / n for n in ("mefb", "mef_database", "memorial")]
+                eval_roots = default_eval_roots(guess_data_root(cfg.stacks))
             kept, excluded = split_excluded(found.values(), eval_roots)
             train_stacks, val_stacks = split_validation(kept, cfg.val_scenes)
             label_dir = cfg.label_cache or str(default_label_cache())
@@ -395,10 +396,7 @@ def build_data(cfg: DataConfig, *, seed: int, swap: bool = False, with_mid: bool
         raise ValueError("no training data: give stacks, sice or synthetic")
     train = TrainPairs(sources, seed=seed, crop=cfg.crop, flips=cfg.flips, swap=swap and cfg.swap, with_mid=with_mid)
     if manifest_path is not None and manifest is None:
-        manifest_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = manifest_path.with_name(manifest_path.name + ".tmp")
-        tmp.write_text(json.dumps(info, indent=1, default=str) + "\n")
-        os.replace(tmp, manifest_path)
+        write_text_atomic(manifest_path, json.dumps(info, indent=1, default=str) + "\n")
     return DataBundle(train, ValPairs(val_items) if val_items else None, info)
 
 
@@ -406,15 +404,30 @@ def _file_sha1(path: str | Path) -> str:
     return hashlib.sha1(Path(path).read_bytes()).hexdigest()
 
 
+#: Largest share of the stacks held out for validation.
+MAX_VAL_SHARE = 0.2
+
+
+def validation_count(n_stacks: int, n_val: int) -> int:
+    """Stacks to hold out: ``n_val``, but at most :data:`MAX_VAL_SHARE` of ``n_stacks``
+    (at least one when there are two or more), so small data still mostly trains."""
+    if n_val <= 0 or n_stacks < 2:
+        return 0
+    return max(1, min(n_val, int(n_stacks * MAX_VAL_SHARE)))
+
+
 def split_validation(stacks: Sequence[Stack], n_val: int) -> tuple[list[Stack], list[Stack]]:
     """Hold out about ``n_val`` stacks for validation, whole scenes at a time.
+
+    ``n_val`` is capped by :func:`validation_count` (at most a fifth of the stacks).
 
     Captures of one scene (``BandonSunset_1``, ``BandonSunset_2``: same
     :func:`~mefkit.train.exclusion.normalize_scene_name`) go to the same side, so
     validation never sees a scene that trains. Scenes are drawn with a fixed seed (0),
     independent of the run seed, so every run validates on the same scenes.
     """
-    if n_val <= 0 or len(stacks) < 2:
+    n_val = validation_count(len(stacks), n_val)
+    if n_val == 0:
         return list(stacks), []
     groups: dict[str, list[Stack]] = {}
     for s in stacks:

@@ -7,7 +7,8 @@ scenes the models never saw. A training stack is excluded when
   (:data:`EXCLUDED_SOURCES`: ``pmef_madb`` = the MEF database, ``pmef_mefb_src`` = the
   MEFB sources), or
 * its scene name matches a scene folder in any evaluation root (by default
-  ``mefb``, ``mef_database`` and ``memorial`` under the shared data), compared after
+  ``mefb``, ``mef_database``, ``memorial`` and ``deep_published`` under the shared
+  data, see :data:`EVAL_ROOTS`), compared after
   :func:`normalize_scene_name` (case and punctuation ignored, a trailing variant tag
   such as ``_1`` or ``_PM2`` dropped: the HDR Photographic Survey names its several
   captures of one scene ``BloomingGorse_1``, ``BloomingGorse_2``, and MEFB uses the
@@ -18,7 +19,12 @@ scenes the models never saw. A training stack is excluded when
   (:func:`content_matches`): names are not enough. On the shared data, 10 of the 70
   development MEFB pairs (``ICCV_01`` ... ``ICCV_14``) are frames of DeepFuse sequences
   stored as ``pmef_deepfuse/Seq_NN``; their thumbnails correlate at r >= 0.999, while
-  the best match of any other pair is r = 0.57.
+  the best match of any other pair is r = 0.57. Of the ``deep_published`` pairs (the
+  test pairs for which DPE-MEF, HoLoCo and HSDS-MEF published results), ``dpe_mef_3`` is
+  frame 03 of ``pmef_hdrps/BarHarborSunrise`` (r = 0.918; MEFB's ``BarHarborSunrise``,
+  excluded by name as well); every other one correlates at most r = 0.64 with any
+  training frame (``dpe_mef_2`` against ``pmef_hdrps/BandonSunset_2``: a beach with
+  driftwood against a golf course, a different scene).
 """
 
 from __future__ import annotations
@@ -30,12 +36,16 @@ from typing import Iterable, Sequence
 import cv2
 import numpy as np
 
+from ..devdata import EVAL_FOLDERS
+from ..devdata import eval_roots as default_eval_roots  # noqa: F401 - the name the training modules use
+
+
 #: Source folders of ``train_stacks`` that hold the evaluation scenes' stacks
 #: (see train_stacks/MANIFEST.md: pmef_madb = MEF database, pmef_mefb_src = MEFB sources).
 EXCLUDED_SOURCES = ("pmef_madb", "pmef_mefb_src")
 
-#: Evaluation roots under the shared data whose sub-folder names are scene names.
-EVAL_ROOTS = ("mefb", "mef_database", "memorial")
+#: Evaluation roots under the shared data (defined once, in :mod:`mefkit.devdata`).
+EVAL_ROOTS = EVAL_FOLDERS
 
 #: Normalised training-scene name -> normalised evaluation-scene name, for scenes
 #: known under two names. ``memorial``: Debevec & Malik's memorial church stack is the
@@ -73,11 +83,6 @@ def eval_scene_names(roots: Iterable[str | Path]) -> set[str]:
             if sub.is_dir() and not sub.name.startswith("."):
                 names.add(normalize_scene_name(sub.name))
     return names
-
-
-def default_eval_roots(data_root: str | Path) -> list[Path]:
-    """The evaluation roots (:data:`EVAL_ROOTS`) under the shared data folder."""
-    return [Path(data_root) / name for name in EVAL_ROOTS]
 
 
 def exclusion_reason(source: str, scene: str, eval_names: set[str]) -> str | None:

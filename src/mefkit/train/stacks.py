@@ -15,7 +15,8 @@ from typing import Iterable
 import numpy as np
 
 from ..io import IMAGE_EXTENSIONS
-from .exclusion import content_matches, default_eval_roots, eval_images, eval_scene_names, exclusion_reason
+from ..devdata import eval_roots as default_eval_roots
+from .exclusion import content_matches, eval_images, eval_scene_names, exclusion_reason
 
 
 @dataclass(frozen=True)
@@ -83,8 +84,8 @@ def split_excluded(
     eval_roots : iterable of path, optional
         Folders whose sub-folder names are evaluation scenes.
     data_root : path, optional
-        Shared data root; when ``eval_roots`` is None its ``mefb``, ``mef_database``
-        and ``memorial`` folders are used.
+        Shared data root; when ``eval_roots`` is None its evaluation folders
+        (:data:`mefkit.train.exclusion.EVAL_ROOTS`) are used.
     content : bool
         Also exclude stacks whose frames are the same picture as an evaluation image
         (:func:`mefkit.train.exclusion.content_matches`; a few seconds on the shared data).
