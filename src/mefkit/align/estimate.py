@@ -5,8 +5,9 @@ The chain of models, tried in turn until one passes :func:`check_warp`:
 1. SIFT features (Lowe, IJCV 2004) on histogram-matched luminance, Lowe's ratio test,
    RANSAC homography (Fischler & Bolles, CACM 1981);
 2. the same matches, RANSAC partial affine (rotation, uniform scale, translation);
-3. translation by median threshold bitmaps (Ward, Journal of Graphics Tools 2003;
-   OpenCV's ``AlignMTB``), which needs no features and is exposure-invariant by design.
+3. translation, the better of median threshold bitmaps (Ward, Journal of Graphics
+   Tools 2003; OpenCV's ``AlignMTB``), exposure-invariant by design, and phase
+   correlation of gradient magnitudes; neither needs features.
 
 The winner is refined by ECC (Evangelidis & Psarakis, IEEE TPAMI 2008) restricted to
 pixels well exposed in both frames. Every matrix here is a 3x3 *sampling* map: it takes
@@ -92,7 +93,7 @@ def check_warp(matrix: np.ndarray, shape: tuple[int, int]) -> str | None:
         return "not finite"
     m = m / m[2, 2]
     corners = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], np.float64)
-    scales = []
+    scales, aniso = [], []
     for x, y in corners:
         d = m[2, 0] * x + m[2, 1] * y + 1.0
         if d <= 1e-6:
@@ -105,13 +106,14 @@ def check_warp(matrix: np.ndarray, shape: tuple[int, int]) -> str | None:
         if det <= 0:
             return "flipped orientation"
         sv = np.linalg.svd(jac, compute_uv=False)
-        if sv[0] / sv[1] > MAX_ANISOTROPY:
-            return f"shear/anisotropy {sv[0] / sv[1]:.2f} > {MAX_ANISOTROPY}"
+        aniso.append(sv[0] / sv[1])
         scales.append(np.sqrt(det))
-    if not (SCALE_RANGE[0] <= min(scales) and max(scales) <= SCALE_RANGE[1]):
-        return f"scale {min(scales):.2f}..{max(scales):.2f} outside {SCALE_RANGE[0]}..{SCALE_RANGE[1]}"
     if max(scales) / min(scales) - 1 > MAX_PERSPECTIVE:
         return f"perspective changes the scale by {max(scales) / min(scales) - 1:.0%}"
+    if not (SCALE_RANGE[0] <= min(scales) and max(scales) <= SCALE_RANGE[1]):
+        return f"scale {min(scales):.2f}..{max(scales):.2f} outside {SCALE_RANGE[0]}..{SCALE_RANGE[1]}"
+    if max(aniso) > MAX_ANISOTROPY:
+        return f"shear/anisotropy {max(aniso):.2f} > {MAX_ANISOTROPY}"
     shift = max_displacement(m, shape)
     if shift > MAX_SHIFT_FRACTION * np.hypot(h, w):
         return f"moves a corner by {shift:.0f} px (> {MAX_SHIFT_FRACTION:.0%} of the diagonal)"
@@ -233,12 +235,42 @@ def _why_rejected(matrix, inl, n, shape) -> str | None:
     return check_warp(matrix, shape)
 
 
-def _mtb_translation(target: np.ndarray, moving: np.ndarray) -> np.ndarray:
-    """Translation by median threshold bitmaps (Ward 2003), as a sampling map."""
+def _mtb_shift(target: np.ndarray, moving: np.ndarray) -> tuple[float, float]:
+    """Shift ``(dx, dy)`` of ``moving`` against ``target`` by median threshold bitmaps (Ward 2003)."""
     mtb = cv2.createAlignMTB(max_bits=6, exclude_range=4, cut=False)
-    # calculateShift(img0, img1) returns the shift that moves img1 onto img0.
+    # calculateShift(img0, img1) is the shift that moves img1 onto img0.
     dx, dy = mtb.calculateShift(_to_u8(moving), _to_u8(target))
-    return np.array([[1, 0, -dx], [0, 1, -dy], [0, 0, 1]], np.float64)
+    return float(dx), float(dy)
+
+
+def _phase_shift(target: np.ndarray, moving: np.ndarray) -> tuple[float, float]:
+    """Shift of ``moving`` against ``target`` by phase correlation of gradient magnitudes
+    (Kuglin & Hines 1975), which tone differences between exposures barely change."""
+    win = cv2.createHanningWindow(target.shape[::-1], cv2.CV_32F)
+    (dx, dy), _ = cv2.phaseCorrelate(gradient_magnitude(target), gradient_magnitude(moving), win)
+    return float(dx), float(dy)
+
+
+def _translation_score(target: np.ndarray, moving: np.ndarray, dx: float, dy: float) -> float:
+    """Correlation of the gradient magnitudes of ``target`` and ``moving`` sampled at +(dx, dy)."""
+    h, w = target.shape
+    m = np.float32([[1, 0, dx], [0, 1, dy]])
+    g_t = gradient_magnitude(target)
+    g_m = cv2.warpAffine(gradient_magnitude(moving), m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                         borderMode=cv2.BORDER_CONSTANT, borderValue=np.nan)
+    ok = np.isfinite(g_m)
+    if ok.sum() < 0.25 * ok.size:
+        return -1.0
+    a, b = g_t[ok] - g_t[ok].mean(), g_m[ok] - g_m[ok].mean()
+    return float((a * b).sum() / (np.sqrt((a * a).sum() * (b * b).sum()) + 1e-12))
+
+
+def _translation(target: np.ndarray, moving: np.ndarray, moving_n: np.ndarray) -> np.ndarray:
+    """Translation as a sampling map: the best-scoring of MTB's shift (on the raw
+    frames, which it needs no tone matching for), phase correlation's and no shift."""
+    candidates = [_mtb_shift(target, moving), _phase_shift(target, moving_n), (0.0, 0.0)]
+    dx, dy = max(candidates, key=lambda c: _translation_score(target, moving_n, *c))
+    return np.array([[1, 0, dx], [0, 1, dy], [0, 0, 1]], np.float64)
 
 
 def well_exposed(gray: np.ndarray) -> np.ndarray:
@@ -332,9 +364,9 @@ def estimate_warp(target: np.ndarray, moving: np.ndarray, *, method: str = "feat
     moving_n = apply_lut(moving, match_lut(moving, target))  # moving in the target's tones
     est = _feature_models(target, moving_n, notes) if method == "features" else None
     if est is None:
-        est = Estimate(_mtb_translation(target, moving), "translation", notes=notes)
+        est = Estimate(_translation(target, moving, moving_n), "translation", notes=notes)
         if method == "features":
-            notes.append("fell back to translation (median threshold bitmaps)")
+            notes.append("fell back to translation (median threshold bitmaps / phase correlation)")
     if est.static:
         est.matrix = np.eye(3)
         notes.append("no significant motion")
