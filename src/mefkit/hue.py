@@ -54,6 +54,7 @@ def restore_hue(
     clip_start: float = CLIP_START,
     min_chroma: float = HUE_MIN_CHROMA,
     neutral_cap: bool = True,
+    take_hue: bool = True,
 ) -> np.ndarray:
     """The fused image with its hue angle taken from the inputs' unclipped colours.
 
@@ -73,6 +74,10 @@ def restore_hue(
         Default True: where the inputs are unclipped but nearly neutral, the fused
         chroma is capped at the inputs' summed chroma ``|v|``, so a grey scene stays
         grey. False: the fused colour stays there (the earlier rule).
+    take_hue : bool
+        Default True: the hue angle comes from the inputs as described. False: the
+        fused hue stays everywhere and only the neutral cap applies (a gray scene stays
+        gray, nothing else changes).
 
     Returns
     -------
@@ -93,12 +98,13 @@ def restore_hue(
     out = np.empty(fused.shape, np.float32)
     for top in range(0, fused.shape[0], STRIP_ROWS):
         rows = slice(top, top + STRIP_ROWS)
-        out[rows] = _restore_strip(fused[rows], [f[rows] for f in frames], clip_start, min_chroma, neutral_cap)
+        out[rows] = _restore_strip(fused[rows], [f[rows] for f in frames], clip_start, min_chroma, neutral_cap,
+                                   take_hue)
     return out
 
 
 def _restore_strip(fused: np.ndarray, frames: Sequence[np.ndarray], clip_start: float,
-                   min_chroma: float, neutral_cap: bool = True) -> np.ndarray:
+                   min_chroma: float, neutral_cap: bool = True, take_hue: bool = True) -> np.ndarray:
     """:func:`restore_hue` on one strip of rows (same arguments, already checked)."""
     lab = rgb_to_lab(fused)
     ab = lab[..., 1:]
@@ -110,7 +116,7 @@ def _restore_strip(fused: np.ndarray, frames: Sequence[np.ndarray], clip_start: 
         trust += rel
     strength = np.sqrt(np.sum(hue_vec * hue_vec, axis=-1))
     chroma = np.sqrt(np.sum(ab * ab, axis=-1))
-    t = np.minimum(strength / np.float32(min_chroma), 1.0)
+    t = np.minimum(strength / np.float32(min_chroma), 1.0) if take_hue else np.zeros_like(strength)
     scale = t * chroma / np.maximum(strength, np.float32(1e-12))
     own = 1.0 - t
     if neutral_cap:
@@ -124,8 +130,9 @@ def _restore_strip(fused: np.ndarray, frames: Sequence[np.ndarray], clip_start: 
     return lab_to_rgb(lab)
 
 
-#: Colour modes of the learned methods' ``hue`` parameter.
-HUE_MODES = ("network", "inputs")
+#: Colour modes of the learned methods' ``hue`` parameter: the network's colour as it
+#: is; the network's colour with the neutral cap only; hue from the inputs and the cap.
+HUE_MODES = ("network", "neutral", "inputs")
 
 
 def hue_refiner(hue: str):
@@ -144,8 +151,10 @@ def hue_refiner(hue: str):
     if hue == "network":
         return None
 
+    take_hue = hue == "inputs"
+
     def refine(out: np.ndarray, frames: Sequence[np.ndarray]) -> np.ndarray:
-        parts = [restore_hue(out[..., c:c + 3], frames) for c in range(0, out.shape[-1], 3)]
+        parts = [restore_hue(out[..., c:c + 3], frames, take_hue=take_hue) for c in range(0, out.shape[-1], 3)]
         return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=-1)
 
     return refine

@@ -141,10 +141,11 @@ def mitm(
     max_mp : float or None
         Working size in megapixels: larger brackets are fused at that size and the
         result is guided-upsampled once. None (default): full resolution.
-    hue : {"inputs", "network"}
+    hue : {"inputs", "neutral", "network"}
         ``inputs`` (default): hue from the unclipped inputs and no more chroma than
         they have where they are neutral (:func:`mefkit.hue.restore_hue`): a gray
-        bracket stays gray. ``network``: the pipeline's own colour.
+        bracket stays gray. ``neutral``: the pipeline's colour with only that cap.
+        ``network``: the pipeline's own colour.
 
     Returns
     -------

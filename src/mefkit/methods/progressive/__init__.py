@@ -154,14 +154,16 @@ def progressive(
         Tile side and context margin of the network pass (``tile=0``: one pass).
     device : str
         Torch device, e.g. ``"cpu"`` or ``"cuda"``.
-    hue : {"inputs", "network"}
+    hue : {"inputs", "neutral", "network"}
         ``inputs`` (default): keep the networks' lightness and chroma, take the hue
         from the inputs where they are strongly coloured and not clipped, and where
         unclipped inputs are neutral allow no more chroma than they have
         (:func:`mefkit.hue.restore_hue`, at the working size). The networks copy part
         of a clipped frame's hue (an orange whose red channel clipped turns yellow, as
         on the bundled example) and tint a gray bracket (up to 25/255 per channel);
-        ``inputs`` fixes both. ``network``: the networks' colour as it is.
+        ``inputs`` fixes both. ``neutral``: the networks' colour, with only the cap
+        where the inputs are neutral (gray stays gray). ``network``: the networks'
+        colour as it is.
         It is not free: on the validation pairs (one pass) it scores PSNR 22.22 dB,
         SSIM 0.9192, MEF-SSIM 0.9909 against 22.37, 0.9242, 0.9912 for ``network``
         (``bench/progressive_val.py``); it is the default because a gray bracket must
@@ -244,7 +246,7 @@ def _run_networks(frames: Sequence[np.ndarray], make_pass: Any, out_channels: in
 
 
 #: Colour modes of the progressive method (see ``hue`` of :func:`progressive`).
-HUE_MODES = ("network", "inputs")
+HUE_MODES = ("network", "neutral", "inputs")
 
 
 def _hue_refiner(hue: str) -> Any:
