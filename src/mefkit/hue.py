@@ -42,6 +42,9 @@ from .methods.cbm.stages.lab import lab_to_rgb, rgb_to_lab
 #: chroma blocks, noise) came through as colour patches (validation RGB SSIM -0.018);
 #: 10, 15, 25 gave -0.016, -0.009, -0.003, and PSNR against the labels rose from 25 on.
 HUE_MIN_CHROMA = 25.0
+#: Largest factor by which an input's chroma is scaled to the fused lightness for the
+#: neutral cap (an input 4x darker in L* than the fusion may vouch for 4x its chroma).
+NEUTRAL_GAIN_MAX = 4.0
 #: Rows per strip: bounds the temporary Lab copies (a 6000-px-wide strip of 256 rows
 #: holds about 18 MB per image).
 STRIP_ROWS = 256
@@ -110,10 +113,17 @@ def _restore_strip(fused: np.ndarray, frames: Sequence[np.ndarray], clip_start: 
     ab = lab[..., 1:]
     hue_vec = np.zeros(ab.shape, np.float32)
     trust = np.zeros(ab.shape[:2], np.float32)
+    rel_chroma = np.zeros(ab.shape[:2], np.float32)
     for frame in frames:
         rel = clip_reliability(frame, clip_start)
-        hue_vec += rgb_to_lab(frame)[..., 1:] * rel[..., None]
+        flab = rgb_to_lab(frame)
+        hue_vec += flab[..., 1:] * rel[..., None]
         trust += rel
+        if neutral_cap:
+            # The input's chroma carried to the fused lightness (chroma grows about in
+            # proportion to L* under an exposure change), the gain bounded.
+            gain = np.minimum(lab[..., 0] / np.maximum(flab[..., 0], np.float32(1.0)), np.float32(NEUTRAL_GAIN_MAX))
+            rel_chroma = np.maximum(rel_chroma, rel * gain * np.sqrt(np.sum(flab[..., 1:] ** 2, axis=-1)))
     strength = np.sqrt(np.sum(hue_vec * hue_vec, axis=-1))
     chroma = np.sqrt(np.sum(ab * ab, axis=-1))
     t = np.minimum(strength / np.float32(min_chroma), 1.0) if take_hue else np.zeros_like(strength)
@@ -124,7 +134,7 @@ def _restore_strip(fused: np.ndarray, frames: Sequence[np.ndarray], clip_start: 
         # theirs (a grey scene stays grey); where every input is clipped (trust 0)
         # nothing is known and the fused colour stays.
         trust = np.minimum(trust, 1.0)
-        cap = strength + (1.0 - trust) * chroma
+        cap = np.maximum(strength, rel_chroma) + (1.0 - trust) * chroma
         own = own * np.minimum(1.0, cap / np.maximum(chroma, np.float32(1e-12)))
     lab[..., 1:] = hue_vec * scale[..., None] + ab * own[..., None]
     return lab_to_rgb(lab)
