@@ -26,12 +26,13 @@ from pathlib import Path
 
 import numpy as np
 
+from mefkit.devdata import data_root
 import mefkit
 from mefkit.methods.cbm.stages import clip_reliability, compose, rgb_to_lab
 from mefkit.metrics import mef_ssim, psnr, ssim
 from mefkit.methods.cbm import fused_lightness
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = data_root()
 
 #: (row name, model key, chroma, gamma, clip guard)
 VARIANTS = [

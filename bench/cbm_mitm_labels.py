@@ -4,11 +4,12 @@
 """
 import sys, time
 from pathlib import Path
+from mefkit.devdata import data_root
 from mefkit.train.stacks import find_stacks, split_excluded, guess_data_root
 from mefkit.methods.cbm.teacher_labels import TeacherLabels, TeacherSpec, choose_pairs
 import torch; torch.set_num_threads(1)
 k, n = int(sys.argv[1]), int(sys.argv[2])
-root = str(Path(__file__).resolve().parents[2] / "shared" / "data" / "train_stacks")
+root = str(data_root() / "train_stacks")
 cache = sys.argv[3] if len(sys.argv) > 3 else "runs/cbm_label_cache_mitm"
 kept, excl = split_excluded(find_stacks(root), [guess_data_root(root) / x for x in ("mefb", "mef_database", "memorial")])
 kept = kept[k::n]

@@ -13,9 +13,10 @@ import argparse
 import time
 from pathlib import Path
 
+from mefkit.devdata import data_root
 import mefkit
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = data_root()
 
 
 def main() -> None:

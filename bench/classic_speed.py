@@ -15,7 +15,6 @@ Timings on a shared machine are noisy; run it when the machine is quiet.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
 from pathlib import Path
@@ -23,12 +22,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from mefkit.devdata import data_root
 import mefkit
 from mefkit.registry import method_infos
 from mefkit.synth import simulate_bracket
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("MEFKIT_DATA", ROOT.parent / "shared" / "data"))
+SHARED = data_root()
 #: Methods expected to need more than 2 s per 1 MP pair (issue 4 allows it when inherent).
 TARGET_SECONDS = 2.0
 

@@ -16,7 +16,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from mefkit.devdata import data_root
 import mefkit
 from mefkit.io import read_image
 from mefkit.metrics import mef_ssim, psnr
@@ -31,7 +31,7 @@ from mefkit.metrics import mef_ssim, psnr
 #: MATLAB ``imwrite`` JPEG quality default, with which MEFB wrote its JPEG results.
 MATLAB_JPEG_QUALITY = 75
 
-DATA = Path(os.environ.get("MEFKIT_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+DATA = data_root()
 
 
 def compare_pair(scene: Path, method: str = "dem", reference: str = "DEM") -> dict:

@@ -26,8 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
+from mefkit.devdata import data_root
+
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("MEFKIT_DATA", ROOT.parent / "shared" / "data"))
+SHARED = data_root()
 
 WORKER = r"""
 import json, os, sys, threading, time

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
+from mefkit.devdata import data_root
 from mefkit.io import read_image
 from mefkit.metrics import mef_ssim
 
-root = Path(__file__).resolve().parents[2] / "shared" / "data" / "mefb"
+root = data_root() / "mefb"
 scores = {}
 t0 = time.time()
 n = 0

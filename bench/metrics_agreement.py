@@ -15,12 +15,13 @@ from torch.nn.functional import avg_pool2d
 from torchmetrics.functional.image import structural_similarity_index_measure as tm_ssim
 from torchmetrics.functional.image import visual_information_fidelity as tm_vif
 
+from mefkit.devdata import data_root
 from mefkit.io import read_image
 from mefkit.metrics import mef_ssim, ms_ssim, psnr, ssim, vif
 from mefkit.metrics.color import to_channels
 
 torch.set_num_threads(1)
-data = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[2] / "shared" / "data"
+data = Path(sys.argv[1]) if len(sys.argv) > 1 else data_root()
 rd = lambda p: read_image(p)[0].astype(np.float64)
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mefkit.devdata import data_root
 import mefkit
 from mefkit.params import parse_params
 from mefkit.methods.progressive import fuse_both_phases
@@ -43,7 +44,7 @@ def _pair(folder: Path) -> tuple[Path, Path, Path | None]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
+    ap.add_argument("--data", default=str(data_root()))
     ap.add_argument("--weights", default=None)
     ap.add_argument("-p", "--param", action="append", default=[], help="progressive parameter KEY=VALUE")
     ap.add_argument("--limit", type=int, default=0, help="only the first N MEFB scenes")

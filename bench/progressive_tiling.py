@@ -22,6 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from mefkit.devdata import data_root
 import mefkit
 from mefkit.metrics import psnr
 
@@ -30,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
+    ap.add_argument("--data", default=str(data_root()))
     ap.add_argument("--scenes", default="ICCV_01,Land,door2")
     ap.add_argument("--phase", type=int, default=2)
     ap.add_argument("--weights", default=None)

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mefkit.devdata import data_root
 import mefkit
 from mefkit.params import parse_params
 from mefkit.metrics import mef_ssim, psnr, ssim
@@ -84,8 +85,8 @@ def mean_scores(fuse, pairs) -> dict[str, float]:  # noqa: ANN001 - fuse(under, 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "train_stacks")
-    ap.add_argument("--dynamic", default=str(ROOT.parent / "shared" / "data" / "train_stacks_dynamic"),
+    ap.add_argument("--data", type=Path, default=data_root() / "train_stacks")
+    ap.add_argument("--dynamic", default=str(data_root() / "train_stacks_dynamic"),
                     help="train_stacks_dynamic root ('' to skip)")
     ap.add_argument("--weights", action="append", default=[],
                     help="NAME=PATH of progressive weights (repeatable; default: the shipped ones)")

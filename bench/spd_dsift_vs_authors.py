@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import csv
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -34,11 +33,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from mefkit.devdata import data_root
 import mefkit
 from mefkit.io import read_image
 from mefkit.metrics import mef_ssim
 
-DATA = Path(os.environ.get("MEFKIT_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+DATA = data_root()
 #: mefkit method -> MEFB folder name of the authors' output.
 METHODS = {"spd_mef": "SPD_MEF", "dsift_ef": "DSIFT_EF"}
 #: MATLAB ``imwrite`` JPEG quality default, used by MEFB for the JPEG pairs' outputs.

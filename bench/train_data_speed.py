@@ -6,10 +6,11 @@ import sys, time
 from pathlib import Path
 
 import torch
+from mefkit.devdata import data_root
 from mefkit.train.config import DataConfig
 from mefkit.train.data import build_data
 torch.set_num_threads(1)
-STACKS = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[2] / "shared" / "data" / "train_stacks"
+STACKS = Path(sys.argv[1]) if len(sys.argv) > 1 else data_root() / "train_stacks"
 t = time.perf_counter()
 b = build_data(DataConfig(stacks=str(STACKS), synthetic="labels", synthetic_fraction=0.5), seed=0)
 print(f"build_data (labels cached, exclusion incl. content check): {time.perf_counter() - t:.1f} s; {b.info['sources']}")

@@ -15,6 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from mefkit.devdata import data_root
 import mefkit
 from mefkit.metrics import mef_ssim, psnr
 from mefkit.pyramid import max_levels
@@ -30,7 +31,7 @@ def opencv_mertens(frames: list[np.ndarray]) -> np.ndarray:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "mefb")
+    ap.add_argument("--data", type=Path, default=data_root() / "mefb")
     ap.add_argument("--scenes", default=DEFAULT_SCENES)
     args = ap.parse_args()
     print("| scene | size | paper levels | MEF-SSIM (paper) | MEF-SSIM (+1, OpenCV's) | PSNR paper vs +1 | PSNR +1 vs OpenCV |")

@@ -14,16 +14,16 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 import numpy as np
 
+from mefkit.devdata import data_root
 import mefkit
 from mefkit.methods.mitm import mitm_stages
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("MEFKIT_DATA", ROOT.parent / "shared" / "data"))
+DATA = data_root()
 
 
 def _pair(args: argparse.Namespace) -> tuple[list[Path], str]:

@@ -8,9 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mefkit.devdata import data_root
+
 #: The development data lives beside the repository (``../shared/data``), or where
-#: ``MEFKIT_DATA`` points.
-SHARED_DATA = Path(os.environ.get("MEFKIT_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+#: ``MEFKIT_DATA`` points (:func:`mefkit.devdata.data_root`).
+SHARED_DATA = data_root()
 #: ``MEFKIT_REQUIRE_DATA=1``: a test whose development data is missing fails instead of
 #: skipping (for a CI job that has the data: no real-data oracle may silently drop out).
 REQUIRE_DATA = os.environ.get("MEFKIT_REQUIRE_DATA", "") not in ("", "0")

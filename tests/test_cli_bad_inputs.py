@@ -6,9 +6,12 @@ input every command must exit with status 2, print exactly one line on stderr (n
 traceback), leave no file behind and leave every input byte-for-byte unchanged (SHA-256
 of every file under the test folder before and after).
 
-Three rows are not errors, by design, and say so in the table: alpha is dropped with a
-warning (the README's promise, for files and arrays alike), and ``fuse-dir`` / ``eval``
-create a missing output folder (their output is a folder, "created" in their help).
+Five cells are not errors, by design, and say so in ``NOT_ERRORS``: alpha is dropped
+with a warning (the README's promise, for files and arrays alike), and ``fuse-dir`` /
+``eval`` create a missing output folder (their output is a folder, "created" in their
+help). For those two commands "existing output" is an existing *file* where their output
+folder should be: an existing output folder is reused on purpose (``fuse-dir`` skips
+finished brackets, ``eval`` resumes), which ``test_cli.py`` and ``test_eval.py`` cover.
 """
 
 from __future__ import annotations

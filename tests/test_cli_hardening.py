@@ -27,7 +27,6 @@ from .conftest import make_bracket
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[1]
-IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
 
 def _bracket_dir(root: Path, name: str = "br", h: int = 32, w: int = 48, n: int = 3) -> Path:
@@ -101,14 +100,26 @@ def test_outputs_carry_the_mefkit_software_tag(tmp_path, suffix):
 
 
 def test_own_result_in_the_bracket_folder_is_left_out(tmp_path):
-    br = _bracket_dir(tmp_path)
+    # The example bracket carries EXIF exposures: a result taken as a fourth frame
+    # (no EXIF) would also switch the ordering from EXIF to luminance.
+    import shutil
+
+    br = tmp_path / "br"
+    br.mkdir()
+    for p in mefkit.example_bracket():
+        shutil.copy(p, br / p.name)
     first = runner.invoke(app, ["fuse", str(br), "-o", str(br / "fused.jpg")])
     assert first.exit_code == 0, first.stderr
     second = runner.invoke(app, ["fuse", str(br), "-o", str(br / "fused2.jpg")])
     assert second.exit_code == 0, second.stderr
     assert "leaving out fused.jpg: written by mefkit" in second.stderr
-    assert "fused 3 frames" in second.stderr
-    assert [p.name for p in read_bracket(br).paths] == ["f0.png", "f1.png", "f2.png"]
+    assert "fused 3 frames" in second.stderr and "ordered by exif" in second.stderr
+    assert [p.name for p in read_bracket(br).paths] == [p.name for p in mefkit.example_bracket()]
+    # The earlier result can be replaced (it is not an input); a frame never can.
+    again = runner.invoke(app, ["fuse", str(br), "-o", str(br / "fused.jpg"), "--force"])
+    assert again.exit_code == 0, again.stderr
+    frame = runner.invoke(app, ["fuse", str(br), "-o", str(read_bracket(br).paths[0]), "--force"])
+    assert frame.exit_code == 2 and "refusing to overwrite an input" in frame.stderr
 
 
 # 4. A folder that does not exist -----------------------------------------------------------
@@ -179,7 +190,7 @@ def test_sigterm_during_write_cleans_up_and_exits_143(tmp_path):
     """)
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     proc = subprocess.Popen([sys.executable, "-c", script], env=env, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 60
+    deadline = time.time() + 120
     while not ready.exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
     assert ready.exists(), proc.stderr.read() if proc.poll() is not None else "write never started"
@@ -350,15 +361,30 @@ def test_summary_counts_the_frames_a_method_used(tmp_path, tiled_method):
 
 # 11. Wrong frame order under --keep-order -------------------------------------------------------
 
-def test_keep_order_warns_when_frames_are_not_darkest_first(tmp_path):
+@pytest.mark.parametrize("method", ["mertens", "tiled_mean"])
+def test_keep_order_warns_when_frames_are_not_darkest_first(tmp_path, tiled_method, method):
+    # Methods are called with frames darkest first: --keep-order with another order
+    # warns, naming the order the exposures suggest.
     br = _bracket_dir(tmp_path)
     frames = [str(br / n) for n in ("f2.png", "f0.png", "f1.png")]
-    res = runner.invoke(app, ["fuse", *frames, "--keep-order", "-o", str(tmp_path / "o.png")])
+    res = runner.invoke(app, ["fuse", *frames, "--keep-order", "-o", str(tmp_path / "o.png"), "-m", method])
     assert res.exit_code == 0, res.stderr
-    assert ("warning: frames are not ordered darkest first; by luminance the order is f0.png, f1.png, f2.png"
-            in res.stderr)
-    ok = runner.invoke(app, ["fuse", *sorted(frames), "--keep-order", "-o", str(tmp_path / "p.png")])
-    assert "not ordered darkest first" not in ok.stderr
+    assert ("warning: frames are not ordered darkest first; by luminance the order is f0.png, f1.png, f2.png "
+            "(drop --keep-order to use it)" in res.stderr)
+    ok = runner.invoke(app, ["fuse", *sorted(frames), "--keep-order", "-o", str(tmp_path / "p.png"), "-m", method])
+    assert ok.exit_code == 0 and "not ordered darkest first" not in ok.stderr
+    auto = runner.invoke(app, ["fuse", *frames, "-o", str(tmp_path / "q.png"), "-m", method])
+    assert auto.exit_code == 0 and "not ordered darkest first" not in auto.stderr
+
+
+def test_api_given_order_warns_when_not_darkest_first():
+    frames = make_bracket(16, 16, 3)[::-1]  # brightest first
+    with pytest.warns(UserWarning, match="by luminance the order is frame 2, frame 1, frame 0"):
+        mefkit.fuse(frames, order="given")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mefkit.fuse(frames[::-1], order="given")  # darkest first
+        mefkit.fuse(frames)  # order="auto" sorts them
 
 
 # 12. Alpha dropped in the API warns as for files ---------------------------------------------------
@@ -402,11 +428,15 @@ def test_weights_are_written_with_the_usual_file_mode(tmp_path):
 
     from mefkit.io import default_file_mode
     from mefkit.methods.cbm.unet import CBMUNet, save_cbm_unet
-    from mefkit.train.checkpoint import save_safetensors
+    from mefkit.nn.weights import save_weights
 
-    save_safetensors(torch.nn.Linear(2, 2), tmp_path / "unet.safetensors")
+    from mefkit.methods.mitm.translator import Translator, TranslatorConfig, save_translators
+
+    save_weights(tmp_path / "unet.safetensors", torch.nn.Linear(2, 2))
     save_cbm_unet(CBMUNet(base=2, depth=1), tmp_path / "cbm.safetensors")
-    for name in ("unet.safetensors", "cbm.safetensors"):
+    small = TranslatorConfig(width=4, n_blocks=1)
+    save_translators(tmp_path / "mitm.safetensors", Translator(small), Translator(small))
+    for name in ("unet.safetensors", "cbm.safetensors", "mitm.safetensors"):
         assert (tmp_path / name).stat().st_mode & 0o777 == default_file_mode() == 0o666 & ~_umask()
 
 
@@ -478,3 +508,26 @@ def test_eval_leaves_out_a_result_saved_in_a_scene_folder(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert [p.name for p in load_dataset(data, pairs="all").scenes[0].frames] == ["f0.png", "f1.png", "f2.png"]
+
+
+@pytest.mark.parametrize("command", ["fuse-dir", "eval"])
+def test_nothing_fusable_is_exit_2_listing_each_failure(tmp_path, command):
+    # Several bad brackets: each failure is listed, then one error line; exit 2 and no
+    # output folder left behind. One bad bracket among good ones stays exit 1.
+    import cv2
+
+    for name in ("a", "b"):
+        # frames of two sizes: eval's loader accepts the scene, its cell then fails
+        br = _bracket_dir(tmp_path / "data", name)
+        cv2.imwrite(str(br / "f1.png"), np.zeros((30, 48, 3), np.uint8))
+    out = tmp_path / "out"
+    extra = ["-m", "mertens", "--metrics", "mef_ssim", "--pairs", "all"] if command == "eval" else []
+    res = runner.invoke(app, [command, str(tmp_path / "data"), "-o", str(out), *extra])
+    assert res.exit_code == 2, res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len([line for line in lines if line.lstrip().startswith("failed")]) == 2
+    assert lines[-1].startswith("error: none of the 2")
+    assert not out.exists()
+    _bracket_dir(tmp_path / "data", "c")
+    res = runner.invoke(app, [command, str(tmp_path / "data"), "-o", str(out), *extra])
+    assert res.exit_code == 1 and out.exists()

@@ -9,7 +9,7 @@ import torch
 import mefkit
 from mefkit.example import example_bracket
 from mefkit.metrics import mef_ssim
-from mefkit.train.mef_ssim_torch import mef_ssim_torch
+from mefkit.metrics.mef_ssim_torch import mef_ssim_torch
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -361,7 +361,10 @@ def test_identical_images_score_one(synthetic_pair, name, color):
 
 
 def test_registry_of_reference_metrics():
-    assert REFERENCE_METRICS == {"psnr": psnr, "ssim": ssim, "ms_ssim": ms_ssim, "vif": vif}
+    from mefkit.metrics.color_shift import lightness_offset, reference_lightness
+
+    assert REFERENCE_METRICS == {"psnr": psnr, "ssim": ssim, "ms_ssim": ms_ssim, "vif": vif,
+                                 "gt_l": reference_lightness, "dl_gt": lightness_offset}
 
 
 @pytest.mark.parametrize("name", ["psnr", "ssim", "ms_ssim", "vif"])

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from mefkit.params import require_non_negative, require_positive
+from mefkit.checks import require_non_negative, require_positive
 
 
 @pytest.mark.parametrize(("fn", "value"), [
@@ -112,3 +112,16 @@ def test_type_name_and_parse_value():
     assert type_name(int | None) == "int or none"
     assert type_name(Sequence[float]) == "comma list of float"
     assert parse_value("k", " 7 ", int) == 7
+
+
+def test_every_method_parameter_is_described_and_its_default_allowed():
+    # `mefkit methods NAME` shows these, and parse_params enforces the documented
+    # choices: a default outside them, or an undocumented parameter, is a docstring bug.
+    from mefkit.params import describe_params
+    from mefkit.registry import method_infos
+
+    for info in method_infos():
+        for doc in describe_params(info.name):
+            assert doc.summary, f"{info.name}.{doc.name} has no description in its docstring"
+            if doc.choices is not None and doc.default is not None:
+                assert doc.default in doc.choices, f"{info.name}.{doc.name}: default {doc.default!r} not in {doc.choices}"

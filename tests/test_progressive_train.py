@@ -144,7 +144,7 @@ def test_mef_ssim_loss_oracles():
     # Hand-derived: if the fused image IS the exposure with the larger local variance
     # everywhere, every q = (2 var + C2) / (2 var + C2) = 1, so the loss is 0; a flat
     # fused image has no structure (loss > 0); the frame order does not matter.
-    from mefkit.methods.progressive.task import mef_ssim_loss
+    from mefkit.train.losses import mef_ssim_loss
 
     g = torch.Generator().manual_seed(0)
     over = torch.rand(2, 3, 32, 40, generator=g)
@@ -169,7 +169,7 @@ def test_multiscale_mef_ssim_loss_oracles():
     # every scale (2x2 means keep "over = 2 * under" exact), so the weighted sum is 0;
     # one scale equals the single-scale call; a flat image scores worse at 3 scales;
     # more scales than the metric has, or images smaller than the window, are refused.
-    from mefkit.methods.progressive.task import mef_ssim_loss
+    from mefkit.train.losses import mef_ssim_loss
 
     g = torch.Generator().manual_seed(1)
     over = torch.rand(2, 3, 48, 48, generator=g)
@@ -185,7 +185,7 @@ def test_multiscale_mef_ssim_loss_oracles():
 
 def test_mef_ssim_loss_gradient_flows_to_the_fused_image():
     # Property: the term is differentiable in the prediction (it is a training loss).
-    from mefkit.methods.progressive.task import mef_ssim_loss
+    from mefkit.train.losses import mef_ssim_loss
 
     g = torch.Generator().manual_seed(2)
     over = torch.rand(1, 3, 48, 48, generator=g)

@@ -50,9 +50,14 @@ def test_config_from_options_applies_optimiser_and_task_options(tmp_path: Path):
 
 
 def test_config_from_options_sets_the_learning_rate_schedule(tmp_path: Path):
-    # --schedule and --warmup-steps land in OptimConfig; by default the schedule is constant.
+    # --schedule and --warmup-steps land in OptimConfig; by default the schedule is the
+    # task's (None until the engine resolves it; constant for the tiny task).
+    from mefkit.train.engine import resolve_defaults
+    from mefkit.train.example_task import TinyFusionTask
+
     base = config_from_options(out=tmp_path / "run0", synthetic="labels")
-    assert (base.optim.schedule, base.optim.warmup_steps) == ("constant", 0)
+    assert (base.optim.schedule, base.optim.warmup_steps) == (None, 0)
+    assert resolve_defaults(base, TinyFusionTask()).optim.schedule == "constant"
     cfg = config_from_options(out=tmp_path / "run", synthetic="labels", schedule="cosine", warmup_steps=20)
     assert (cfg.optim.schedule, cfg.optim.warmup_steps) == ("cosine", 20)
     with pytest.raises(MefkitError, match="schedule"):

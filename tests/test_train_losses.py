@@ -75,7 +75,7 @@ def test_fusion_loss_terms_and_weights():
 def test_gaussian_kernel1d_matches_the_metrics_window():
     # Reference: the numpy factor of MATLAB fspecial('gaussian', 11, 1.5) the metrics use.
     from mefkit.metrics.windows import gaussian_kernel1d as numpy_kernel
-    from mefkit.train.losses import gaussian_kernel1d
+    from mefkit.metrics.ssim_torch import gaussian_kernel1d
 
     got = gaussian_kernel1d(11, 1.5, dtype=torch.float64).numpy()
     assert np.allclose(got, numpy_kernel(11, 1.5), atol=1e-15)

@@ -14,8 +14,10 @@ from pathlib import Path
 
 #: Environment variable that points at the development data folder.
 DATA_ENV = "MEFKIT_DATA"
-#: Folders of the development data whose scenes are evaluation scenes: never trained on.
-EVAL_FOLDERS = ("mefb", "mef_database", "memorial")
+#: Folders of the development data whose sub-folders are evaluation scenes, never trained
+#: on: MEFB pairs, the MEF database stacks, Debevec's memorial church, and the test pairs
+#: of the deep methods' published results (DPE-MEF, HoLoCo, HSDS-MEF) in ``deep_published``.
+EVAL_FOLDERS = ("mefb", "mef_database", "memorial", "deep_published")
 
 
 def data_root() -> Path:

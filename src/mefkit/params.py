@@ -1,12 +1,9 @@
-"""Method parameters: typed parsing of ``KEY=VALUE`` text and validation of values.
+"""Method parameters: typed parsing of ``KEY=VALUE`` text.
 
 :func:`parse_params` is the one parser of ``KEY=VALUE`` parameters for every command
 (``fuse``, ``fuse-dir``, ``eval``, ``train``): each value is parsed and checked against
-the annotated type of the method's (or task's) parameter.
-
-Each fusion method checks its keyword parameters before any work; these helpers keep
-the wording identical (``"<name> must be >= 0, got <value>"``) and also reject NaN,
-which a plain ``value < 0`` test lets through.
+the annotated type of the method's (or task's) parameter. The checks of the values
+themselves (ranges, choices, shapes) live in :mod:`mefkit.checks`.
 """
 
 from __future__ import annotations
@@ -28,53 +25,6 @@ import docstring_parser
 from .errors import ParameterError
 
 
-def _finite_number(name: str, value: float) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
-    if math.isnan(number):
-        raise ValueError(f"{name} must be a number, got NaN")
-    return number
-
-
-def require_non_negative(**values: float) -> None:
-    """Raise ``ValueError`` naming the first parameter that is negative or NaN.
-
-    Parameters
-    ----------
-    **values : float
-        Parameter name -> value, e.g. ``require_non_negative(contrast_weight=1.0)``.
-
-    Raises
-    ------
-    ValueError
-        ``"<name> must be >= 0, got <value>"`` (or ``"must be a number"`` for NaN and
-        non-numbers).
-    """
-    for name, value in values.items():
-        if _finite_number(name, value) < 0:
-            raise ValueError(f"{name} must be >= 0, got {value}")
-
-
-def require_positive(**values: float) -> None:
-    """Raise ``ValueError`` naming the first parameter that is not > 0 (or is NaN).
-
-    Parameters
-    ----------
-    **values : float
-        Parameter name -> value, e.g. ``require_positive(sigma=0.2)``.
-
-    Raises
-    ------
-    ValueError
-        ``"<name> must be > 0, got <value>"`` (or ``"must be a number"``).
-    """
-    for name, value in values.items():
-        if _finite_number(name, value) <= 0:
-            raise ValueError(f"{name} must be > 0, got {value}")
-
-
 # --------------------------------------------------------------------------------------
 # KEY=VALUE parameters from the command line, parsed against annotated types.
 #
@@ -86,6 +36,9 @@ def require_positive(**values: float) -> None:
 _TRUE = ("true", "yes", "on", "1")
 _FALSE = ("false", "no", "off", "0")
 _NONE = ("none", "null")
+_UNION_RANK = {bool: 0, int: 1, float: 2, str: 4, Path: 4}
+#: Longest parameter description ``mefkit methods NAME`` shows (one line of a wide table).
+SUMMARY_CHARS = 100
 
 
 def _union_members(annotation: Any) -> tuple[Any, ...] | None:
@@ -175,7 +128,8 @@ def _convert(text: str, annotation: Any) -> Any:
         numeric = [m for m in rest if m in (int, float)]
         if numeric and _looks_numeric(text):
             rest = [m for m in rest if m in (int, float)]
-        rest.sort(key=lambda m: {bool: 0, int: 1, float: 2}.get(m, 3) if m in (bool, int, float) else (4 if m in (str, Path) else 3))
+        # Narrowest first: bool, int, float, then other forms, text last.
+        rest.sort(key=lambda m: _UNION_RANK.get(m, 3))
         reasons = []
         for member in rest:
             try:
@@ -297,8 +251,11 @@ class ParamDoc:
 def _first_sentence(text: str) -> str:
     flat = " ".join((text or "").split()).replace("``", "")
     flat = re.sub(r":[\w.]+:`~?([^`]*)`", r"\1", flat)  # Sphinx roles -> their target
-    match = re.match(r"(.+?)\.(\s+[A-Z(]|$)", flat)  # a full stop before a capital: not "e.g."
-    return match.group(1) if match else flat
+    end = re.search(r"(?<!e\.g)(?<!i\.e)\.(\s|$)", flat)  # the first full stop, not "e.g."
+    sentence = flat[: end.start()] if end else flat
+    if len(sentence) > SUMMARY_CHARS:
+        sentence = sentence[: SUMMARY_CHARS - 1].rsplit(" ", 1)[0] + "…"
+    return sentence
 
 
 def _choices(type_text: str | None) -> tuple[Any, ...] | None:

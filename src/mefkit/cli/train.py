@@ -22,14 +22,17 @@ engine refuses changes that would break an exact resume, e.g. ``--lr``).
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 from pathlib import Path
-from typing import Any, List, Literal, Optional
+from typing import Any, Callable, List, Optional, Sequence
 
 import typer
 
 from ..errors import MefkitError
 from ..params import parse_params
+from ..nn import require_torch
 from .app import app, console, reports_errors
 
 train_app = typer.Typer(
@@ -72,8 +75,57 @@ class COMMON:
     under_max_frac = typer.Option(None, "--under-max-frac", help="Draw the under frame from the darkest FRAC of a stack (default 0.5; smaller: more extreme pairs).")
     over_min_frac = typer.Option(None, "--over-min-frac", help="Draw the over frame from frames at or above FRAC of a stack's index range (default 0.5; larger: more extreme pairs).")
     extreme_share = typer.Option(None, "--extreme-share", help="Share of stack samples that take the stack's darkest and brightest frames, the pair used at inference (default 0).")
+    config = typer.Option(None, "--config", help="Recipe TOML with the run's settings (e.g. recipes/cbm.toml); options and --set override it.")
+    settings = typer.Option(None, "--set", help="KEY=VALUE setting, applied last (repeatable): steps=900, optim.lr=1e-3, data.crop=96, params.teacher=mertens (see mefkit.train.config).")
     no_amp = typer.Option(False, "--no-amp", help="Disable mixed precision on CUDA.")
     no_progress = typer.Option(False, "--no-progress", help="No progress bar (log lines only).")
+
+
+#: What typer parses each :class:`COMMON` option as.
+COMMON_TYPES: dict[str, Any] = {
+    "out": Path, "data": Optional[List[str]], "synthetic": Optional[str], "synthetic_fraction": Optional[float],
+    "resume": bool, "steps": Optional[int], "batch": Optional[int], "crop": Optional[int], "lr": Optional[float],
+    "beta1": Optional[float], "beta2": Optional[float], "grad_clip": Optional[float], "schedule": Optional[str],
+    "warmup_steps": Optional[int], "task_param": Optional[List[str]], "lambda_vgg": Optional[float],
+    "vgg_weights": Optional[Path], "lambda_ssim": Optional[float], "device": Optional[str], "seed": Optional[int],
+    "threads": Optional[int], "checkpoint_every": Optional[int], "val_every": Optional[int],
+    "label_cache": Optional[Path], "label_methods": Optional[str], "skip_label_methods": Optional[str],
+    "max_side": Optional[int], "under_max_frac": Optional[float], "over_min_frac": Optional[float],
+    "extreme_share": Optional[float], "config": Optional[Path], "settings": Optional[List[str]],
+    "no_amp": bool, "no_progress": bool,
+}
+#: The :class:`COMMON` options every training command takes.
+BASE_OPTIONS = ("out", "data", "resume", "steps", "batch", "crop", "device", "seed", "threads", "checkpoint_every",
+                "val_every", "max_side", "config", "settings", "no_progress")
+#: What the label options add (commands that train on stack labels).
+LABEL_OPTIONS = ("label_cache", "label_methods", "skip_label_methods")
+
+
+def train_command(name: str, options: Sequence[str] = BASE_OPTIONS) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register ``fn`` as ``mefkit train NAME``: its own parameters plus the :class:`COMMON` ``options``.
+
+    ``fn(own..., **opts)`` declares only what is its own; the common options reach it in
+    ``opts`` (``None`` where not given), ready for :func:`config_from_options`. A
+    parameter of ``fn`` with a common option's name replaces that option (its own help).
+    Errors print as one line (:func:`~mefkit.cli.app.reports_errors`).
+    """
+
+    def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
+        sig = inspect.signature(fn)
+        own = [p for p in sig.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+        common = [inspect.Parameter(o, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=getattr(COMMON, o),
+                                    annotation=COMMON_TYPES[o]) for o in options if o not in sig.parameters]
+
+        @functools.wraps(fn)
+        def command(**kwargs: Any) -> Any:
+            return fn(**kwargs)
+
+        command.__signature__ = sig.replace(parameters=own + common)  # type: ignore[attr-defined]
+        command.__annotations__ = {**fn.__annotations__, **{p.name: p.annotation for p in common}}
+        train_app.command(name)(reports_errors(command))
+        return command
+
+    return decorator
 
 
 def _split(text: str | None) -> tuple[str, ...] | None:
@@ -96,31 +148,24 @@ def _classify_data(paths: list[str] | None) -> dict[str, str]:
     return out
 
 
-#: Types of each task's ``--task-param`` keys (see each task module's docstring), read
-#: by the one parameter parser :func:`mefkit.params.parse_params`. A task not listed
-#: here takes its parameters from its own options only.
-TASK_PARAM_TYPES: dict[str, dict[str, Any]] = {
-    "progressive": {
-        "phase": int, "size": Literal["default", "thesis"], "width": int, "unet": dict, "amnet": dict,
-        "lambda_mef": float, "mef_scales": int, "mef_form": Literal["mefnet", "metric"],
-        "init_weights": str, "phase1_weights": str,
-    },
-    "cbm": {
-        "base": int, "depth": int, "teacher": str, "teacher_params": dict, "teacher_input": Literal["pair", "stack"],
-        "pairs_per_stack": int, "variance_weights": bool, "gap_weight": float, "w_min": float, "w_max": float,
-        "chroma": str, "smoothing": float, "gamma": float | str, "clip_guard": float | None,
-    },
-    "mitm": {
-        "translator": dict, "discriminator": dict, "lambda_pair": float, "lambda_cyc": float, "lambda_id": float,
-        "lambda_gan": float, "gamma": float, "map_fraction": float,
-    },
-    "tiny": {"width": int, "frozen_weights": str},
+#: Where each training task lives: ``mefkit train NAME`` -> (module, class). A task's
+#: parameters and their types are its ``Params`` dataclass.
+TASKS: dict[str, tuple[str, str]] = {
+    "progressive": ("mefkit.methods.progressive.task", "ProgressiveTask"),
+    "cbm": ("mefkit.methods.cbm.task", "CbmTask"),
+    "mitm": ("mefkit.methods.mitm.task", "MitmTask"),
+    "tiny": ("mefkit.train.example_task", "TinyFusionTask"),
 }
 
 
 def task_param_types(task: str) -> dict[str, Any]:
-    """The ``--task-param`` types of ``task`` (``progressive-phase1`` reads as ``progressive``)."""
-    return TASK_PARAM_TYPES.get(task, TASK_PARAM_TYPES.get(task.split("-")[0], {}))
+    """Parameter name -> type of ``task``'s ``Params`` (``progressive-phase1`` reads as ``progressive``)."""
+    import importlib
+
+    where = TASKS.get(task) or TASKS.get(task.split("-")[0])
+    if where is None:
+        return {}
+    return getattr(importlib.import_module(where[0]), where[1]).Params.types()
 
 
 def config_from_options(*, out: Path, resume: bool = False, task: str = "", task_params: dict | None = None,
@@ -128,23 +173,30 @@ def config_from_options(*, out: Path, resume: bool = False, task: str = "", task
     """Build a :class:`~mefkit.train.config.TrainConfig` from command-line options.
 
     With ``resume`` and an existing ``RUN_DIR/config.json``, the saved config is the
-    base; otherwise the dataclass defaults. Options that are ``None`` (not given) keep
-    the base value. Recognised ``opts``: the names of :class:`COMMON`'s attributes;
-    ``task_param`` (``KEY=VALUE`` strings, typed by :data:`TASK_PARAM_TYPES`) is merged
-    over ``task_params``.
+    base; otherwise the recipe ``config`` (``--config recipes/NAME.toml``) or the
+    dataclass defaults. Options that are ``None`` (not given) keep the base value.
+    Recognised ``opts``: the names of :class:`COMMON`'s attributes; ``task_param``
+    (``KEY=VALUE`` strings, typed by the task's ``Params``) is merged over
+    ``task_params``; ``settings`` (``--set KEY=VALUE``) applies last.
     """
-    from ..train.config import TrainConfig, load_config
+    from ..train.config import TrainConfig, apply_settings, load_config, load_recipe
 
-    extra = parse_params(task_param_types(task), opts.get("task_param"), label=f"--task-param of task {task!r}")
+    types = task_param_types(task)
+    extra = parse_params(types, opts.get("task_param"), label=f"--task-param of task {task!r}")
     if extra:
         task_params = {**(task_params or {}), **extra}
 
     saved = Path(out) / "config.json"
-    cfg = load_config(saved) if resume and saved.is_file() else TrainConfig()
+    if resume and saved.is_file():
+        cfg = load_config(saved)
+    elif opts.get("config") is not None:
+        cfg = load_recipe(opts["config"])
+    else:
+        cfg = TrainConfig()
     cfg.out = str(out)
     if not (resume and saved.is_file()):
-        cfg.task = task
-        cfg.task_params = dict(task_params or {})
+        cfg.task = task or cfg.task
+        cfg.task_params = {**cfg.task_params, **(task_params or {})}
     elif task_params:
         cfg.task_params.update(task_params)  # the engine refuses it if it changes the saved run
     top = {"steps": "steps", "batch": "batch", "device": "device", "seed": "seed", "threads": "threads",
@@ -191,6 +243,7 @@ def config_from_options(*, out: Path, resume: bool = False, task: str = "", task
         cfg.amp = False
     if opts.get("no_progress"):
         cfg.progress = False
+    apply_settings(cfg, opts.get("settings"), types)
     if not (cfg.data.stacks or cfg.data.sice or cfg.data.synthetic):
         raise MefkitError("no training data: give --data STACKS_OR_SICE and/or --synthetic FOLDER|labels")
     return cfg
@@ -198,6 +251,7 @@ def config_from_options(*, out: Path, resume: bool = False, task: str = "", task
 
 def run_training(task, cfg, resume: bool = False) -> None:  # noqa: ANN001 - a Task and a TrainConfig
     """Run the engine and report the outcome; exit status 130 when interrupted."""
+    require_torch("training")
     from ..train.engine import Trainer
 
     rank0 = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 talks
@@ -210,34 +264,18 @@ def run_training(task, cfg, resume: bool = False) -> None:  # noqa: ANN001 - a T
         raise typer.Exit(130)
 
 
-@train_app.command("tiny")
-@reports_errors
+@train_command("tiny", BASE_OPTIONS + ("synthetic", "vgg_weights"))
 def train_tiny(
     width: int = typer.Option(8, "--width", help="Channels of the toy CNN."),
-    out: Path = COMMON.out,
-    data: Optional[List[str]] = COMMON.data,
-    synthetic: Optional[str] = COMMON.synthetic,
-    resume: bool = COMMON.resume,
-    steps: Optional[int] = COMMON.steps,
-    batch: Optional[int] = COMMON.batch,
-    crop: Optional[int] = COMMON.crop,
     lambda_vgg: Optional[float] = typer.Option(0.0, "--lambda-vgg", help="Perceptual weight (default 0 here)."),
-    vgg_weights: Optional[Path] = COMMON.vgg_weights,
-    device: Optional[str] = COMMON.device,
-    seed: Optional[int] = COMMON.seed,
-    threads: Optional[int] = COMMON.threads,
-    checkpoint_every: Optional[int] = COMMON.checkpoint_every,
-    val_every: Optional[int] = COMMON.val_every,
-    label_cache: Optional[Path] = COMMON.label_cache,
-    max_side: Optional[int] = COMMON.max_side,
-    no_progress: bool = COMMON.no_progress,
+    **opts: Any,
 ) -> None:
     """Smoke-test the engine with a toy fusion CNN (not a method to use)."""
+    require_torch("training")
     from ..train.example_task import TinyFusionTask
 
-    opts = {k: v for k, v in locals().items() if k not in ("width", "out", "resume", "data", "TinyFusionTask")}
-    cfg = config_from_options(out=out, resume=resume, task="tiny", task_params={"width": width}, data=data, **opts)
-    run_training(TinyFusionTask(cfg.task_params), cfg, resume)
+    cfg = config_from_options(task="tiny", task_params={"width": width}, lambda_vgg=lambda_vgg, **opts)
+    run_training(TinyFusionTask(cfg.task_params), cfg, opts["resume"])
 
 
 @train_app.command("labels")
@@ -256,12 +294,12 @@ def train_labels(
     from rich.table import Table
 
     from ..train.labels import build_stack_labels, default_label_cache
-    from ..train.exclusion import default_eval_roots
+    from ..devdata import eval_roots
     from ..train.stacks import find_stacks, guess_data_root, split_excluded
 
     cache = label_cache or default_label_cache()
     stacks = find_stacks(data)
-    roots = eval_root or default_eval_roots(guess_data_root(data))
+    roots = eval_root or eval_roots(guess_data_root(data))
     kept, excluded = split_excluded(stacks, roots)
     console.print(f"{len(stacks)} stacks, {len(excluded)} excluded as evaluation scenes, {len(kept)} labelled", highlight=False)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as prog:
@@ -283,4 +321,4 @@ def train_labels(
         console.print(f"excluded {sid}: {why}", highlight=False)
 
 
-__all__ = ["COMMON", "config_from_options", "run_training", "train_app"]
+__all__ = ["BASE_OPTIONS", "COMMON", "LABEL_OPTIONS", "config_from_options", "run_training", "train_app", "train_command"]

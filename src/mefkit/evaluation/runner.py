@@ -155,7 +155,7 @@ class _SceneData:
     @property
     def bracket(self) -> Bracket:
         if self._bracket is None:
-            self._bracket = read_bracket(list(self.scene.frames), order="given", check_order=False)
+            self._bracket = read_bracket(list(self.scene.frames), order="given")
         return self._bracket
 
     @property

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from .convert import luminance
@@ -65,6 +66,23 @@ def suggested_order(frames: Sequence, evs: Sequence[float | None]) -> tuple[list
     known = all(ev is not None for ev in evs) and len(set(evs)) == len(evs)
     keys = list(evs) if known else [float(luminance(f).mean()) for f in frames]
     return sorted(range(len(keys)), key=lambda i: keys[i]), ("exif" if known else "luminance")
+
+
+def order_warning(bracket: "Bracket") -> str | None:
+    """A warning when ``bracket``'s frames are not darkest first, naming the order their
+    exposures suggest (EXIF when every frame has a distinct value, else mean luminance);
+    ``None`` when they are in order.
+
+    Fusion methods are called with frames darkest first (the registry's contract); a
+    method that takes the first frame as the under- and the last as the over-exposed
+    one is silently wrong on a bracket out of order.
+    """
+    n = len(bracket.frames)
+    idx, basis = suggested_order(bracket.frames, bracket.exposure_values or [None] * n)
+    if idx == sorted(idx):
+        return None
+    names = [Path(p).name if p is not None else f"frame {i}" for i, p in enumerate(bracket.paths)]
+    return f"frames are not ordered darkest first; by {basis} the order is {', '.join(names[i] for i in idx)}"
 
 
 def order_frames(bracket: "Bracket", evs: Sequence[float | None]) -> "Bracket":

@@ -13,7 +13,7 @@ from PIL import Image, UnidentifiedImageError
 
 from ..errors import BracketError
 from .convert import as_float_rgb
-from .order import exposure_value, order_frames, suggested_order
+from .order import exposure_value, order_frames
 from .provenance import is_mefkit_output
 
 #: File extensions recognised as images when a folder is given (lower case).
@@ -38,7 +38,8 @@ class Bracket:
         ``"exif"`` (exposure time x ISO / aperture^2 from every frame's EXIF),
         ``"luminance"`` (mean luminance) or ``"given"`` (order kept as passed).
     exposure_values : list of float or None
-        The EXIF exposure values when ``order_by == "exif"``.
+        The EXIF exposure values in frame order: set when ``order_by == "exif"``, and
+        for the given order when every frame has one.
     """
 
     frames: list[np.ndarray]
@@ -188,7 +189,7 @@ def check_frames(frames: Sequence[np.ndarray], names: Sequence[str]) -> None:
             )
 
 
-def read_bracket(sources: Sequence[str | Path] | str | Path, order: str = "auto", *, check_order: bool = True) -> Bracket:
+def read_bracket(sources: Sequence[str | Path] | str | Path, order: str = "auto") -> Bracket:
     """Read and validate a bracket from files and/or folders.
 
     Parameters
@@ -197,10 +198,8 @@ def read_bracket(sources: Sequence[str | Path] | str | Path, order: str = "auto"
         Image files, or folders whose images (by extension) form the bracket.
     order : {"auto", "given"}
         ``"auto"`` sorts darkest to brightest: by EXIF exposure value when every frame
-        has one, otherwise by mean luminance. ``"given"`` keeps the order passed, with a
-        warning naming the darkest-first order when the frames are not in it.
-    check_order : bool
-        ``False``: no such warning (a dataset whose layout fixes the order).
+        has one, otherwise by mean luminance. ``"given"`` keeps the order passed
+        (:func:`mefkit.io.order.order_warning` says when it is not darkest first).
 
     Folders given in ``sources`` leave out images mefkit wrote itself (tagged by
     :mod:`mefkit.io.provenance`), with a warning naming them.
@@ -247,11 +246,6 @@ def read_bracket(sources: Sequence[str | Path] | str | Path, order: str = "auto"
         return order_frames(bracket, evs)
     if order != "given":
         raise BracketError(f"order must be 'auto' or 'given', got {order!r}")
-    idx, basis = suggested_order(bracket.frames, evs) if check_order else ([], "")
-    if idx != sorted(idx):
-        names = ", ".join(Path(paths[i]).name for i in idx)
-        message = (f"frames are not ordered darkest first; by {basis} the order is {names} "
-                   "(drop --keep-order / order='given' to use it)")
-        bracket.warnings.append(message)
-        warnings.warn(message, stacklevel=2)
+    if all(ev is not None for ev in evs):
+        bracket.exposure_values = [float(ev) for ev in evs]  # type: ignore[arg-type]
     return bracket

@@ -28,7 +28,7 @@ import numpy as np
 
 from ..filters.dense_sift import dense_sift, dense_sift_contrast, normalize_descriptors
 from ..filters.recursive import recursive_filter_stack
-from ..params import require_positive
+from ..checks import require_positive
 from ..registry import register_method
 
 #: MATLAB ``rgb2gray`` coefficients on double images (inverse-NTSC row), as DSIFT_fusion.m uses.

@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from .. import pyramid
-from ..params import require_non_negative, require_positive
+from ..checks import require_non_negative, require_positive
 from ..registry import register_method
 
 #: Spread of the well-exposedness Gaussian around 0.5 (Mertens et al. 2007, Sec. 3.1).

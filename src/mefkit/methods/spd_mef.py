@@ -33,7 +33,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from ..params import require_non_negative, require_positive
+from ..checks import require_non_negative, require_positive
 from ..registry import register_method
 
 #: Exponent of the signal-strength weight (Ma et al. 2017, Sec. III-B; spd_mef.m ``p``).

@@ -42,7 +42,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from .inputs import check_data_range, check_image
+from ..checks import check_data_range, check_image
 
 #: A channel above this (fraction of white) counts as clipped: 250 of 255.
 CLIP_LEVEL = 250.0 / 255.0
@@ -81,9 +81,10 @@ def mean_lightness(image: np.ndarray, data_range: float = 1.0) -> float:
     Parameters
     ----------
     image : ndarray
-        ``(H, W, 3)`` RGB or ``(H, W)`` gray in ``[0, data_range]``.
+        The image whose lightness is averaged: ``(H, W, 3)`` RGB or ``(H, W)`` gray,
+        values in ``[0, data_range]``.
     data_range : float
-        Value of white.
+        The value of white (L* = 100).
 
     Returns
     -------

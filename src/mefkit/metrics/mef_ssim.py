@@ -19,15 +19,14 @@ kept in the tests as the reference this must match to 1e-10.
 
 No maintained Python library implements this metric: the pytorch-MEF_SSIM port uses
 'same' padding and a per-pixel desired signal, and MEFNet's ``mefssim`` is a training
-loss with a different reference structure (see ``shared/specs/methods-and-metrics.md``
-section 1.4).
+loss with a different reference structure (Ma, Duanmu, Zhu, Fang, Wang, IEEE TIP 2020).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .inputs import check_data_range, check_image
+from ..checks import check_data_range, check_image
 from .windows import box_kernel1d, downsample2, filter_valid, gaussian_kernel1d
 
 #: Ma, Zeng, Wang 2015 (``mef_ms_ssim.m`` defaults): stability constant, C = (K 255)^2.

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from .color import check_color, to_channels
-from .inputs import check_data_range, check_pair
+from ..checks import check_data_range, check_pair
 
 
 def psnr(fused, reference, *, data_range: float = 1.0, color: str = "rgb") -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .color import check_color, to_channels
-from .inputs import check_data_range, check_min_size, check_pair
+from ..checks import check_data_range, check_min_size, check_pair
 from .windows import filter_valid, gaussian_kernel1d
 
 # Wang et al. 2004, Sec. III-C: 11x11 circular-symmetric Gaussian, sigma 1.5, K1, K2.

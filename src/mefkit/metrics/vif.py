@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .color import check_color, to_channels
-from .inputs import check_data_range, check_min_size, check_pair
+from ..checks import check_data_range, check_min_size, check_pair
 from .windows import filter_valid, gaussian_kernel1d
 
 #: Variance of the visual noise, for images on a 0..255 scale (``vifp_mscale.m``).

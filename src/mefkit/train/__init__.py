@@ -21,6 +21,7 @@ from typing import Any
 
 _EXPORTS = {
     "Task": "engine",
+    "TaskParams": "engine",
     "Trainer": "engine",
     "FitResult": "engine",
     "TrainConfig": "config",
@@ -29,6 +30,8 @@ _EXPORTS = {
     "DataConfig": "config",
     "save_config": "config",
     "load_config": "config",
+    "load_recipe": "config",
+    "apply_settings": "config",
     "FusionLoss": "losses",
     "ssim_loss": "losses",
     "weighted_mean": "losses",

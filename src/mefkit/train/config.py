@@ -1,17 +1,24 @@
 """Typed configuration of a training run, saved as ``config.json`` beside its checkpoints.
 
 Plain dataclasses, no YAML and no string-keyed registries: what a run uses is what
-these fields say. :func:`save_config` / :func:`load_config` round-trip them through JSON.
+these fields say. :func:`save_config` / :func:`load_config` round-trip them through JSON;
+:func:`load_recipe` reads a committed recipe (``recipes/NAME.toml``) and
+:func:`apply_settings` the ``--set KEY=VALUE`` overrides. A few fields default to None,
+meaning "the task's default" (:attr:`mefkit.train.engine.Task.train_defaults`), which the
+engine fills in before the run starts.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import os
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping, Sequence
+
+from ..atomic import write_text_atomic
+from ..errors import MefkitError
 
 #: Adam learning rate and first-moment decay of the progressive-fusion thesis
 #: (seed 000, "Training": Adam, lr 1e-4, beta1 0.5).
@@ -31,25 +38,26 @@ class OptimConfig:
 
     Attributes
     ----------
-    lr : float
-        Learning rate (thesis: 1e-4).
+    lr : float or None
+        Learning rate; None: the task's default (thesis: 1e-4).
     betas : tuple of float
         Adam ``(beta1, beta2)`` (thesis: beta1 0.5).
     weight_decay : float
         L2 penalty added by Adam (0: none).
     grad_clip : float
         Clip the global gradient norm to this value (0: no clipping).
-    schedule : {"constant", "cosine"}
-        Learning-rate schedule after warm-up (cosine decays to 0 at the last step).
+    schedule : {"constant", "cosine"} or None
+        Learning-rate schedule after warm-up (cosine decays to 0 at the last step);
+        None: the task's default (constant).
     warmup_steps : int
         Linear warm-up from ``lr / warmup_steps`` to ``lr`` (0: none).
     """
 
-    lr: float = THESIS_LR
+    lr: float | None = None
     betas: tuple[float, float] = THESIS_BETAS
     weight_decay: float = 0.0
     grad_clip: float = 0.0
-    schedule: str = "constant"
+    schedule: str | None = None
     warmup_steps: int = 0
 
 
@@ -59,8 +67,9 @@ class LossConfig:
 
     Attributes
     ----------
-    lambda_vgg : float
+    lambda_vgg : float or None
         Weight of the VGG19 perceptual term (thesis 0.01); > 0 needs ``vgg_weights``.
+        None: the task's default (the thesis's 0.01; 0 for tasks without this loss).
     lambda_ssim : float
         Weight of ``1 - SSIM`` on grayscale (thesis 0.1).
     vgg_weights : str or None
@@ -69,7 +78,7 @@ class LossConfig:
         VGG19 activations compared by the perceptual term.
     """
 
-    lambda_vgg: float = THESIS_LAMBDA_VGG
+    lambda_vgg: float | None = None
     lambda_ssim: float = THESIS_LAMBDA_SSIM
     vgg_weights: str | None = None
     vgg_layers: tuple[str, ...] = ("relu1_2", "relu2_2", "relu3_4", "relu4_4")
@@ -116,7 +125,8 @@ class DataConfig:
         Random horizontal / vertical flips.
     val_scenes : int
         Stack scenes held out for the validation pass (taken from the end of the
-        sorted, non-excluded list).
+        sorted, non-excluded list), at most a fifth of the stacks
+        (:func:`mefkit.train.data.validation_count`).
     cache_mb : int
         In-memory cache of decoded frames (per process).
     """
@@ -235,13 +245,90 @@ def config_from_dict(data: dict[str, Any]) -> TrainConfig:
 
 def save_config(cfg: TrainConfig, path: str | Path) -> None:
     """Write ``cfg`` as indented JSON, atomically (temporary file + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(config_to_dict(cfg), indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(config_to_dict(cfg), indent=2, sort_keys=True) + "\n")
 
 
 def load_config(path: str | Path) -> TrainConfig:
     """Read a ``config.json`` written by :func:`save_config`."""
     return config_from_dict(json.loads(Path(path).read_text()))
+
+
+#: The nested sections of :class:`TrainConfig` (TOML tables of a recipe).
+SECTIONS: dict[str, type] = {"optim": OptimConfig, "loss": LossConfig, "data": DataConfig}
+
+
+def _toml_loads(text: str) -> dict[str, Any]:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10: the same parser as a package
+        import tomli as tomllib
+    return tomllib.loads(text)
+
+
+def _check_keys(path: Path, values: dict[str, Any], cls: type, prefix: str = "") -> None:
+    known = {f.name for f in dataclasses.fields(cls)} - {"task_params"}
+    unknown = sorted(set(values) - known - (set(SECTIONS) if cls is TrainConfig else set()))
+    if unknown:
+        names = ", ".join(prefix + k for k in unknown)
+        raise MefkitError(f"{path}: unknown setting(s) {names}; see mefkit.train.config.{cls.__name__}")
+
+
+def load_recipe(path: str | Path) -> TrainConfig:
+    """A :class:`TrainConfig` from a recipe file (``recipes/NAME.toml``).
+
+    The TOML holds :class:`TrainConfig`'s fields at the top level, its sections as
+    tables (``[optim]``, ``[loss]``, ``[data]``) and the task's parameters as
+    ``[params]``; whatever it leaves out keeps its default.
+
+    Raises
+    ------
+    MefkitError
+        The file is missing, is not TOML, or names a setting that does not exist.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MefkitError(f"{path}: recipe not found")
+    try:
+        data = _toml_loads(path.read_text())
+    except Exception as exc:  # tomllib.TOMLDecodeError; tomli's has another module
+        raise MefkitError(f"{path}: not a TOML recipe ({exc})") from None
+    params = data.pop("params", {})
+    _check_keys(path, data, TrainConfig)
+    for name, cls in SECTIONS.items():
+        if name in data:
+            if not isinstance(data[name], dict):
+                raise MefkitError(f"{path}: [{name}] must be a table")
+            _check_keys(path, data[name], cls, prefix=f"{name}.")
+    return config_from_dict({**data, "task_params": dict(params)})
+
+
+def setting_types(param_types: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Every ``--set`` key and its type: ``steps``, ``optim.lr``, ``data.crop``, ``params.<task parameter>``."""
+    out: dict[str, Any] = {}
+    for name, annotation in typing.get_type_hints(TrainConfig).items():
+        if name in SECTIONS:
+            out.update({f"{name}.{k}": v for k, v in typing.get_type_hints(SECTIONS[name]).items()})
+        elif name != "task_params":
+            out[name] = annotation
+    out.update({f"params.{k}": v for k, v in (param_types or {}).items()})
+    return out
+
+
+def apply_settings(cfg: TrainConfig, items: Sequence[str] | None, param_types: Mapping[str, Any] | None = None) -> TrainConfig:
+    """Apply ``KEY=VALUE`` overrides (``--set``) to ``cfg`` in place.
+
+    Keys are dotted field names (:func:`setting_types`); each value is parsed against the
+    field's type by :func:`mefkit.params.parse_params`, the one ``KEY=VALUE`` parser.
+    """
+    from ..params import parse_params
+
+    types_ = setting_types(param_types)
+    for key, value in parse_params(types_, items, label="--set").items():
+        section, _, name = key.rpartition(".")
+        if section == "params":
+            cfg.task_params[name] = value
+            continue
+        if isinstance(value, list) and "tuple" in str(types_[key]):
+            value = tuple(value)
+        setattr(getattr(cfg, section) if section else cfg, name, value)
+    return cfg

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,9 +27,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
+from ..atomic import write_text_atomic
+from ..devdata import eval_roots as default_eval_roots
 from .augment import draw_augment, ensure_min_side, sample_rng
 from .config import DataConfig
-from .exclusion import default_eval_roots, normalize_scene_name
+from .exclusion import normalize_scene_name
 from .images import ImageCache, to_float
 from .labels import LabelChoice, build_stack_labels, default_label_cache, load_label
 from .sice import SiceSequence, find_sequences
@@ -395,10 +396,7 @@ def build_data(cfg: DataConfig, *, seed: int, swap: bool = False, with_mid: bool
         raise ValueError("no training data: give stacks, sice or synthetic")
     train = TrainPairs(sources, seed=seed, crop=cfg.crop, flips=cfg.flips, swap=swap and cfg.swap, with_mid=with_mid)
     if manifest_path is not None and manifest is None:
-        manifest_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = manifest_path.with_name(manifest_path.name + ".tmp")
-        tmp.write_text(json.dumps(info, indent=1, default=str) + "\n")
-        os.replace(tmp, manifest_path)
+        write_text_atomic(manifest_path, json.dumps(info, indent=1, default=str) + "\n")
     return DataBundle(train, ValPairs(val_items) if val_items else None, info)
 
 

@@ -5,19 +5,27 @@ How a method plugs in
 Subclass :class:`Task` (models, loss, prediction), describe the run with a
 :class:`~mefkit.train.config.TrainConfig`, call ``Trainer(task, cfg).fit()``::
 
+    from dataclasses import dataclass
     import torch
-    from mefkit.train import Task, Trainer, TrainConfig, DataConfig, LossConfig, load_weights, freeze
+    from mefkit.train import Task, TaskParams, Trainer, TrainConfig, DataConfig, LossConfig, load_weights, freeze
+
+    @dataclass
+    class MyParams(TaskParams):  # the task's parameters, typed, with their defaults
+        width: int = 16
+        phase1_weights: str | None = None
 
     class MyTask(Task):
         name = "mymethod"
+        Params = MyParams
+        train_defaults = {"loss.lambda_vgg": 0.0}  # TrainConfig fields left at None
         symmetric = False        # True allows random under/over swaps in the data
         with_mid = False         # True adds batch["mid"], a frame between under and over
 
         def build_models(self):  # trained, checkpointed, exported as RUN_DIR/<name>.safetensors
-            return {"net": MyNet(width=self.params.get("width", 16))}
+            return {"net": MyNet(width=self.params.width)}
 
         def build_frozen(self):  # optional: fixed sub-models (requires_grad False, eval mode)
-            return {"phase1": load_weights(Phase1Net(), self.params["phase1_weights"])}
+            return {"phase1": load_weights(Phase1Net(), self.params.phase1_weights)}
 
         def forward(self, models, batch):      # (B, 3, H, W) in [0, 1]
             return models["net"](batch["under"], batch["over"])
@@ -34,7 +42,7 @@ Subclass :class:`Task` (models, loss, prediction), describe the run with a
 
     cfg = TrainConfig(task="mymethod", out="runs/my", steps=2000, batch=8,
                       data=DataConfig(stacks="../shared/data/train_stacks", synthetic="labels"),
-                      loss=LossConfig(lambda_vgg=0.0), task_params={"width": 16})
+                      task_params={"width": 16})
     Trainer(MyTask(cfg.task_params), cfg).fit()          # or resume=True
 
 * ``batch`` is a dict of ``(B, 3, crop, crop)`` float32 tensors on the device:
@@ -43,12 +51,17 @@ Subclass :class:`Task` (models, loss, prediction), describe the run with a
   :class:`~mefkit.train.data.DataBundle`; keep ``ds[key]`` deterministic in the key).
 * ``self.criterion`` is ``FusionLoss(L1 + lambda_vgg VGG + lambda_ssim (1 - SSIM))``
   from ``cfg.loss``, built in :meth:`Task.setup` (so a missing VGG file stops the run
-  at start). ``self.params`` is ``cfg.task_params``; ``self.device`` the device.
+  at start). ``self.params`` is the task's ``Params`` built from ``cfg.task_params``
+  (unknown keys are refused); ``self.device`` the device. Config fields left at None
+  (``optim.lr``, ``optim.schedule``, ``loss.lambda_vgg``) take the task's
+  ``train_defaults``, else the thesis's (:data:`TRAIN_DEFAULTS`).
 * ``models`` passed to ``loss`` / ``predict`` holds the trained models (DDP-wrapped
   under ``torchrun``) and the frozen ones, by name.
-* The CLI: add ``src/mefkit/cli/train_<name>.py`` registering a command on
-  :data:`mefkit.cli.train.train_app` (see that module); it builds a config with
-  :func:`mefkit.cli.train.config_from_options` and calls :func:`mefkit.cli.train.run_training`.
+* The CLI: add ``train_cli.py`` to the method's package (``mefkit/methods/<name>/``)
+  registering a command on :data:`mefkit.cli.train.train_app` (see that module), and
+  the task to :data:`mefkit.cli.train.TASKS`; the command builds a config with
+  :func:`mefkit.cli.train.config_from_options` (which reads ``--config`` recipes and
+  ``--set`` overrides) and calls :func:`mefkit.cli.train.run_training`.
 
 What the engine does: Adam (``cfg.optim``), CPU or CUDA with AMP (float16 autocast +
 GradScaler), multi-GPU with ``torchrun --nproc_per_node N "$(which mefkit)" train ...``
@@ -71,6 +84,7 @@ uninterrupted one (tested); on CUDA, kernels may be non-deterministic unless
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import csv
 import io
 import math
@@ -79,9 +93,10 @@ import random
 import signal
 import threading
 import time
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -100,7 +115,7 @@ from .checkpoint import (
     set_rng_state,
     unwrap,
 )
-from .config import TrainConfig, config_to_dict, save_config
+from .config import THESIS_LAMBDA_VGG, THESIS_LR, TrainConfig, config_to_dict, save_config
 from .data import DATA_MANIFEST, DataBundle, StepSampler, build_data
 from .losses import FusionLoss
 
@@ -111,13 +126,78 @@ RESUMABLE_CHANGES = frozenset(
 )
 
 
+@dataclass
+class TaskParams:
+    """Base of a task's typed parameters: subclass it as a dataclass with defaults.
+
+    Each :class:`Task` names its class as ``Params``; the engine builds it from
+    ``cfg.task_params`` (unknown keys are refused), so a task reads typed fields
+    (``self.params.teacher``) whose defaults live in one place. ``params["key"]`` and
+    ``params.get("key", default)`` read fields too; :meth:`to_dict` is the JSON form
+    stored in exported weights.
+    """
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any] | TaskParams | None) -> "TaskParams":
+        """Build from a mapping of field values (missing fields keep their defaults)."""
+        if isinstance(values, cls):
+            return values
+        values = dict(values.to_dict() if isinstance(values, TaskParams) else values or {})
+        known = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise MefkitError(f"unknown task parameter(s) {', '.join(unknown)}; accepted: {', '.join(known) or 'none'}")
+        return cls(**values)
+
+    @classmethod
+    def types(cls) -> dict[str, Any]:
+        """Field name -> annotated type (what ``--set params.KEY=VALUE`` parses against)."""
+        return typing.get_type_hints(cls)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The parameters as a plain dict."""
+        return dataclasses.asdict(self)
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The field ``key``, or ``default`` when the task has no such parameter."""
+        return getattr(self, key) if key in self else default
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key in {f.name for f in dataclasses.fields(self)}
+
+
+#: What the generic :class:`~mefkit.train.config.TrainConfig` fields left at None
+#: become, unless a task says otherwise (:attr:`Task.train_defaults`): the thesis's.
+TRAIN_DEFAULTS: dict[str, Any] = {
+    "optim.lr": THESIS_LR,
+    "optim.schedule": "constant",
+    "loss.lambda_vgg": THESIS_LAMBDA_VGG,
+}
+
+
+def resolve_defaults(cfg: TrainConfig, task: "Task") -> TrainConfig:
+    """Fill the fields of ``cfg`` left at None with ``task``'s training defaults (in place)."""
+    for key, value in {**TRAIN_DEFAULTS, **task.train_defaults}.items():
+        section, _, name = key.rpartition(".")
+        holder = getattr(cfg, section) if section else cfg
+        if getattr(holder, name) is None:
+            setattr(holder, name, value)
+    return cfg
+
+
 class Task:
     """What a learned method supplies to the engine. Subclass and override.
 
     Parameters
     ----------
-    params : dict, optional
-        The method's own settings (``cfg.task_params``), available as ``self.params``.
+    params : mapping or Params, optional
+        The method's own settings (``cfg.task_params``), available as ``self.params``,
+        an instance of :attr:`Params` (missing ones take its defaults).
 
     Attributes
     ----------
@@ -129,22 +209,29 @@ class Task:
         Batches carry a ``"mid"`` frame.
     val_columns : tuple of str
         Columns of ``val.csv`` (the keys :meth:`val_metrics` returns).
+    Params : type
+        The task's :class:`TaskParams` dataclass.
+    train_defaults : dict
+        The task's values for :class:`~mefkit.train.config.TrainConfig` fields left at
+        None (dotted names, e.g. ``{"loss.lambda_vgg": 0.0}``), over :data:`TRAIN_DEFAULTS`.
     """
 
     name = "task"
     symmetric = False
     with_mid = False
     val_columns: tuple[str, ...] = ("psnr", "ssim", "mef_ssim")
+    Params: type[TaskParams] = TaskParams
+    train_defaults: dict[str, Any] = {}
 
-    def __init__(self, params: dict[str, Any] | None = None):
-        self.params = dict(params or {})
+    def __init__(self, params: Mapping[str, Any] | TaskParams | None = None):
+        self.params = self.Params.from_dict(params)
         self.device = torch.device("cpu")
         self.cfg: TrainConfig | None = None
         self.criterion: nn.Module | None = None
 
     def setup(self, cfg: TrainConfig, device: torch.device) -> None:
         """Called first, before any model is built: keeps the config and builds the loss."""
-        self.cfg = cfg
+        self.cfg = resolve_defaults(cfg, self)
         self.device = device
         self.criterion = FusionLoss.from_config(cfg.loss).to(device)
 
@@ -198,7 +285,30 @@ class Task:
 
     def weight_metadata(self) -> dict[str, Any]:
         """Extra metadata stored in the exported safetensors (e.g. model width)."""
-        return {"params": self.params}
+        return {"params": self.params.to_dict()}
+
+
+@dataclass
+class _Run:
+    """What the steps of one :meth:`Trainer.fit` share (see ``Trainer._fit``)."""
+
+    device: torch.device
+    amp: bool
+    ckpt_path: Path
+    ckpt: dict[str, Any] | None = None
+    models: dict[str, nn.Module] = field(default_factory=dict)  # trained (DDP-wrapped under torchrun)
+    plain: dict[str, nn.Module] = field(default_factory=dict)  # trained, never wrapped
+    frozen: dict[str, nn.Module] = field(default_factory=dict)
+    params: list[nn.Parameter] = field(default_factory=list)
+    optimizer: Any = None
+    scaler: Any = None
+    data: DataBundle | None = None
+    step: int = 0
+    start_step: int = 0
+    time_before: float = 0.0  # training time of the run before this process resumed it
+    t0: float = 0.0
+    csv_log: Any = None
+    val_log: Any = None
 
 
 @dataclass
@@ -333,7 +443,7 @@ class Trainer:
     """
 
     def __init__(self, task: Task, cfg: TrainConfig, resume: bool = False, console=None):
-        self.task, self.cfg, self.resume = task, cfg, resume
+        self.task, self.cfg, self.resume = task, resolve_defaults(cfg, task), resume
         self.out = Path(cfg.out)
         if console is None:
             from rich.console import Console
@@ -376,7 +486,22 @@ class Trainer:
             torch.distributed.barrier()
 
     def _fit(self, local_rank: int) -> FitResult:
-        cfg, task = self.cfg, self.task
+        run = self._start(local_rank)   # device, threads, run folder, checkpoint, seeds
+        self._build(run)                # loss, models, optimiser
+        self._load_data(run)            # rank 0 builds labels first, the others read the cache
+        self._restore(run)              # a resumed run: models, optimiser, step, RNG states
+        self._distribute(run)           # DDP wrappers under torchrun
+        self._open_logs(run)
+        logs, val, interrupted = self._train(run)
+        final = self._finish(run, interrupted)
+        if final is not None:
+            val = final
+        return FitResult(run.step, interrupted, logs, val, str(self.out))
+
+    # -- the steps of a fit --------------------------------------------------------------
+    def _start(self, local_rank: int) -> "_Run":
+        """Device and torch settings, the run folder and its checkpoint, the seeds."""
+        cfg = self.cfg
         device = resolve_device(cfg.device, local_rank)
         if device.type == "cuda":
             torch.cuda.set_device(device)
@@ -385,173 +510,205 @@ class Trainer:
         if cfg.deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
             torch.backends.cudnn.benchmark = False
-        amp = bool(cfg.amp and device.type == "cuda")
-        ckpt_path = self.out / CHECKPOINT_NAME
-        ckpt = None
-        if ckpt_path.is_file():
+        run = _Run(device=device, amp=bool(cfg.amp and device.type == "cuda"), ckpt_path=self.out / CHECKPOINT_NAME)
+        if run.ckpt_path.is_file():
             if not self.resume:
                 raise MefkitError(f"{self.out}: already holds a checkpoint; pass --resume to continue it or choose another --out")
-            ckpt = load_checkpoint(ckpt_path)
-            self._check_resume_config(ckpt.get("config", {}))
+            run.ckpt = load_checkpoint(run.ckpt_path)
+            self._check_resume_config(run.ckpt.get("config", {}))
         if self.rank == 0:
             self.out.mkdir(parents=True, exist_ok=True)
             save_config(cfg, self.out / "config.json")
-            if ckpt is None:
+            if run.ckpt is None:
                 # A fresh start must not inherit the data record of an earlier attempt that
                 # died before its first checkpoint (its options may have differed).
                 (self.out / DATA_MANIFEST).unlink(missing_ok=True)
-
         # Same seed on every rank: identical initial weights (DDP also broadcasts rank 0's).
         torch.manual_seed(cfg.seed)
         np.random.seed(cfg.seed % 2**32)
         random.seed(cfg.seed)
+        return run
 
-        task.setup(cfg, device)  # builds the loss first: a missing VGG file stops here
-        models = {k: m.to(device) for k, m in task.build_models().items()}
-        frozen = {k: freeze(m.to(device)) for k, m in task.build_frozen().items()}
-        clash = set(models) & set(frozen)
+    def _build(self, run: "_Run") -> None:
+        """The loss (first: a missing VGG file stops here), the models and the optimiser."""
+        cfg, task = self.cfg, self.task
+        task.setup(cfg, run.device)
+        run.models = {k: m.to(run.device) for k, m in task.build_models().items()}
+        run.frozen = {k: freeze(m.to(run.device)) for k, m in task.build_frozen().items()}
+        clash = set(run.models) & set(run.frozen)
         if clash:
             raise ValueError(f"model names used both as trained and frozen: {sorted(clash)}")
-        params = list(task.parameters(models))
-        if not params:
+        run.params = list(task.parameters(run.models))
+        if not run.params:
             raise ValueError(f"task {task.name} has no trainable parameters")
-        optimizer = torch.optim.Adam(params, lr=cfg.optim.lr, betas=tuple(cfg.optim.betas),
-                                     weight_decay=cfg.optim.weight_decay)
-        scaler = torch.amp.GradScaler("cuda", enabled=amp)
+        run.optimizer = torch.optim.Adam(run.params, lr=cfg.optim.lr, betas=tuple(cfg.optim.betas),
+                                         weight_decay=cfg.optim.weight_decay)
+        run.scaler = torch.amp.GradScaler("cuda", enabled=run.amp)
 
-        # Data (labels are built by rank 0 first; the other ranks then read the cache).
+    def _load_data(self, run: "_Run") -> None:
         data = None
         if self.rank == 0:
             data = self._build_data()
         self._barrier()
-        if data is None:
-            data = task.build_data(cfg)
+        run.data = data if data is not None else self.task.build_data(self.cfg)
 
-        step = 0
-        if ckpt is not None:
-            for name, model in models.items():
-                model.load_state_dict(ckpt["models"][name])
-            optimizer.load_state_dict(ckpt["optimizer"])
-            if ckpt.get("scaler") and amp:
-                scaler.load_state_dict(ckpt["scaler"])
-            step = int(ckpt["step"])
-            # Rank 0's RNG states (saved by rank 0) go to every rank: exact for one process;
-            # under DDP the data stream, which matters most, is exact anyway.
-            set_rng_state(ckpt["rng"])
-            self._log(f"resumed {self.out} at step {step}")
-        plain = dict(models)
+    def _restore(self, run: "_Run") -> None:
+        """Continue from the checkpoint, if any: models, optimiser, scaler, step, RNG states."""
+        ckpt = run.ckpt
+        if ckpt is None:
+            return
+        for name, model in run.models.items():
+            model.load_state_dict(ckpt["models"][name])
+        run.optimizer.load_state_dict(ckpt["optimizer"])
+        if ckpt.get("scaler") and run.amp:
+            run.scaler.load_state_dict(ckpt["scaler"])
+        run.step = int(ckpt["step"])
+        run.time_before = float(ckpt.get("time_s", 0.0))  # training time so far
+        # Rank 0's RNG states (saved by rank 0) go to every rank: exact for one process;
+        # under DDP the data stream, which matters most, is exact anyway.
+        set_rng_state(ckpt["rng"])
+        self._log(f"resumed {self.out} at step {run.step}")
+
+    def _distribute(self, run: "_Run") -> None:
+        """Keep the plain models for validation and export; wrap the trained ones in DDP under torchrun."""
+        run.plain = dict(run.models)
         if self.world > 1:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
-            ids = [device.index] if device.type == "cuda" else None
-            models = {k: DDP(m, device_ids=ids, find_unused_parameters=cfg.ddp_find_unused)
-                      if any(p.requires_grad for p in m.parameters()) else m
-                      for k, m in models.items()}
-        all_models = {**models, **frozen}
-        plain_all = {**plain, **frozen}
+            ids = [run.device.index] if run.device.type == "cuda" else None
+            run.models = {k: DDP(m, device_ids=ids, find_unused_parameters=self.cfg.ddp_find_unused)
+                          if any(p.requires_grad for p in m.parameters()) else m
+                          for k, m in run.models.items()}
 
-        loader = DataLoader(
-            data.train,
+    def _loader(self, run: "_Run") -> DataLoader:
+        cfg = self.cfg
+        return DataLoader(
+            run.data.train,
             batch_size=cfg.batch,
-            sampler=StepSampler(cfg.batch, cfg.steps, step, self.rank, self.world),
+            sampler=StepSampler(cfg.batch, cfg.steps, run.step, self.rank, self.world),
             num_workers=cfg.num_workers,
-            pin_memory=device.type == "cuda",
+            pin_memory=run.device.type == "cuda",
             # Own generator: creating the loader iterator must not draw from the global RNG,
             # or a resumed run would diverge from an uninterrupted one.
             generator=torch.Generator().manual_seed(cfg.seed),
             persistent_workers=False,
         )
-        csv_log = val_log = None
+
+    def _open_logs(self, run: "_Run") -> None:
         if self.rank == 0:
             # log.csv columns: step, time_s, lr and the keys of the task's first logs dict.
-            csv_log = _CsvLog(self.out / "log.csv", step if ckpt is not None else None)
-            val_log = _CsvLog(self.out / "val.csv", step if ckpt is not None else None,
-                              ["step", "item", *task.val_columns])
+            resumed = run.step if run.ckpt is not None else None
+            run.csv_log = _CsvLog(self.out / "log.csv", resumed)
+            run.val_log = _CsvLog(self.out / "val.csv", resumed, ["step", "item", *self.task.val_columns])
 
-        def save(at: int) -> None:
-            if self.rank != 0:
-                return
-            state = {
-                "step": at,
-                "models": {k: unwrap(m).state_dict() for k, m in models.items()},
-                "optimizer": optimizer.state_dict(),
-                "scaler": scaler.state_dict() if amp else None,
-                "rng": rng_state(),
-                "config": config_to_dict(cfg),
-                "task": task.name,
-                "time_s": time_before + time.perf_counter() - t0,
-            }
-            atomic_torch_save(state, ckpt_path)
-            if cfg.keep_checkpoints:
-                atomic_torch_save(state, self.out / f"checkpoint_{at:07d}.pt")
+    def _save(self, run: "_Run", at: int) -> None:
+        """Write the checkpoint of step ``at`` (rank 0)."""
+        if self.rank != 0:
+            return
+        state = {
+            "step": at,
+            "models": {k: unwrap(m).state_dict() for k, m in run.models.items()},
+            "optimizer": run.optimizer.state_dict(),
+            "scaler": run.scaler.state_dict() if run.amp else None,
+            "rng": rng_state(),
+            "config": config_to_dict(self.cfg),
+            "task": self.task.name,
+            "time_s": run.time_before + time.perf_counter() - run.t0,
+        }
+        atomic_torch_save(state, run.ckpt_path)
+        if self.cfg.keep_checkpoints:
+            atomic_torch_save(state, self.out / f"checkpoint_{at:07d}.pt")
 
-        for m in models.values():
+    def _train(self, run: "_Run") -> tuple[dict[str, float], dict[str, float], bool]:
+        """The loop: one optimiser step per batch, logs, checkpoints and validation on their cadence.
+
+        Returns the last logs, the last validation scores and whether a signal stopped it.
+        """
+        cfg, task = self.cfg, self.task
+        loader = self._loader(run)
+        for m in run.models.values():
             m.train()
         logs: dict[str, float] = {}
         val: dict[str, float] = {}
         interrupted = False
-        t0 = time.perf_counter()
-        time_before = float(ckpt.get("time_s", 0.0)) if ckpt is not None else 0.0  # training time so far
+        run.t0 = time.perf_counter()
+        run.start_step = run.step
         live_bar = bool(cfg.progress and self.console.is_terminal and self.rank == 0)
-        plain_lines = self.rank == 0 and not live_bar
-        start_step = step
-        progress = self._progress(step) if live_bar else None
+        progress = self._progress(run.step) if live_bar else None
         with _StopOnSignal() as stop, (progress or contextlib.nullcontext()):
-            bar = progress.add_task(task.name, total=cfg.steps, completed=step, loss="-", rate="-") if progress else None
+            bar = progress.add_task(task.name, total=cfg.steps, completed=run.step, loss="-", rate="-") if progress else None
             for batch in loader:
-                batch = _to_device(batch, device)
-                lr = self._lr(step)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-                with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=amp):
-                    loss, logs = task.loss(all_models, batch)
-                if not torch.isfinite(loss.detach()):
-                    raise MefkitError(f"loss became {float(loss)} at step {step + 1}; last checkpoint is step "
-                                      f"{(step // cfg.checkpoint_every) * cfg.checkpoint_every or 'none'}")
-                scaler.scale(loss).backward()
-                if cfg.optim.grad_clip > 0:
-                    scaler.unscale_(optimizer)
-                    torch.nn.utils.clip_grad_norm_(params, cfg.optim.grad_clip)
-                scaler.step(optimizer)
-                scaler.update()
-                optimizer.zero_grad(set_to_none=True)
-                step += 1
-                elapsed = time.perf_counter() - t0
-                total_time = time_before + elapsed
-                if csv_log is not None and (step % cfg.log_every == 0 or step == cfg.steps):
-                    csv_log.write({"step": step, "time_s": round(total_time, 3), "lr": lr, **logs})
-                if plain_lines and (step % (10 * cfg.log_every) == 0 or step == cfg.steps):
-                    # No live bar in a log file: a line now and then instead.
-                    rate = (step - start_step) / max(elapsed, 1e-9)
-                    self.console.print(f"step {step}/{cfg.steps} loss {float(loss.detach()):.4f} "
-                                       f"{rate:.2f} it/s {total_time / 60:.1f} min", highlight=False)
-                if progress is not None:
-                    rate = (step - start_step) / max(elapsed, 1e-9)
-                    progress.update(bar, completed=step, loss=f"{float(loss.detach()):.4f}", rate=f"{rate:.2f}")
-                if cfg.checkpoint_every > 0 and step % cfg.checkpoint_every == 0:
-                    save(step)
-                if data.val is not None and cfg.val_every > 0 and step % cfg.val_every == 0:
-                    val = self._validate(plain_all, data, device, step, val_log)
-                stop_now = stop.requested
-                if self.world > 1:  # every rank must leave the loop at the same step
-                    flag = torch.tensor([float(stop_now)], device=device)
-                    torch.distributed.all_reduce(flag)
-                    stop_now = bool(flag.item() > 0)
-                if stop_now:
+                loss, logs, lr = self._step(run, _to_device(batch, run.device))
+                self._report(run, loss, logs, lr, progress, bar, plain_lines=self.rank == 0 and not live_bar)
+                if cfg.checkpoint_every > 0 and run.step % cfg.checkpoint_every == 0:
+                    self._save(run, run.step)
+                if run.data.val is not None and cfg.val_every > 0 and run.step % cfg.val_every == 0:
+                    val = self._validate({**run.plain, **run.frozen}, run.data, run.device, run.step, run.val_log)
+                if self._stop_requested(stop.requested, run.device):
                     interrupted = True
                     break
-        if not (cfg.checkpoint_every > 0 and step % cfg.checkpoint_every == 0 and step > start_step):
-            save(step)
-        if not interrupted and data.val is not None and (cfg.val_every <= 0 or step % cfg.val_every != 0):
-            val = self._validate(plain_all, data, device, step, val_log)
+        return logs, val, interrupted
+
+    def _step(self, run: "_Run", batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float], float]:
+        """One optimiser step on ``batch`` (learning-rate schedule, AMP, gradient clipping)."""
+        cfg = self.cfg
+        lr = self._lr(run.step)
+        for group in run.optimizer.param_groups:
+            group["lr"] = lr
+        with torch.autocast(device_type=run.device.type, dtype=torch.float16, enabled=run.amp):
+            loss, logs = self.task.loss({**run.models, **run.frozen}, batch)
+        if not torch.isfinite(loss.detach()):
+            raise MefkitError(f"loss became {float(loss)} at step {run.step + 1}; last checkpoint is step "
+                              f"{(run.step // cfg.checkpoint_every) * cfg.checkpoint_every or 'none'}")
+        run.scaler.scale(loss).backward()
+        if cfg.optim.grad_clip > 0:
+            run.scaler.unscale_(run.optimizer)
+            torch.nn.utils.clip_grad_norm_(run.params, cfg.optim.grad_clip)
+        run.scaler.step(run.optimizer)
+        run.scaler.update()
+        run.optimizer.zero_grad(set_to_none=True)
+        run.step += 1
+        return loss, logs, lr
+
+    def _report(self, run: "_Run", loss: torch.Tensor, logs: dict[str, float], lr: float, progress, bar,  # noqa: ANN001
+                plain_lines: bool) -> None:
+        """``log.csv`` rows, and the progress bar or (in a log file) a line now and then."""
+        cfg, step = self.cfg, run.step
+        elapsed = time.perf_counter() - run.t0
+        total_time = run.time_before + elapsed
+        if run.csv_log is not None and (step % cfg.log_every == 0 or step == cfg.steps):
+            run.csv_log.write({"step": step, "time_s": round(total_time, 3), "lr": lr, **logs})
+        rate = (step - run.start_step) / max(elapsed, 1e-9)
+        if plain_lines and (step % (10 * cfg.log_every) == 0 or step == cfg.steps):
+            self.console.print(f"step {step}/{cfg.steps} loss {float(loss.detach()):.4f} "
+                               f"{rate:.2f} it/s {total_time / 60:.1f} min", highlight=False)
+        if progress is not None:
+            progress.update(bar, completed=step, loss=f"{float(loss.detach()):.4f}", rate=f"{rate:.2f}")
+
+    def _stop_requested(self, requested: bool, device: torch.device) -> bool:
+        """Whether to stop now; under DDP every rank leaves the loop at the same step."""
+        if self.world > 1:
+            flag = torch.tensor([float(requested)], device=device)
+            torch.distributed.all_reduce(flag)
+            return bool(flag.item() > 0)
+        return requested
+
+    def _finish(self, run: "_Run", interrupted: bool) -> dict[str, float] | None:
+        """Last checkpoint, last validation (unless just done) and the exported weights."""
+        cfg, step = self.cfg, run.step
+        if not (cfg.checkpoint_every > 0 and step % cfg.checkpoint_every == 0 and step > run.start_step):
+            self._save(run, step)
+        val = None
+        if not interrupted and run.data.val is not None and (cfg.val_every <= 0 or step % cfg.val_every != 0):
+            val = self._validate({**run.plain, **run.frozen}, run.data, run.device, step, run.val_log)
         if self.rank == 0 and not interrupted:
-            meta = {"task": task.name, "step": step, "config": config_to_dict(cfg), **task.weight_metadata()}
-            for name, model in models.items():
+            meta = {"task": self.task.name, "step": step, "config": config_to_dict(cfg), **self.task.weight_metadata()}
+            for name, model in run.models.items():
                 save_weights(self.out / f"{name}.safetensors", model, meta)
         self._barrier()
         how = "interrupted" if interrupted else "finished"
-        self._log(f"{how} at step {step}; checkpoint {ckpt_path}")
-        return FitResult(step, interrupted, logs, val, str(self.out))
+        self._log(f"{how} at step {step}; checkpoint {run.ckpt_path}")
+        return val
 
     # -- helpers -------------------------------------------------------------------------
     def _build_data(self) -> DataBundle:

@@ -7,11 +7,13 @@ It exists to show how a method plugs in and to test the engine quickly (tests, a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
 from .checkpoint import load_weights
-from .engine import Task
+from .engine import Task, TaskParams
 
 
 class TinyFusionNet(nn.Module):
@@ -35,22 +37,29 @@ class TinyFusionNet(nn.Module):
         return (blend + 0.1 * torch.tanh(out[:, 2:])).clamp(0, 1)
 
 
+@dataclass
+class TinyParams(TaskParams):
+    """``width``: channels of the CNN; ``frozen_weights``: optional path of a trained
+    TinyFusionNet kept frozen as a teacher, to exercise frozen sub-models."""
+
+    width: int = 8
+    frozen_weights: str | None = None
+
+
 class TinyFusionTask(Task):
-    """Train :class:`TinyFusionNet`; ``params``: ``width`` (8), ``frozen_weights`` (optional
-    path of a trained TinyFusionNet kept frozen as a teacher, to exercise frozen sub-models).
-    """
+    """Train :class:`TinyFusionNet` (parameters: :class:`TinyParams`)."""
 
     name = "tiny"
     symmetric = True
+    Params = TinyParams
 
     def build_models(self) -> dict[str, nn.Module]:
-        return {"net": TinyFusionNet(int(self.params.get("width", 8)))}
+        return {"net": TinyFusionNet(self.params.width)}
 
     def build_frozen(self) -> dict[str, nn.Module]:
-        path = self.params.get("frozen_weights")
-        if not path:
+        if not self.params.frozen_weights:
             return {}
-        return {"teacher": load_weights(TinyFusionNet(int(self.params.get("width", 8))), path, name="net")}
+        return {"teacher": load_weights(TinyFusionNet(self.params.width), self.params.frozen_weights, name="net")}
 
     def forward(self, models, batch) -> torch.Tensor:
         if "teacher" in models:

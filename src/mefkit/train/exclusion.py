@@ -36,14 +36,16 @@ from typing import Iterable, Sequence
 import cv2
 import numpy as np
 
+from ..devdata import EVAL_FOLDERS
+from ..devdata import eval_roots as default_eval_roots  # noqa: F401 - the name the training modules use
+
+
 #: Source folders of ``train_stacks`` that hold the evaluation scenes' stacks
 #: (see train_stacks/MANIFEST.md: pmef_madb = MEF database, pmef_mefb_src = MEFB sources).
 EXCLUDED_SOURCES = ("pmef_madb", "pmef_mefb_src")
 
-#: Evaluation roots under the shared data whose sub-folders are evaluation scenes:
-#: MEFB pairs, the MEF database stacks, Debevec's memorial church, and the test pairs of
-#: the deep methods' published results (DPE-MEF, HoLoCo, HSDS-MEF) in ``deep_published``.
-EVAL_ROOTS = ("mefb", "mef_database", "memorial", "deep_published")
+#: Evaluation roots under the shared data (defined once, in :mod:`mefkit.devdata`).
+EVAL_ROOTS = EVAL_FOLDERS
 
 #: Normalised training-scene name -> normalised evaluation-scene name, for scenes
 #: known under two names. ``memorial``: Debevec & Malik's memorial church stack is the
@@ -81,11 +83,6 @@ def eval_scene_names(roots: Iterable[str | Path]) -> set[str]:
             if sub.is_dir() and not sub.name.startswith("."):
                 names.add(normalize_scene_name(sub.name))
     return names
-
-
-def default_eval_roots(data_root: str | Path) -> list[Path]:
-    """The evaluation roots (:data:`EVAL_ROOTS`) under the shared data folder."""
-    return [Path(data_root) / name for name in EVAL_ROOTS]
 
 
 def exclusion_reason(source: str, scene: str, eval_names: set[str]) -> str | None:

@@ -33,6 +33,7 @@ from typing import Callable, Iterable, Sequence
 import cv2
 import numpy as np
 
+from ..atomic import write_bytes_atomic
 from ..errors import MefkitError
 from ..registry import method_infos
 from .images import read_rgb8, to_float
@@ -97,23 +98,13 @@ def _key(stack: Stack, method: str, params: dict, max_side: int) -> str:
     return hashlib.sha1(blob.encode()).hexdigest()[:20]
 
 
-def atomic_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename (no torn files)."""
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
-_atomic_bytes = atomic_bytes  # the old private name, still used inside this module
-
-
 def save_png16(path: Path, image: np.ndarray) -> None:
     """Write ``(H, W, 3)`` float RGB in [0, 1] as a 16-bit PNG, atomically."""
     arr = np.round(np.clip(image, 0, 1) * 65535).astype(np.uint16)[:, :, ::-1]
     ok, buf = cv2.imencode(".png", arr)
     if not ok:
         raise MefkitError(f"{path}: cannot encode label image")
-    _atomic_bytes(path, buf.tobytes())
+    write_bytes_atomic(path, buf.tobytes())
 
 
 def load_label(path: str | Path) -> np.ndarray:
@@ -240,7 +231,7 @@ def build_stack_labels(
             save_png16(png, fused)
             info = {"stack": stack.id, "method": method, "params": p, "max_side": max_side,
                     "score": score, "seconds": round(seconds, 3)}
-            _atomic_bytes(meta, (json.dumps(info, indent=1) + "\n").encode())
+            write_bytes_atomic(meta, (json.dumps(info, indent=1) + "\n").encode())
             scores[method] = score
             paths[method] = png
         if not scores:
@@ -263,5 +254,5 @@ def write_choices(choices: dict[str, LabelChoice], cache_dir: str | Path) -> Non
     writer.writerow(["stack", "method", "score", *methods])
     for c in choices.values():
         writer.writerow([c.stack, c.method, f"{c.score:.6f}", *(f"{c.scores.get(m, math.nan):.6f}" for m in methods)])
-    _atomic_bytes(cache / "choices.csv", buf.getvalue().encode())
-    _atomic_bytes(cache / "choices.json", (json.dumps({k: asdict(v) for k, v in choices.items()}, indent=1) + "\n").encode())
+    write_bytes_atomic(cache / "choices.csv", buf.getvalue().encode())
+    write_bytes_atomic(cache / "choices.json", (json.dumps({k: asdict(v) for k, v in choices.items()}, indent=1) + "\n").encode())

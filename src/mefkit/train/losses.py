@@ -1,14 +1,15 @@
-"""Training losses: ``L1 + lambda_vgg * VGG19 perceptual + lambda_ssim * (1 - SSIM)``.
+"""Training losses: ``L1 + lambda_vgg * VGG19 perceptual + lambda_ssim * (1 - SSIM)``, and ``1 - MEF-SSIM``.
 
 The thesis (seed 000) trains both phases with this sum, lambda_vgg 0.01 and
 lambda_ssim 0.1, SSIM on grayscale. Every term is computed per sample first, so a
 per-sample weighted mean (CBM's variance-driven weights) reuses the same code:
 ``FusionLoss(...)(pred, target, weights=w)``.
 
-SSIM is hand-written in torch (Gaussian window 11, sigma 1.5, K1 0.01, K2 0.03, 'valid'
-filtering, Wang et al. 2004) because it must be differentiable and batched; kornia's
-``ssim_loss`` pads the border ('same') and works per colour channel, which is not the
-grayscale SSIM the thesis uses.
+As in kornia's ``metrics``/``losses`` split, the losses are thin wrappers: the scores
+themselves are the torch metrics beside their numpy references,
+:mod:`mefkit.metrics.ssim_torch` (SSIM, Wang et al. 2004, grayscale as the thesis) and
+:mod:`mefkit.metrics.mef_ssim_torch` (MEF-SSIM, Ma, Zeng, Wang 2015, and MEFNet's
+training form of it).
 """
 
 from __future__ import annotations
@@ -16,18 +17,19 @@ from __future__ import annotations
 from typing import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..errors import MefkitError
-
-#: SSIM constants and window (Wang, Bovik, Sheikh, Simoncelli, IEEE TIP 2004, Sec. III-C).
-SSIM_K1 = 0.01
-SSIM_K2 = 0.03
-SSIM_WINDOW = 11
-SSIM_SIGMA = 1.5
-#: BT.601 luma weights for the grayscale SSIM (as ``rgb2gray``; the thesis says "grayscale").
-GRAY_WEIGHTS = (0.299, 0.587, 0.114)
+from ..metrics.ssim_torch import (  # noqa: F401 - re-exported: the loss's building blocks
+    GRAY_WEIGHTS,
+    SSIM_K1,
+    SSIM_K2,
+    SSIM_SIGMA,
+    SSIM_WINDOW,
+    gaussian_kernel1d,
+    rgb_to_gray,
+    ssim_per_sample,
+)
 
 MISSING_VGG_MESSAGE = (
     "lambda_vgg > 0 needs VGG19 weights and mefkit downloads nothing: pass "
@@ -40,70 +42,6 @@ class MissingVGGWeights(MefkitError):
     """The perceptual loss was requested without a VGG19 weights file."""
 
 
-def rgb_to_gray(x: torch.Tensor) -> torch.Tensor:
-    """BT.601 luma of ``(B, 3, H, W)`` RGB, returned as ``(B, 1, H, W)``; gray input passes."""
-    if x.shape[1] == 1:
-        return x
-    w = x.new_tensor(GRAY_WEIGHTS).view(1, 3, 1, 1)
-    return (x * w).sum(dim=1, keepdim=True)
-
-
-def gaussian_kernel1d(size: int, sigma: float, device=None, dtype=None) -> torch.Tensor:  # noqa: ANN001
-    """Normalised 1-D Gaussian, ``(size,)``: the factor of the separable 2-D window."""
-    coords = torch.arange(size, device=device, dtype=dtype) - (size - 1) / 2
-    g = torch.exp(-(coords**2) / (2 * sigma**2))
-    return g / g.sum()
-
-
-def _gaussian_window(size: int, sigma: float, channels: int, device, dtype) -> torch.Tensor:
-    g = gaussian_kernel1d(size, sigma, device, dtype)
-    return (g[:, None] * g[None, :]).expand(channels, 1, size, size).contiguous()
-
-
-def ssim_per_sample(
-    x: torch.Tensor,
-    y: torch.Tensor,
-    *,
-    data_range: float = 1.0,
-    window: int = SSIM_WINDOW,
-    sigma: float = SSIM_SIGMA,
-) -> torch.Tensor:
-    """Mean SSIM of each sample, differentiable.
-
-    Parameters
-    ----------
-    x, y : Tensor
-        ``(B, C, H, W)`` with ``H, W >= window``; values in ``[0, data_range]``.
-        Channels are scored separately and averaged.
-    data_range : float
-        Dynamic range of the values (sets ``C1 = (K1 L)^2``, ``C2 = (K2 L)^2``).
-    window, sigma : int, float
-        Gaussian window side and spread.
-
-    Returns
-    -------
-    Tensor
-        ``(B,)`` mean SSIM over the 'valid' positions, 1 for identical inputs.
-    """
-    if x.shape != y.shape or x.ndim != 4:
-        raise ValueError(f"x and y must be (B, C, H, W) of one shape, got {tuple(x.shape)} and {tuple(y.shape)}")
-    if min(x.shape[-2:]) < window:
-        raise ValueError(f"images of {tuple(x.shape[-2:])} are smaller than the SSIM window {window}")
-    x = x.float()
-    y = y.float()
-    c = x.shape[1]
-    win = _gaussian_window(window, sigma, c, x.device, x.dtype)
-    filt = lambda t: F.conv2d(t, win, groups=c)  # noqa: E731 - 'valid' Gaussian filter per channel
-    mu_x, mu_y = filt(x), filt(y)
-    sxx = filt(x * x) - mu_x * mu_x
-    syy = filt(y * y) - mu_y * mu_y
-    sxy = filt(x * y) - mu_x * mu_y
-    c1 = (SSIM_K1 * data_range) ** 2
-    c2 = (SSIM_K2 * data_range) ** 2
-    ssim_map = ((2 * mu_x * mu_y + c1) * (2 * sxy + c2)) / ((mu_x**2 + mu_y**2 + c1) * (sxx + syy + c2))
-    return ssim_map.flatten(1).mean(dim=1)
-
-
 def ssim_loss(x: torch.Tensor, y: torch.Tensor, gray: bool = True, reduction: str = "mean") -> torch.Tensor:
     """``1 - SSIM`` of ``(B, 3, H, W)`` images in [0, 1] (grayscale by default).
 
@@ -113,6 +51,41 @@ def ssim_loss(x: torch.Tensor, y: torch.Tensor, gray: bool = True, reduction: st
         x, y = rgb_to_gray(x), rgb_to_gray(y)
     loss = 1.0 - ssim_per_sample(x, y)
     return loss.mean() if reduction == "mean" else loss
+
+
+#: Forms of the MEF-SSIM loss: ``mefnet`` (:func:`~mefkit.metrics.mef_ssim_torch.mef_ssim_mefnet`)
+#: or ``metric`` (:func:`~mefkit.metrics.mef_ssim_torch.mef_ssim_torch`).
+MEF_FORMS = ("mefnet", "metric")
+
+
+def mef_ssim_loss(frames: Sequence[torch.Tensor], fused: torch.Tensor, scales: int = 1,
+                  form: str = "mefnet") -> torch.Tensor:
+    """``1 - MEF-SSIM`` of each fused image against its own exposures, differentiable.
+
+    Parameters
+    ----------
+    frames : sequence of Tensor
+        K exposures ``(B, 3, H, W)`` in [0, 1].
+    fused : Tensor
+        ``(B, 3, H, W)`` in [0, 1].
+    scales : int
+        Pyramid levels, 1 to 3.
+    form : {"mefnet", "metric"}
+        ``mefnet``: MEFNet's training form (:func:`~mefkit.metrics.mef_ssim_torch.mef_ssim_mefnet`);
+        ``metric``: the metric itself (:func:`~mefkit.metrics.mef_ssim_torch.mef_ssim_torch`, float64).
+
+    Returns
+    -------
+    Tensor
+        ``(B,)`` losses, 0 at best.
+    """
+    from ..metrics.mef_ssim_torch import mef_ssim_mefnet, mef_ssim_torch
+
+    if form == "mefnet":
+        return 1.0 - mef_ssim_mefnet(list(frames), fused, scales=scales)
+    if form == "metric":
+        return 1.0 - mef_ssim_torch(frames, fused, levels=scales)
+    raise ValueError(f"form must be one of {MEF_FORMS}, got {form!r}")
 
 
 def weighted_mean(values: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:

@@ -15,7 +15,8 @@ from typing import Iterable
 import numpy as np
 
 from ..io import IMAGE_EXTENSIONS
-from .exclusion import content_matches, default_eval_roots, eval_images, eval_scene_names, exclusion_reason
+from ..devdata import eval_roots as default_eval_roots
+from .exclusion import content_matches, eval_images, eval_scene_names, exclusion_reason
 
 
 @dataclass(frozen=True)

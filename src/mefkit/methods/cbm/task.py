@@ -5,7 +5,8 @@ What it adds to the engine's defaults:
 
 * **Data** (:meth:`CbmTask.build_data`): real stacks (``cfg.data.stacks``), evaluation
   scenes excluded as for every method (:func:`mefkit.train.stacks.split_excluded`),
-  the last ``cfg.data.val_scenes`` stacks (at most a fifth) held out for validation, and labels made by a
+  about ``cfg.data.val_scenes`` stacks (at most a fifth) held out for validation, whole scenes at a
+  time (:func:`mefkit.train.data.split_validation`), and labels made by a
   **teacher** (any registered method; on the pair or the whole stack) through
   :mod:`mefkit.methods.cbm.teacher_labels`, all built before the first step and cached on
   disk by teacher name and parameters.
@@ -19,7 +20,7 @@ What it adds to the engine's defaults:
 * **Validation prediction**: the full test-time pipeline (U-Net lightness, gamma,
   chroma-scale colour), so ``val.csv`` scores what users get.
 
-Task parameters (``cfg.task_params``), with defaults:
+Task parameters (``cfg.task_params``, typed by :class:`CbmParams`), with defaults:
 
 ``base`` 8, ``depth`` 4 (U-Net size); ``teacher`` "mitm" (the paper's teacher; any registered
 method works, e.g. "mertens"), ``teacher_params`` {},
@@ -32,8 +33,9 @@ only).
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -43,31 +45,36 @@ from .stages import clip_reliability, compose, rgb_to_lab
 from .stages.lab import lightness
 from ...errors import MefkitError
 from .unet import CBMUNet
-from ...train.data import DataBundle, TrainPairs, ValPairs, validation_count
-from ...train.engine import Task
-from ...train.exclusion import default_eval_roots
+from ...devdata import eval_roots
+from ...train.data import DataBundle, TrainPairs, ValPairs, split_validation
+from ...train.engine import Task, TaskParams, resolve_defaults
 from ...train.images import ImageCache
 from ...train.stacks import find_stacks, guess_data_root, split_excluded
 from .teacher_labels import TeacherLabels, TeacherPairSource, TeacherSpec, choose_pairs
 from .variance_weights import GAP_WEIGHT, W_MAX, W_MIN, variance_weights
 
-#: Defaults of the task parameters (see the module docstring).
-DEFAULTS: dict[str, Any] = {
-    "base": 8,
-    "depth": 4,
-    "teacher": "mitm",  # Son et al. 2025 label with MITM (Go et al. 2024)
-    "teacher_params": {},
-    "teacher_input": "pair",
-    "pairs_per_stack": 8,
-    "variance_weights": True,
-    "gap_weight": GAP_WEIGHT,
-    "w_min": W_MIN,
-    "w_max": W_MAX,
-    "chroma": "select",
-    "smoothing": 1.0,
-    "gamma": "auto",
-    "clip_guard": 0.9,
-}
+@dataclass
+class CbmParams(TaskParams):
+    """CBM's task parameters (``cfg.task_params``; see the module docstring)."""
+
+    base: int = 8  # U-Net width of the first stage
+    depth: int = 4  # U-Net downsamplings
+    teacher: str = "mitm"  # Son et al. 2025 label with MITM (Go et al. 2024)
+    teacher_params: dict = field(default_factory=dict)
+    teacher_input: Literal["pair", "stack"] = "pair"
+    pairs_per_stack: int = 8
+    variance_weights: bool = True
+    gap_weight: float = GAP_WEIGHT
+    w_min: float = W_MIN
+    w_max: float = W_MAX
+    chroma: str = "select"
+    smoothing: float = 1.0
+    gamma: float | str = "auto"
+    clip_guard: float | None = 0.9
+
+
+#: Defaults of the task parameters, as a dict.
+DEFAULTS: dict[str, Any] = CbmParams().to_dict()
 
 LIGHTNESS_KEYS = {"under": "l_under", "over": "l_over", "label": "l_label"}
 
@@ -106,8 +113,12 @@ class CbmTask(Task):
     symmetric = False  # the U-Net's first channel is always the darker frame
     with_mid = False
 
-    def __init__(self, params: dict[str, Any] | None = None):
-        super().__init__({**DEFAULTS, **(params or {})})
+    Params = CbmParams
+    #: One lightness channel: no VGG term; a short CPU run converges better with a decaying rate.
+    train_defaults = {"loss.lambda_vgg": 0.0, "optim.schedule": "cosine"}
+
+    def __init__(self, params: dict[str, Any] | CbmParams | None = None):
+        super().__init__(params)
         self.teacher_weights: dict[str, str] = {}  # set by build_data (sha256 of the teacher's weights)
         p = self.params
         if p["teacher_input"] not in ("pair", "stack"):
@@ -116,6 +127,7 @@ class CbmTask(Task):
             raise MefkitError(f"variance weight bounds must satisfy 0 < w_min <= 1 <= w_max, got {p['w_min']}, {p['w_max']}")
 
     def setup(self, cfg, device) -> None:  # noqa: ANN001 - TrainConfig, torch.device
+        resolve_defaults(cfg, self)
         if cfg.loss.lambda_vgg > 0:
             raise MefkitError("CBM trains on one lightness channel: the VGG perceptual loss does not apply; use --lambda-vgg 0")
         super().setup(cfg, device)
@@ -128,7 +140,7 @@ class CbmTask(Task):
         model = CBMUNet(base=int(self.params["base"]), depth=int(self.params["depth"]))
         # "arch" and "config" make the export loadable by mefkit.methods.cbm.unet.load_cbm_unet;
         # "config" replaces the engine's run config there (it stays in RUN_DIR/config.json).
-        meta = {"arch": "CBMUNet", "config": json.dumps(model.config()), "params": self.params,
+        meta = {"arch": "CBMUNet", "config": json.dumps(model.config()), "params": self.params.to_dict(),
                 "teacher": self.params["teacher"]}
         if self.teacher_weights:
             # which teacher weights made the labels (sha256), for the model card's provenance
@@ -146,10 +158,9 @@ class CbmTask(Task):
             raise MefkitError("CBM trains on real stacks labelled by its teacher: give --data TRAIN_STACKS")
         if d.sice or d.synthetic:
             raise MefkitError("CBM takes only stack data (its labels come from the teacher); drop --synthetic / SICE")
-        kept, excluded = split_excluded(find_stacks(d.stacks),
-                                        default_eval_roots(guess_data_root(d.stacks)))
-        n_val = validation_count(len(kept), d.val_scenes)
-        train_stacks, val_stacks = (kept[:-n_val], kept[-n_val:]) if n_val else (kept, [])
+        kept, excluded = split_excluded(find_stacks(d.stacks), eval_roots(guess_data_root(d.stacks)))
+        # whole scenes to one side: captures of one scene never both train and validate
+        train_stacks, val_stacks = split_validation(kept, d.val_scenes)
         cache_dir = d.label_cache or str(Path(cfg.out).resolve().parent / "teacher_cache")
         images = ImageCache(d.cache_mb)
         labels = TeacherLabels(self.teacher_spec(), cache_dir, d.max_side, images)

@@ -28,11 +28,12 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from ...atomic import write_bytes_atomic
 from ...errors import MefkitError
 from ...nn.weights import file_sha256
 from ...train.augment import sample_rng
 from ...train.images import ImageCache, to_float
-from ...train.labels import atomic_bytes, load_label, save_png16
+from ...train.labels import load_label, save_png16
 from ...train.stacks import Stack
 
 TEACHER_INPUTS = ("pair", "stack")
@@ -192,7 +193,7 @@ class TeacherLabels:
         info = {"stack": stack.id, "frames": list(idx), "teacher": asdict(self.spec), "weights": self.weights,
                 "max_side": self.max_side,
                 "seconds": round(seconds, 4), "size": list(fused.shape[:2])}
-        atomic_bytes(meta, (json.dumps(info, indent=1) + "\n").encode())
+        write_bytes_atomic(meta, (json.dumps(info, indent=1) + "\n").encode())
         return png, seconds
 
     def label(self, stack: Stack, under: int, over: int) -> np.ndarray:
@@ -243,7 +244,7 @@ class TeacherLabels:
         summary = {"teacher": asdict(self.spec), "weights": self.weights, "max_side": self.max_side, "labels": n,
                    "computed": computed,
                    "teacher_seconds": round(seconds, 3), "teacher_megapixels": round(mpix, 3)}
-        atomic_bytes(self.cache / "index.json", (json.dumps({**summary, "entries": entries}, indent=1) + "\n").encode())
+        write_bytes_atomic(self.cache / "index.json", (json.dumps({**summary, "entries": entries}, indent=1) + "\n").encode())
         return summary
 
 

@@ -1,7 +1,8 @@
 """The MITM :class:`~mefkit.train.engine.Task`: paired CycleGAN with switching-map inputs.
 
-Reconstructed from the paper's description (``shared/specs/papers.md`` §2.2 (b), open
-questions M3-M5). Two generators, ``G_LH`` (under -> over) and ``G_HL`` (over -> under),
+Reconstructed from the paper's description (Go, Lee, Lee, Mathematics 2024, Sec. 3: the
+translation network and its weighted learning; network size, losses and their weights are
+open choices, here parameters with CycleGAN's values, Zhu et al., ICCV 2017). Two generators, ``G_LH`` (under -> over) and ``G_HL`` (over -> under),
 each fed its input image plus that image's switching map, and two PatchGAN critics
 ``D_H`` and ``D_L`` train together on (under, over) pairs of real stacks. Loss per step:
 
@@ -10,7 +11,7 @@ each fed its input image plus that image's switching map, and two PatchGAN criti
   ``M = 1 - SMap(LE)`` (the dark regions LE->HE must change most) and ``M' = SMap(HE)``;
   weight ``lambda_pair`` (10);
 * cycle L1 ``|G_HL(G_LH(LE)) - LE| + |G_LH(G_HL(HE)) - HE|``, ``lambda_cyc`` (10);
-* identity L1 ``|G_LH(HE) - HE| + |G_HL(LE) - LE|``, ``lambda_id`` (spec 5; 0 drops it
+* identity L1 ``|G_LH(HE) - HE| + |G_HL(LE) - LE|``, ``lambda_id`` (reconstruction default 5; 0 drops it
   and its two generator passes);
 * LSGAN: generators push ``D(fake)`` to 1 (``lambda_gan``, 1), critics push real to 1
   and fake to 0 (weight 1/2 each, as CycleGAN). 0 drops the critics entirely.
@@ -22,7 +23,7 @@ fakes, so each network receives only its own objective's gradient, as in CycleGA
 alternating update. CycleGAN's 50-image history pool is not used (it would be state
 outside the checkpoint, breaking exact resume).
 
-Task parameters (``TrainConfig.task_params``): ``translator`` (dict of
+Task parameters (``TrainConfig.task_params``, typed by :class:`MitmParams`): ``translator`` (dict of
 :class:`~mefkit.methods.mitm.translator.TranslatorConfig` fields; default :data:`SHIPPED_TRANSLATOR`),
 ``discriminator`` (dict of ``DiscriminatorConfig`` fields; default width 32),
 ``lambda_pair``, ``lambda_cyc``, ``lambda_id``, ``lambda_gan``, ``gamma``,
@@ -35,6 +36,7 @@ translated full-size pair, so ``val.csv`` scores the method, not just the transl
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,9 +54,9 @@ from .translator import (
     save_translators,
 )
 from ...train.checkpoint import unwrap
-from ...train.engine import Task
+from ...train.engine import Task, TaskParams, resolve_defaults
 
-#: Loss weights of the reconstruction (spec §2.2 (b), M4): paired 10, cycle 10,
+#: Loss weights of the reconstruction: paired 10, cycle 10,
 #: identity 0.5 * cycle, GAN 1, map weight gamma 1.
 LAMBDA_PAIR = 10.0
 LAMBDA_CYC = 10.0
@@ -72,14 +74,31 @@ def _lsgan(pred: torch.Tensor, target: float) -> torch.Tensor:
     return F.mse_loss(pred, torch.full_like(pred, target))
 
 
+@dataclass
+class MitmParams(TaskParams):
+    """MITM's task parameters (``cfg.task_params``; see the module docstring)."""
+
+    translator: dict = field(default_factory=dict)  # TranslatorConfig fields over SHIPPED_TRANSLATOR
+    discriminator: dict = field(default_factory=dict)  # DiscriminatorConfig fields over SHIPPED_DISCRIMINATOR
+    lambda_pair: float = LAMBDA_PAIR
+    lambda_cyc: float = LAMBDA_CYC
+    lambda_id: float = LAMBDA_ID
+    lambda_gan: float = LAMBDA_GAN
+    gamma: float = PAIR_GAMMA
+    map_fraction: float = INPUT_SIGMA_FRACTION
+
+
 class MitmTask(Task):
     """Train MITM's mutual translators (see the module docstring)."""
 
     name = "mitm"
     symmetric = False
     with_mid = False
+    Params = MitmParams
+    #: CycleGAN's learning rate; MITM's losses are its own (no VGG file needed).
+    train_defaults = {"optim.lr": 2e-4, "loss.lambda_vgg": 0.0}
 
-    def __init__(self, params: dict[str, Any] | None = None):
+    def __init__(self, params: dict[str, Any] | MitmParams | None = None):
         super().__init__(params)
         p = self.params
         self.translator_config = TranslatorConfig.from_dict({**SHIPPED_TRANSLATOR.to_dict(), **p.get("translator", {})})
@@ -96,7 +115,7 @@ class MitmTask(Task):
 
     def setup(self, cfg, device) -> None:
         # MITM has its own losses: the engine's FusionLoss (and its VGG file) is not needed.
-        self.cfg, self.device = cfg, device
+        self.cfg, self.device = resolve_defaults(cfg, self), device
 
     def build_models(self) -> dict[str, nn.Module]:
         models: dict[str, nn.Module] = {
@@ -125,7 +144,7 @@ class MitmTask(Task):
         g_lh, g_hl = models["g_lh"], models["g_hl"]
         m_le, m_he = self._map(le), self._map(he)
         fake_he, fake_le = g_lh(le, m_le), g_hl(he, m_he)
-        # Paired L1 weighted by where each translation must change the most (spec M4).
+        # Paired L1 weighted by where each translation must change the most.
         w_lh = 1.0 + self.gamma * (1.0 - m_le)
         w_hl = 1.0 + self.gamma * m_he
         pair = (w_lh * (fake_he - he).abs()).mean() + (w_hl * (fake_le - le).abs()).mean()
@@ -179,7 +198,7 @@ class MitmTask(Task):
         return torch.stack(outs).to(fake_he.device)
 
     def weight_metadata(self) -> dict[str, Any]:
-        return {"params": self.params, "translator_config": self.translator_config.to_dict()}
+        return {"params": self.params.to_dict(), "translator_config": self.translator_config.to_dict()}
 
 
 def build_task(params: dict[str, Any] | None = None) -> MitmTask:

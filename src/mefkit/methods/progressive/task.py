@@ -4,7 +4,7 @@ Phase 1 trains :class:`~mefkit.methods.progressive.network.IntermediateUNet` on 
 label``; phase 2 trains :class:`~mefkit.methods.progressive.network.AMNet` on ``(under, I_inter,
 over) -> label`` with phase 1 loaded and frozen (the thesis's decoupled training).
 
-Task parameters (``TrainConfig.task_params``):
+Task parameters (``TrainConfig.task_params``, typed by :class:`ProgressiveParams`):
 
 * ``phase``: 1 or 2.
 * ``size``: ``"default"`` (the shipped CPU-sized networks) or ``"thesis"``.
@@ -13,12 +13,12 @@ Task parameters (``TrainConfig.task_params``):
 * ``unet`` / ``amnet``: dicts overriding single fields of the chosen
   :class:`~mefkit.methods.progressive.network.UNetConfig` / :class:`~mefkit.methods.progressive.network.AMNetConfig`.
 * ``lambda_mef``: weight of an extra no-reference structure term, ``1 - MEF-SSIM``
-  of the prediction against its own input pair (:func:`mef_ssim_loss`, the
-  MEFNet-style training form). Default 0 (the thesis's loss alone).
+  of the prediction against its own input pair (:func:`mefkit.train.losses.mef_ssim_loss`).
+  Default 0 (the thesis's loss alone).
 * ``mef_scales``: pyramid levels of that term, 1 (default) to 3.
-* ``mef_form``: ``"mefnet"`` (default): :func:`mef_ssim_loss`, MEFNet's form (the
+* ``mef_form``: ``"mefnet"`` (default): :func:`mefkit.metrics.mef_ssim_torch.mef_ssim_mefnet`, MEFNet's form (the
   structure of the exposure with the largest local variance, scales as a weighted
-  sum); ``"metric"``: ``1 -`` the metric itself (:func:`mefkit.train.mef_ssim_torch.mef_ssim_torch`:
+  sum); ``"metric"``: ``1 -`` the metric itself (:func:`mefkit.metrics.mef_ssim_torch.mef_ssim_torch`:
   the desired patch blends the exposures' structures by their consistency, scales
   as the metric's product of powers), the score mefkit reports.
 * ``init_weights``: start the trained model (phase 1's UNet or phase 2's AMNet) from
@@ -40,15 +40,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ...errors import MefkitError
-from ...metrics.mef_ssim import K_CONST, SCALE_WEIGHTS, WINDOW_SIGMA, WINDOW_SIZE
 from .network import (
     DEFAULT_AMNET,
     DEFAULT_UNET,
@@ -60,83 +59,8 @@ from .network import (
     UNetConfig,
 )
 from ...train.checkpoint import load_weights
-from ...train.engine import Task
-from ...train.losses import _gaussian_window, rgb_to_gray
-from ...train.mef_ssim_torch import mef_ssim_torch
-
-#: Forms of the MEF-SSIM training term (task parameter ``mef_form``).
-MEF_FORMS = ("mefnet", "metric")
-
-#: MEF-SSIM's stabiliser for data in [0, 1]: C2 = (K2 L)^2 with the metric's K2 (Ma et al. 2015).
-MEF_SSIM_C2 = K_CONST**2
-#: Gaussian window of the structure comparison: the metric's (11x11, sigma 1.5).
-MEF_SSIM_WINDOW, MEF_SSIM_SIGMA = WINDOW_SIZE, WINDOW_SIGMA
-
-
-def mef_ssim_loss(frames: list[torch.Tensor], fused: torch.Tensor, scales: int = 1) -> torch.Tensor:
-    """``1 - MEF-SSIM`` in the MEFNet training form, differentiable, grayscale.
-
-    At each position the reference structure is the exposure with the largest local
-    variance (a hard choice, as in MEFNet's ``mefssim.py``; the 2015 metric blends
-    the exposures' structures instead), compared with the fused image by the
-    contrast-structure term of SSIM over an 11x11 Gaussian window ('valid').
-
-    With ``scales > 1`` the same score is taken on a 2x2-mean pyramid (as the metric's
-    ``mef_ms_ssim.m`` downsamples) and the scales are combined by the metric's
-    normalised weights (:data:`mefkit.metrics.mef_ssim.SCALE_WEIGHTS`), as a weighted *sum* of
-    ``1 - Q_s`` rather than the metric's product of powers: the same optimum, without
-    powers of possibly negative means. The coarse scales see global contrast, which
-    one 11x11 window cannot.
-
-    Parameters
-    ----------
-    frames : list of Tensor
-        K exposures ``(B, 3, H, W)`` in [0, 1], ``H, W >= 11``.
-    fused : Tensor
-        ``(B, 3, H, W)`` in [0, 1].
-    scales : int
-        1 to 3 pyramid levels; the coarsest must stay at least 11 px.
-
-    Returns
-    -------
-    Tensor
-        ``(B,)``: 0 when the fused image carries the strongest structure everywhere.
-    """
-    if not 1 <= scales <= len(SCALE_WEIGHTS):
-        raise ValueError(f"scales must be 1..{len(SCALE_WEIGHTS)}, got {scales}")
-    weights = SCALE_WEIGHTS[:scales]
-    total = 0.0
-    for level, weight in enumerate(weights):
-        if level:
-            frames = [F.avg_pool2d(f, 2) for f in frames]
-            fused = F.avg_pool2d(fused, 2)
-        total = total + (weight / sum(weights)) * _mef_ssim_loss_one_scale(frames, fused)
-    return total
-
-
-def _mef_ssim_loss_one_scale(frames: list[torch.Tensor], fused: torch.Tensor) -> torch.Tensor:
-    """One scale of :func:`mef_ssim_loss`: ``(B,)`` values of ``1 - mean q``."""
-    if min(fused.shape[-2:]) < MEF_SSIM_WINDOW:
-        raise ValueError(f"MEF-SSIM loss needs images of at least {MEF_SSIM_WINDOW} px, got {tuple(fused.shape[-2:])}")
-    y = rgb_to_gray(fused.float())
-    win = _gaussian_window(MEF_SSIM_WINDOW, MEF_SSIM_SIGMA, 1, y.device, y.dtype)
-    filt = lambda t: F.conv2d(t, win)  # noqa: E731 - 'valid' Gaussian filter
-    mu_y = filt(y)
-    var_y = filt(y * y) - mu_y**2
-    best_var = best_q = None
-    for frame in frames:
-        x = rgb_to_gray(frame.float())
-        mu_x = filt(x)
-        var_x = (filt(x * x) - mu_x**2).clamp_min(0)
-        cov = filt(x * y) - mu_x * mu_y
-        q = (2 * cov + MEF_SSIM_C2) / (var_x + var_y + MEF_SSIM_C2)
-        if best_var is None:
-            best_var, best_q = var_x, q
-        else:
-            take = var_x > best_var
-            best_q = torch.where(take, q, best_q)
-            best_var = torch.where(take, var_x, best_var)
-    return 1.0 - best_q.flatten(1).mean(dim=1)
+from ...train.engine import Task, TaskParams
+from ...train.losses import MEF_FORMS, mef_ssim_loss
 
 SIZES = {"default": (DEFAULT_UNET, DEFAULT_AMNET), "thesis": (THESIS_UNET, THESIS_AMNET)}
 
@@ -212,6 +136,22 @@ def _load_part(path: str | Path, part: str, params: dict[str, Any] | None) -> nn
     return load_weights(cls(cfg), path, name=part)
 
 
+@dataclass
+class ProgressiveParams(TaskParams):
+    """Progressive fusion's task parameters (``cfg.task_params``; see the module docstring)."""
+
+    phase: int = 1
+    size: Literal["default", "thesis"] = "default"
+    width: int | None = None
+    unet: dict = field(default_factory=dict)
+    amnet: dict = field(default_factory=dict)
+    lambda_mef: float = 0.0
+    mef_scales: int = 1
+    mef_form: Literal["mefnet", "metric"] = "mefnet"
+    init_weights: str | None = None
+    phase1_weights: str | None = None
+
+
 class ProgressiveTask(Task):
     """Engine task for one phase of the progressive fusion (see the module docstring)."""
 
@@ -219,7 +159,9 @@ class ProgressiveTask(Task):
     symmetric = False  # two separate encoders: the darker frame must come first
     with_mid = False
 
-    def __init__(self, params: dict[str, Any] | None = None):
+    Params = ProgressiveParams
+
+    def __init__(self, params: dict[str, Any] | ProgressiveParams | None = None):
         super().__init__(params)
         self.phase = int(self.params.get("phase", 1))
         if self.phase not in (1, 2):
@@ -260,16 +202,13 @@ class ProgressiveTask(Task):
         if lam > 0:
             scales = int(self.params.get("mef_scales", 1))
             frames = [batch["under"], batch["over"]]
-            if self.mef_form == "metric":
-                mef = (1.0 - mef_ssim_torch(frames, pred, levels=scales)).mean().float()
-            else:
-                mef = mef_ssim_loss(frames, pred, scales=scales).mean()
+            mef = mef_ssim_loss(frames, pred, scales=scales, form=self.mef_form).mean().float()
             loss = loss + lam * mef
             logs = {**logs, "mef": float(mef.detach()), "loss": float(loss.detach())}
         return loss, logs
 
     def weight_metadata(self) -> dict[str, Any]:
-        meta: dict[str, Any] = {"params": self.params, "phase": self.phase}
+        meta: dict[str, Any] = {"params": self.params.to_dict(), "phase": self.phase}
         if self.phase == 1:
             meta["unet_config"] = dataclasses.asdict(unet_config(self.params))
         else:

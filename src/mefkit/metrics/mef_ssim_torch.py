@@ -2,9 +2,10 @@
 
 :func:`mefkit.metrics.mef_ssim` is the reference (numpy, the authors' MATLAB step by
 step); this module computes the same score with torch filters so that it can be a
-training loss. It is the metric itself, not MEFNet's training form
-(:func:`mefkit.methods.progressive.task.mef_ssim_loss`, which takes the structure of the
-single exposure with the largest local variance): here the desired patch blends the
+training loss (:func:`mefkit.train.losses.mef_ssim_loss`). :func:`mef_ssim_torch` is the
+metric itself; :func:`mef_ssim_mefnet` is MEFNet's training form (Ma, Duanmu, Zhu, Fang,
+Wang, IEEE TIP 2020), which takes the structure of the single exposure with the largest
+local variance. In the metric the desired patch blends the
 exposures' structures with the structural-consistency weights, its contrast is the
 largest of theirs, and the scales combine as the metric's product of powers.
 
@@ -28,7 +29,7 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
-from ..metrics.mef_ssim import (
+from .mef_ssim import (
     ED_OFFSET,
     FLAT_REL_TOL,
     K_CONST,
@@ -39,7 +40,7 @@ from ..metrics.mef_ssim import (
     WINDOW_SIGMA,
     WINDOW_SIZE,
 )
-from .losses import gaussian_kernel1d
+from .ssim_torch import gaussian_kernel1d, gaussian_window, rgb_to_gray
 
 #: Floor of a per-scale score before the product of powers (the reference clamps at 0;
 #: a positive floor keeps the power differentiable).
@@ -181,3 +182,75 @@ def mef_ssim_torch(frames: Sequence[torch.Tensor], fused: torch.Tensor, levels: 
             f = _downsample2(f)
     q = torch.stack(scores, dim=1).clamp_min(SCORE_FLOOR)
     return torch.exp((beta * q.log()).sum(dim=1))
+
+
+#: MEF-SSIM's stabiliser for data in [0, 1]: C2 = (K2 L)^2 with the metric's K2 (Ma et al. 2015).
+MEF_SSIM_C2 = K_CONST**2
+#: Gaussian window of the structure comparison: the metric's (11x11, sigma 1.5).
+MEF_SSIM_WINDOW, MEF_SSIM_SIGMA = WINDOW_SIZE, WINDOW_SIGMA
+
+
+def mef_ssim_mefnet(frames: list[torch.Tensor], fused: torch.Tensor, scales: int = 1) -> torch.Tensor:
+    """MEF-SSIM in the MEFNet training form (Ma et al., IEEE TIP 2020), differentiable, grayscale.
+
+    At each position the reference structure is the exposure with the largest local
+    variance (a hard choice, as in MEFNet's ``mefssim.py``; the 2015 metric blends
+    the exposures' structures instead), compared with the fused image by the
+    contrast-structure term of SSIM over an 11x11 Gaussian window ('valid').
+
+    With ``scales > 1`` the same score is taken on a 2x2-mean pyramid (as the metric's
+    ``mef_ms_ssim.m`` downsamples) and the scales are combined by the metric's
+    normalised weights (:data:`mefkit.metrics.mef_ssim.SCALE_WEIGHTS`), as a weighted *sum* of
+    ``Q_s`` rather than the metric's product of powers: the same optimum, without
+    powers of possibly negative means. The coarse scales see global contrast, which
+    one 11x11 window cannot.
+
+    Parameters
+    ----------
+    frames : list of Tensor
+        K exposures ``(B, 3, H, W)`` in [0, 1], ``H, W >= 11``.
+    fused : Tensor
+        ``(B, 3, H, W)`` in [0, 1].
+    scales : int
+        1 to 3 pyramid levels; the coarsest must stay at least 11 px.
+
+    Returns
+    -------
+    Tensor
+        ``(B,)``: 1 when the fused image carries the strongest structure everywhere.
+    """
+    if not 1 <= scales <= len(SCALE_WEIGHTS):
+        raise ValueError(f"scales must be 1..{len(SCALE_WEIGHTS)}, got {scales}")
+    weights = SCALE_WEIGHTS[:scales]
+    total = 0.0
+    for level, weight in enumerate(weights):
+        if level:
+            frames = [F.avg_pool2d(f, 2) for f in frames]
+            fused = F.avg_pool2d(fused, 2)
+        total = total + (weight / sum(weights)) * _mefnet_one_scale(frames, fused)
+    return total
+
+
+def _mefnet_one_scale(frames: list[torch.Tensor], fused: torch.Tensor) -> torch.Tensor:
+    """One scale of :func:`mef_ssim_mefnet`: ``(B,)`` values of ``mean q``."""
+    if min(fused.shape[-2:]) < MEF_SSIM_WINDOW:
+        raise ValueError(f"MEF-SSIM (MEFNet form) needs images of at least {MEF_SSIM_WINDOW} px, got {tuple(fused.shape[-2:])}")
+    y = rgb_to_gray(fused.float())
+    win = gaussian_window(MEF_SSIM_WINDOW, MEF_SSIM_SIGMA, 1, y.device, y.dtype)
+    filt = lambda t: F.conv2d(t, win)  # noqa: E731 - 'valid' Gaussian filter
+    mu_y = filt(y)
+    var_y = filt(y * y) - mu_y**2
+    best_var = best_q = None
+    for frame in frames:
+        x = rgb_to_gray(frame.float())
+        mu_x = filt(x)
+        var_x = (filt(x * x) - mu_x**2).clamp_min(0)
+        cov = filt(x * y) - mu_x * mu_y
+        q = (2 * cov + MEF_SSIM_C2) / (var_x + var_y + MEF_SSIM_C2)
+        if best_var is None:
+            best_var, best_q = var_x, q
+        else:
+            take = var_x > best_var
+            best_q = torch.where(take, q, best_q)
+            best_var = torch.where(take, var_x, best_var)
+    return best_q.flatten(1).mean(dim=1)
