@@ -119,7 +119,7 @@ def main() -> None:
     configs = {"mertens": ("mertens", {}), "progressive": ("progressive", params)}
     for v in args.variant:
         label, _, rest = v.partition(":")
-        configs[label] = ("progressive", {**params, **parse_params([kv for kv in rest.split(",") if kv])})
+        configs[label] = ("progressive", {**params, **parse_params("progressive", [kv for kv in rest.split(",") if kv])})
     with tempfile.TemporaryDirectory() as tmp:
         frames = make_bracket(args.mp, Path(tmp), args.frames)
         shape = np.load(frames[0], mmap_mode="r").shape
