@@ -167,9 +167,12 @@ def test_tiled_apply_rejects_bad_arguments():
         tiled_apply(lambda a, b: a, [x, torch.zeros(1, 3, 32, 64)], tile=32)
 
 
-def test_guided_upsampling_reproduces_an_affine_function_of_the_frames():
+@pytest.mark.parametrize("subsample", [1, 2])
+def test_guided_upsampling_reproduces_an_affine_function_of_the_frames(subsample):
     # Oracle: if the output is exactly A @ frames + b with constant A, b, the local fit
-    # recovers A, b (up to the eps ridge) and the full-resolution result is that affine map.
+    # recovers A, b (up to the eps ridge) and the full-resolution result is that affine
+    # map; also when the fit runs on a further shrunk copy (fast guided filter), since
+    # area shrinking keeps a global affine relation.
     rng = np.random.default_rng(0)
     big = [rng.random((64, 96, 3), dtype=np.float32) for _ in range(2)]
     a = rng.normal(scale=0.3, size=(3, 6)).astype(np.float32)
@@ -178,7 +181,8 @@ def test_guided_upsampling_reproduces_an_affine_function_of_the_frames():
     import cv2
 
     small = [cv2.resize(f, (48, 32), interpolation=cv2.INTER_AREA) for f in big]
-    coef = guided_coefficients(np.concatenate(small, -1), affine(small), radius=3, eps=1e-8)
+    coef = guided_coefficients(np.concatenate(small, -1), affine(small), radius=3, eps=1e-8, subsample=subsample)
+    assert coef.shape[:2] == (32 // subsample, 48 // subsample)
     out = guided_upsample(coef, big, rows_per_strip=16)
     assert np.abs(out - affine(big)).max() < 1e-3
 
