@@ -28,25 +28,12 @@ from ...nn.stack_fusion import DEFAULT_MAX_FRAMES
 from ...nn.weights import WeightsSpec, load_model, resolve_weights
 from ...nn.weights import save_weights as save_weights_file
 from ...checks import require_non_negative
-from ...registry import register_method
+from ...registry import keyword_defaults, register_method
 
 #: Format tag written into the safetensors metadata.
 WEIGHTS_FORMAT = "mefkit-progressive-v1"
 #: The shipped weights (both phases in one file).
-WEIGHTS = WeightsSpec(
-    method="progressive",
-    package=__name__,
-    file="progressive_v1.safetensors",
-    sha256="204927a35458d8953d6f468ce057a6737f6f14d5fa7284dc6c53c043601f7a42",
-    architecture="IntermediateUNet + AMNet (ProgressiveFusion), float16",
-    config={
-        "unet": {"base": 16, "max_ch": 128, "n_res": 1, "growth": 32, "dense_layers": 2, "dec_res": True,
-                 "residual": True},
-        "amnet": {"feats": 16, "growth": 8, "layers": 4, "blocks": 3, "residual": True},
-    },
-    license="MIT",
-    training="recipes/progressive-phase1.toml, recipes/progressive-phase2.toml; MODEL_CARD.md",
-)
+WEIGHTS = WeightsSpec.load(__name__)  # weights.json: file, sha256, architecture, licence, training
 
 
 def save_weights(
@@ -324,23 +311,14 @@ def _hue_refiner(hue: str) -> Any:
     return hue_refiner(hue)
 
 
-def fuse_both_phases(
-    frames: Sequence[np.ndarray],
-    *,
-    weights: str | None = None,
-    max_mp: float | None = 1.0,
-    tile: int = 1024,
-    tile_pad: int = 32,
-    device: str = "cpu",
-    hue: str = "inputs",
-    flips: int | str = "auto",
-    runtime: str = "auto",
-) -> tuple[np.ndarray, np.ndarray]:
+def fuse_both_phases(frames: Sequence[np.ndarray], **params: Any) -> tuple[np.ndarray, np.ndarray]:
     """Phase 1's and phase 2's results from one network pass (for evaluation).
 
-    Same parameters as :func:`progressive`; returns ``(intermediate, final)``, each
-    ``(H, W, 3)`` float32 in [0, 1], equal to ``phase=1`` and ``phase=2`` calls.
+    Takes the keyword parameters of :func:`progressive` but ``phase``; returns
+    ``(intermediate, final)``, each ``(H, W, 3)`` float32 in [0, 1], equal to ``phase=1``
+    and ``phase=2`` calls.
     """
+    options = keyword_defaults(progressive, params, exclude=("phase",))
     import torch
 
     def make_pass(model: Any, path: Path) -> Any:
@@ -354,6 +332,5 @@ def fuse_both_phases(
 
         return one_pass
 
-    both = _run_networks(frames, make_pass, 6, weights=weights, max_mp=max_mp, tile=tile, tile_pad=tile_pad,
-                         device=device, hue=hue, flips=flips, runtime=runtime, outputs="both")
+    both = _run_networks(frames, make_pass, 6, outputs="both", **options)
     return both[..., :3], both[..., 3:]
