@@ -5,7 +5,7 @@ frame against its exposure neighbour towards the reference (the extreme frames o
 long bracket share few well-exposed pixels with the reference, their neighbours many),
 the neighbour maps are composed, and the composed map is refined by ECC directly
 against the reference where enough pixels are well exposed in both. Each frame is then
-resampled once, at full resolution (Lanczos). A frame whose map moves no pixel by more
+resampled once, at full resolution (bicubic). A frame whose map moves no pixel by more
 than ``still_px`` is returned as it is, without resampling.
 """
 
@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from .estimate import Estimate, check_warp, estimate_warp, max_displacement, refine_ecc, well_exposed
-from .normalise import apply_lut, luma, match_histogram, match_lut
+from .normalise import apply_lut, luma, match_lut
 
 #: Longer side of the working resolution at which warps are estimated.
 WORK_SIDE = 1200
@@ -164,25 +164,28 @@ def _working(frames: Sequence[np.ndarray], side: int) -> tuple[list[np.ndarray],
 
 
 def warp_frame(frame: np.ndarray, matrix: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Resample ``frame`` onto the reference grid with sampling map ``matrix`` (Lanczos).
+    """Resample ``frame`` onto the reference grid with sampling map ``matrix`` (bicubic).
+
+    Bicubic rather than Lanczos-4: at 12 MP on one thread it is ~8x faster (0.8 s
+    against 6.1 s per frame) and the synthetic benchmark's scores hardly differ.
 
     Pixels that fall outside ``frame`` replicate its border (:func:`align_frames` then
     fills or crops them).
     """
     h, w = shape
-    out = cv2.warpPerspective(frame, matrix, (w, h), flags=cv2.INTER_LANCZOS4 | cv2.WARP_INVERSE_MAP,
+    out = cv2.warpPerspective(frame, matrix, (w, h), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
                               borderMode=cv2.BORDER_REPLICATE)
     return np.clip(out, 0.0, 1.0, out=out)
 
 
 def valid_mask(matrix: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """``(H, W)`` float32 in [0, 1]: 1 where the warped frame has its own pixels."""
+    """``(H, W)`` uint8, 1 where the warped frame has its own pixels (bicubic support included)."""
     h, w = shape
-    ones = np.ones((h, w), np.float32)
-    m = cv2.warpPerspective(ones, matrix, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+    ones = np.ones((h, w), np.uint8)
+    m = cv2.warpPerspective(ones, matrix, (w, h), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
                             borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    # Lanczos reads 4 pixels each side: shrink the valid region by that much.
-    return cv2.erode((m > 0.999).astype(np.uint8), np.ones((9, 9), np.uint8)).astype(np.float32)
+    # Bicubic reads 2 pixels each side, nearest-neighbour rounds by half a pixel: shrink by 3.
+    return cv2.erode(m, np.ones((7, 7), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=1)
 
 
 def largest_rectangle(valid: np.ndarray) -> tuple[int, int, int, int]:
@@ -314,21 +317,26 @@ def align_frames(
                              ecc_rho, max_displacement(full, shape), notes=notes)
 
     out = list(frames)
-    valid = np.ones(shape, np.float32)
+    valid = np.ones(shape, np.uint8)
     for i, w in warps.items():
         if w.model in ("reference", "none") or w.shift_px <= still_px:
             continue
         w.resampled = True
         out[i] = warp_frame(frames[i], w.matrix, shape)
         mask = valid_mask(w.matrix, shape)
-        valid *= mask
-        if border == "fill" and (mask < 1).any():
+        valid &= mask
+        outside = mask == 0
+        if border == "fill" and outside.any():
             # Outside the frame's own pixels: the reference in this frame's tones.
-            filler = match_histogram(frames[ref], frames[i], sample=max(1, max(shape) // 1024))
-            m3 = mask[..., None]
-            out[i] = out[i] * m3 + filler * (1 - m3)
+            step = max(1, max(shape) // 1024)
+            ref_px = frames[ref][outside]
+            filler = np.empty_like(ref_px)
+            for c in range(3):
+                lut = match_lut(frames[ref][::step, ::step, c], frames[i][::step, ::step, c])
+                filler[:, c] = apply_lut(ref_px[:, c], lut)
+            out[i][outside] = filler
     crop = None
-    if border == "crop" and (valid < 1).any():
+    if border == "crop" and not valid.all():
         crop = largest_rectangle(valid)
         t, b, l, r = crop
         out = [np.ascontiguousarray(f[t:b, l:r]) for f in out]
