@@ -31,9 +31,18 @@ def test_shipped_weights_load_and_fuse_the_bundled_example(example):
     assert mef_ssim(pair, fused) > mef_ssim(pair, flat) + 0.3
 
 
-def test_more_frames_use_darkest_and_brightest(example):
-    # Oracle: the method's definition (paper: two inputs).
+def test_middle_frame_is_used(example):
+    # Property: a three-frame bracket is fused whole (the K-frame rule of
+    # mefkit.nn.stack_fusion), so the middle exposure changes the result.
     three = mefkit.fuse(example, method="cbm", order="given")
+    two = mefkit.fuse([example[0], example[-1]], method="cbm", order="given")
+    assert np.abs(three - two).mean() > 1e-3
+
+
+def test_more_frames_use_darkest_and_brightest(example):
+    # Oracle: the method's definition (paper: two inputs); with the K-frame rule capped at
+    # two frames, a longer bracket is fused from its darkest and brightest frames.
+    three = mefkit.fuse(example, method="cbm", order="given", max_frames=2)
     two = mefkit.fuse([example[0], example[-1]], method="cbm", order="given")
     np.testing.assert_array_equal(three, two)
 

@@ -13,7 +13,7 @@ progressive            MEF-SSIM (the pair)     0.9693    untrained 0.9605, head 
                                                          encoders swapped 0.9790, noise 10 % 0.9684
 progressive            detail kept             0.897     untrained 0.683, head zeroed 0.808,
                                                          encoders swapped 0.839, noise 10 % 0.916
-mitm                   MEF-SSIM (3 frames)     0.9102    untrained 0.8862, swapped 0.8691
+mitm                   MEF-SSIM (3 frames)     0.9096    untrained 0.8809, swapped 0.8589
 mitm translators       PSNR of LE->HE' vs HE   15.2 dB   untrained 5.9 dB, swapped 2.5 dB
                        PSNR of HE->LE' vs LE   15.0 dB   untrained 5.8 dB, swapped 3.7 dB
 cbm                    MEF-SSIM (the pair)     0.9094    noise 20 % 0.8757

@@ -35,6 +35,17 @@ def test_shipped_weights_sha256_is_pinned(method):
 
 
 @pytest.mark.parametrize("method", LEARNED)
+def test_registered_weights_spec_names_the_pinned_file(method):
+    # The method's own WeightsSpec (what it loads by default, what its sha256 check
+    # expects) agrees with the pin: same file, same digest.
+    from mefkit.registry import get_method
+
+    spec = get_method(method).weights
+    assert spec.path.resolve() == weights_path(method)
+    assert spec.sha256 == SHIPPED_SHA256[method]
+
+
+@pytest.mark.parametrize("method", LEARNED)
 def test_model_card_states_the_pinned_sha256(method):
     # The card beside the weights names the file and the same hash as the pin.
     card = model_card(method)

@@ -19,6 +19,8 @@ def _smooth_noise(seed: int, shape=(120, 180)) -> np.ndarray:
 
 def test_deep_published_is_an_evaluation_root(tmp_path):
     assert "deep_published" in EVAL_ROOTS
+    from mefkit.devdata import eval_roots
+    assert tmp_path / "deep_published" in eval_roots(tmp_path)
     assert tmp_path / "deep_published" in default_eval_roots(tmp_path)
 
 

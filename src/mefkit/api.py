@@ -48,7 +48,8 @@ def load_frames(frames: Sequence[Any] | Bracket, order: str = "auto") -> Bracket
 def check_method_params(method: str, params: dict[str, Any]) -> Any:
     """Check, before any image is read, that ``method`` exists and takes ``params``.
 
-    Unknown parameter names are refused, and a ``device`` parameter must name a torch
+    Unknown parameter names are refused, a learned method needs torch (one line naming
+    the ``learned`` extra otherwise), and a ``device`` parameter must name a torch
     device available here (:func:`mefkit.nn.device.check_device`).
 
     Returns
@@ -59,7 +60,8 @@ def check_method_params(method: str, params: dict[str, Any]) -> Any:
     Raises
     ------
     MethodError
-        Unknown method, unknown parameter, unavailable device.
+        Unknown method, unknown parameter, torch missing for a learned method,
+        unavailable device.
     """
     info = get_method(method)
     unknown = sorted(set(params) - set(info.params))
@@ -68,6 +70,10 @@ def check_method_params(method: str, params: dict[str, Any]) -> Any:
         raise MethodError(
             f"method {method!r} has no parameter {', '.join(map(repr, unknown))}; accepted: {accepted}"
         )
+    if info.kind == "learned":
+        from .nn import require_torch
+
+        require_torch(f"method {method!r}")
     if isinstance(params.get("device"), str):
         from .nn.device import check_device
 

@@ -100,7 +100,8 @@ def exposure_order(frames: Sequence[np.ndarray]) -> list[int]:
     Sorted by mean luminance; equal means are ordered by the frames' bytes, so even a
     tie gives the same order whatever order the frames came in.
     """
-    keys = [(round(mean_luminance(f), 9), np.ascontiguousarray(f).tobytes()[:4096]) for f in frames]
+    keys = [(round(mean_luminance(f), 9), np.ascontiguousarray(np.asarray(f).reshape(-1)[:1024]).tobytes())
+            for f in frames]
     return sorted(range(len(frames)), key=lambda i: keys[i])
 
 
@@ -260,10 +261,16 @@ def pair_count(design: str, k: int) -> int:
     return k * (k - 1) // 2 if design == "tree" else k - 1
 
 
-def guide_frames(frames: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """The (at most :data:`GUIDE_FRAMES`) frames of the final guided upsampling: darkest, middle, brightest."""
-    if len(frames) <= GUIDE_FRAMES:
+def guide_frames(frames: Sequence[np.ndarray], count: int | None = None) -> list[np.ndarray]:
+    """The frames of the final guided upsampling: darkest, (middle,) brightest.
+
+    ``count`` (default :data:`GUIDE_FRAMES`) is 2 or 3; fewer frames than that are all used.
+    """
+    count = GUIDE_FRAMES if count is None else count
+    if len(frames) <= count:
         return list(frames)
+    if count == 2:
+        return [frames[0], frames[-1]]
     return [frames[0], frames[(len(frames) - 1) // 2], frames[-1]]
 
 

@@ -60,7 +60,10 @@ def clip_reliability(frame: np.ndarray, start: float = CLIP_START) -> np.ndarray
     """
     if not 0.0 <= start < 1.0:
         raise ValueError(f"clip start must be in [0, 1), got {start}")
-    top = np.max(frame, axis=-1).astype(np.float32)
+    # Two elementwise maxima: several times faster than a reduction over the last axis
+    # of an (H, W, 3) array, which numpy does with a stride-3 inner loop.
+    frame = np.asarray(frame)
+    top = np.maximum(np.maximum(frame[..., 0], frame[..., 1]), frame[..., 2]).astype(np.float32)
     return np.clip((1.0 - top) / np.float32(1.0 - start), RELIABILITY_FLOOR, 1.0)
 
 
