@@ -127,6 +127,17 @@ def test_crop_keeps_only_pixels_every_frame_has(bracket):
     assert filled.frames[2].shape == bracket[2].shape and filled.crop is None
 
 
+def test_fill_gives_the_uncovered_border_the_exposure_mapped_reference(bracket):
+    shape = bracket[0].shape[:2]
+    moved = [bracket[0], bracket[1], move_frame(bracket[2], similarity(shape, shift=(0.05, 0)))]
+    result = align_frames(moved, border="fill")
+    left = result.frames[2][:, :8]  # the frame moved right: its first columns are uncovered
+    mapped_ref = match_histogram(bracket[1], bracket[2])[:, :8]
+    assert np.abs(left - mapped_ref).mean() < 0.03
+    # a replicated border would repeat one column instead
+    assert np.abs(left - left[:, :1]).mean() > 0.02
+
+
 def test_largest_rectangle_of_a_rotated_square():
     valid = np.zeros((100, 100), np.uint8)
     cv2.fillConvexPoly(valid, np.array([[50, 5], [95, 50], [50, 95], [5, 50]], np.int32), 1)
