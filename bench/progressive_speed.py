@@ -1,13 +1,16 @@
 """Speed and peak memory of ``progressive`` on a 2-frame 12 MP bracket, against Mertens.
 
-Each method runs in its own subprocess, so its peak resident memory (``ru_maxrss`` of
-the child: torch allocates outside Python's heap, which tracemalloc cannot see) is its
-own; the frames are prepared once and memory-mapped from ``.npy`` files. Prints one
-line per method and the ratio to Mertens from the same run.
+Each method runs in its own long-lived subprocess, so its peak resident memory
+(``ru_maxrss`` of the child: torch allocates outside Python's heap, which tracemalloc
+cannot see) is its own; the frames are prepared once and memory-mapped from ``.npy``
+files. After an untimed warm-up run each, the two children fuse in turn (Mertens,
+progressive, Mertens, ...), so that both see the same machine load; prints the median
+per method, the ratio of the medians, each round's ratio and the load average.
 
 Usage::
 
-    python bench/progressive_speed.py [--mp 12] [--repeat 2] [--threads 0] [-p max_mp=1.0] [--weights PATH]
+    python bench/progressive_speed.py [--mp 12] [--frames 2] [--repeat 3] [--warmup 1] [--threads 0] [-p max_mp=1.0] [--weights PATH] \\
+        [--variant LABEL:KEY=VALUE,...]
 
 The CPU may be shared with other jobs: compare the ratio, not the absolute seconds.
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,19 +41,19 @@ import mefkit
 frames = [np.load(p, mmap_mode="r") for p in args["frames"]]
 frames = [np.ascontiguousarray(f) for f in frames]
 params = dict(args["params"])
-times = []
-for _ in range(args["repeat"]):
+print("ready", flush=True)
+for line in sys.stdin:  # one fusion per "go" line, so that the parent can interleave methods
+    if line.strip() != "go":
+        break
     t = time.perf_counter()
     out = mefkit.fuse(frames, method=args["method"], order="given", **params)
-    times.append(time.perf_counter() - t)
+    print(json.dumps({"time": time.perf_counter() - t}), flush=True)
 rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"times": times, "peak_rss_mib": rss_kib / 1024, "shape": list(out.shape),
-                  "threads": torch.get_num_threads()}))
+print(json.dumps({"peak_rss_mib": rss_kib / 1024, "shape": list(out.shape), "threads": torch.get_num_threads()}))
 """
 
-
-def make_bracket(mp: float, folder: Path) -> list[str]:
-    """Upscale the bundled example's darkest and brightest frames to ``mp`` megapixels (4:3)."""
+def make_bracket(mp: float, folder: Path, n: int = 2) -> list[str]:
+    """Upscale ``n`` of the bundled example's frames, darkest to brightest, to ``mp`` megapixels (4:3)."""
     import cv2
 
     import mefkit
@@ -58,7 +62,8 @@ def make_bracket(mp: float, folder: Path) -> list[str]:
     w = int(round((mp * 1e6 * 4 / 3) ** 0.5))
     h = int(round(w * 3 / 4))
     out = []
-    for i, p in enumerate((paths[0], paths[-1])):
+    for i, k in enumerate(np.linspace(0, len(paths) - 1, n).round().astype(int)):
+        p = paths[k]
         img = mefkit.read_image(p)[0]
         big = np.clip(cv2.resize(img, (w, h), interpolation=cv2.INTER_CUBIC), 0, 1).astype(np.float32)
         f = folder / f"frame{i}.npy"
@@ -67,40 +72,81 @@ def make_bracket(mp: float, folder: Path) -> list[str]:
     return out
 
 
-def run(method: str, frames: list[str], params: dict, repeat: int, threads: int) -> dict:
-    payload = json.dumps({"method": method, "frames": frames, "params": params, "repeat": repeat, "threads": threads})
-    proc = subprocess.run([sys.executable, "-c", CHILD, payload], capture_output=True, text=True, env=os.environ)
-    if proc.returncode != 0:
-        raise SystemExit(f"{method} failed:\n{proc.stderr}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+class Child:
+    """A subprocess holding one method's frames, fusing once per :meth:`fuse` call."""
+
+    def __init__(self, method: str, frames: list[str], params: dict, threads: int) -> None:
+        payload = json.dumps({"method": method, "frames": frames, "params": params, "threads": threads})
+        self.method = method
+        self.proc = subprocess.Popen([sys.executable, "-c", CHILD, payload], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True, env=os.environ)
+        self._expect("ready")
+
+    def _expect(self, what: str | None = None) -> str:
+        line = self.proc.stdout.readline()
+        if not line or (what and line.strip() != what):
+            self.proc.wait()
+            raise SystemExit(f"{self.method} failed (exit {self.proc.returncode}); see its stderr above")
+        return line
+
+    def fuse(self) -> float:
+        self.proc.stdin.write("go\n")
+        self.proc.stdin.flush()
+        return json.loads(self._expect())["time"]
+
+    def close(self) -> dict:
+        self.proc.stdin.close()
+        info = json.loads(self._expect())
+        self.proc.wait()
+        return info
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mp", type=float, default=12.0, help="bracket size in megapixels (default 12)")
-    ap.add_argument("--repeat", type=int, default=2, help="timed runs per method (best is reported)")
+    ap.add_argument("--frames", type=int, default=2, help="frames in the bracket (default 2)")
+    ap.add_argument("--repeat", type=int, default=3, help="timed runs per method, interleaved (median reported)")
+    ap.add_argument("--warmup", type=int, default=1, help="untimed runs per method first (imports, caches)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads in the child (0: torch default)")
     ap.add_argument("--weights", default=None, help="progressive weights file (default: shipped)")
     ap.add_argument("-p", "--param", action="append", default=[], help="progressive parameter KEY=VALUE")
+    ap.add_argument("--variant", action="append", default=[], metavar="LABEL:KEY=VALUE[,KEY=VALUE]",
+                    help="another progressive child with these parameters on top of -p (repeatable)")
     args = ap.parse_args()
     params = parse_params("progressive", args.param)  # as `mefkit fuse -p KEY=VALUE` reads them
     if args.weights:
         params["weights"] = args.weights
+    configs = {"mertens": ("mertens", {}), "progressive": ("progressive", params)}
+    for v in args.variant:
+        label, _, rest = v.partition(":")
+        configs[label] = ("progressive", {**params, **parse_params([kv for kv in rest.split(",") if kv])})
     with tempfile.TemporaryDirectory() as tmp:
-        frames = make_bracket(args.mp, Path(tmp))
+        frames = make_bracket(args.mp, Path(tmp), args.frames)
         shape = np.load(frames[0], mmap_mode="r").shape
-        print(f"bracket: 2 frames {shape[1]}x{shape[0]} ({shape[0] * shape[1] / 1e6:.1f} MP), cpu_count={os.cpu_count()}")
-        results = {}
-        for method, p in (("mertens", {}), ("progressive", params)):
-            r = run(method, frames, p, args.repeat, args.threads)
-            results[method] = r
+        print(f"bracket: {len(frames)} frames {shape[1]}x{shape[0]} ({shape[0] * shape[1] / 1e6:.1f} MP), "
+              f"cpu_count={os.cpu_count()}")
+        children = {label: Child(m, frames, p, args.threads) for label, (m, p) in configs.items()}
+        times: dict[str, list[float]] = {label: [] for label in children}
+        for _ in range(args.warmup):
+            for child in children.values():
+                child.fuse()
+        loads = [os.getloadavg()[0]]
+        for _ in range(args.repeat):  # interleaved, so that all see the same load
+            for label, child in children.items():
+                times[label].append(child.fuse())
+            loads.append(os.getloadavg()[0])
+        info = {label: child.close() for label, child in children.items()}
+        base = statistics.median(times["mertens"])
+        for label, (m, p) in configs.items():
+            med = statistics.median(times[label])
+            ratios = [a / b for a, b in zip(times[label], times["mertens"])]
             print(
-                f"{method:12s} best {min(r['times']):6.2f} s  (runs: {', '.join(f'{t:.2f}' for t in r['times'])})  "
-                f"peak RSS {r['peak_rss_mib'] / 1024:5.2f} GiB  torch threads {r['threads']}  params {p}"
+                f"{label:12s} median {med:6.2f} s  x{med / base:5.2f} of mertens (per round: "
+                f"{', '.join(f'{r:.2f}' for r in ratios)})  runs: {', '.join(f'{t:.2f}' for t in times[label])}  "
+                f"peak RSS {info[label]['peak_rss_mib'] / 1024:5.2f} GiB  torch threads {info[label]['threads']}  "
+                f"params {p}"
             )
-        ratio = min(results["progressive"]["times"]) / min(results["mertens"]["times"])
-        mem = results["progressive"]["peak_rss_mib"] / results["mertens"]["peak_rss_mib"]
-        print(f"progressive / mertens: time x{ratio:.2f}, peak memory x{mem:.2f}")
+        print(f"load average (1 min) during the timed runs: {min(loads):.1f}-{max(loads):.1f}")
 
 
 if __name__ == "__main__":

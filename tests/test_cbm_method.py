@@ -39,6 +39,14 @@ def test_middle_frame_is_used(example):
     assert np.abs(three - two).mean() > 1e-3
 
 
+def test_more_frames_use_darkest_and_brightest(example):
+    # Oracle: the method's definition (paper: two inputs); with the K-frame rule capped at
+    # two frames, a longer bracket is fused from its darkest and brightest frames.
+    three = mefkit.fuse(example, method="cbm", order="given", max_frames=2)
+    two = mefkit.fuse([example[0], example[-1]], method="cbm", order="given")
+    np.testing.assert_array_equal(three, two)
+
+
 def test_tiled_inference_matches_whole_image(example):
     # Property: overlapping feathered tiles stay close to one whole-image pass (on
     # average; the U-Net's context differs per tile, so single pixels may differ more).

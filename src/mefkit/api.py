@@ -11,6 +11,7 @@ import numpy as np
 from .errors import BracketError, MethodError
 from .io import Bracket, as_float_rgb, check_frames, read_bracket
 from .io.order import order_frames, order_warning
+from .prepare import check_stages, prepare_frames
 from .registry import get_method
 
 
@@ -47,7 +48,8 @@ def load_frames(frames: Sequence[Any] | Bracket, order: str = "auto") -> Bracket
 def check_method_params(method: str, params: dict[str, Any]) -> Any:
     """Check, before any image is read, that ``method`` exists and takes ``params``.
 
-    Unknown parameter names are refused, and a ``device`` parameter must name a torch
+    Unknown parameter names are refused, a learned method needs torch (one line naming
+    the ``learned`` extra otherwise), and a ``device`` parameter must name a torch
     device available here (:func:`mefkit.nn.device.check_device`).
 
     Returns
@@ -58,7 +60,8 @@ def check_method_params(method: str, params: dict[str, Any]) -> Any:
     Raises
     ------
     MethodError
-        Unknown method, unknown parameter, unavailable device.
+        Unknown method, unknown parameter, torch missing for a learned method,
+        unavailable device.
     """
     info = get_method(method)
     unknown = sorted(set(params) - set(info.params))
@@ -67,6 +70,10 @@ def check_method_params(method: str, params: dict[str, Any]) -> Any:
         raise MethodError(
             f"method {method!r} has no parameter {', '.join(map(repr, unknown))}; accepted: {accepted}"
         )
+    if info.kind == "learned":
+        from .nn import require_torch
+
+        require_torch(f"method {method!r}")
     if isinstance(params.get("device"), str):
         from .nn.device import check_device
 
@@ -82,6 +89,10 @@ def fuse(
     method: str = "mertens",
     *,
     order: str = "auto",
+    align: bool | str = False,
+    deghost: bool | str = False,
+    reference: int | None = None,
+    border: str = "fill",
     **params: Any,
 ) -> np.ndarray:
     """Fuse an exposure bracket into one image.
@@ -97,13 +108,30 @@ def fuse(
         How frames are ordered before fusion (darkest first for ``"auto"``). With
         ``"given"``, a warning names the darkest-first order when the frames are not
         in it (methods are written for frames darkest first).
+    align : bool or str
+        Align hand-held frames before fusion: ``True`` or ``"features"`` (SIFT +
+        RANSAC homography, falling back to partial affine and to MTB translation, ECC
+        refinement), ``"mtb"`` (translation only), ``False`` (default).
+    deghost : bool or str
+        Replace moving content by the reference's: ``True`` or ``"consistency"``,
+        ``False`` (default).
+    reference : int, optional
+        Index, in the order the method receives the frames (darkest first unless
+        ``order="given"``), of the frame that fixes the geometry and the content of
+        moving regions. Default: the middle exposure; for an even count (two frames
+        included) the middle frame with more well-exposed pixels.
+    border : {"fill", "crop"}
+        With ``align``: ``"fill"`` keeps the size (uncovered borders take the
+        reference mapped to each frame's exposure), ``"crop"`` cuts every frame to the
+        largest rectangle valid in all. For the per-frame transforms call
+        :func:`mefkit.prepare.prepare_frames` and fuse its frames.
     **params
         Keyword parameters of the method, e.g. ``levels=8`` for Mertens.
 
     Returns
     -------
     ndarray
-        ``(H, W, 3)`` float32 in [0, 1].
+        ``(H, W, 3)`` float32 in [0, 1] (smaller with ``border="crop"``).
 
     Raises
     ------
@@ -121,6 +149,7 @@ def fuse(
     (32, 32, 3)
     """
     info = check_method_params(method, params)
+    check_stages(align, deghost, reference, border)
     bracket = load_frames(frames, order=order)
     if order == "given" and not isinstance(frames, Bracket):
         # Methods are called with frames darkest first (the registry's contract).
@@ -131,8 +160,10 @@ def fuse(
     if n < info.min_frames or (info.max_frames is not None and n > info.max_frames):
         limit = f"{info.min_frames}..{info.max_frames}" if info.max_frames else f">= {info.min_frames}"
         raise MethodError(f"method {method!r} takes {limit} frames, got {n}")
+    fused_frames = prepare_frames(bracket.frames, align=align, deghost=deghost, reference=reference,
+                                  border=border).frames
     try:
-        out = info.fn(bracket.frames, **params)
+        out = info.fn(fused_frames, **params)
     except (TypeError, ValueError) as exc:
         raise MethodError(f"method {method!r}: {exc}") from exc
     out = np.asarray(out, dtype=np.float32)

@@ -111,6 +111,28 @@ def _discover() -> None:
             importlib.import_module(f"{methods.__name__}.{mod.name}")
 
 
+def keyword_defaults(fn: FuseFn, params: dict[str, Any], exclude: tuple[str, ...] = (),
+                     only: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """``fn``'s keyword-only parameters with their defaults, overridden by ``params``.
+
+    For helpers that take "the parameters of method ``fn``" (one declaration, in the
+    registered function) without repeating its signature. Names in ``exclude`` are left
+    out; with ``only``, only those names are taken.
+
+    Raises
+    ------
+    TypeError
+        ``params`` names a parameter ``fn`` does not have (or an excluded one).
+    """
+    sig = inspect.signature(fn)
+    names = [p.name for p in sig.parameters.values()
+             if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in exclude and (only is None or p.name in only)]
+    unknown = sorted(set(params) - set(names))
+    if unknown:
+        raise TypeError(f"unexpected parameter(s) {', '.join(unknown)}; accepted: {', '.join(names)}")
+    return {n: params.get(n, sig.parameters[n].default) for n in names}
+
+
 def get_method(name: str) -> MethodInfo:
     """Return the :class:`MethodInfo` registered as ``name``.
 

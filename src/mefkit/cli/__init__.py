@@ -30,7 +30,11 @@ _load_commands()
 
 def main() -> None:
     """Console-script entry point."""
-    app()
+    import sys
+
+    from .fuse import expand_optional_values
+
+    app(args=expand_optional_values(sys.argv[1:]))
 
 
 __all__ = ["app", "main"]

@@ -9,6 +9,7 @@ from typing import Any, Callable, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from ..errors import MefkitError
 
@@ -40,7 +41,7 @@ def _root(
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
-    console.print(f"[yellow]warning:[/yellow] {message}", highlight=False)
+    console.print(f"[yellow]warning:[/yellow] {escape(str(message))}", highlight=False)
 
 
 class Terminated(KeyboardInterrupt):
@@ -71,7 +72,7 @@ def reports_errors(fn: F) -> F:
         except MefkitError as exc:
             if _STATE["debug"]:
                 raise
-            console.print(f"[red]error:[/red] {exc}", highlight=False)
+            console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)  # a message may hold [brackets]
             raise typer.Exit(2) from None
         except Terminated:
             console.print("[red]terminated[/red]")

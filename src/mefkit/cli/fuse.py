@@ -23,11 +23,43 @@ from ..io.order import order_warning
 from ..params import describe_params, parse_params, type_name
 from ..progress import report_tiles
 from ..nn.stack_fusion import frames_note
+from ..prepare import ALIGN_METHODS, BORDERS, DEGHOST_METHODS, check_stages, prepare_frames
 from ..registry import get_method, method_infos
 from .app import app, console, exit_code_for, reports_errors, show_progress
 
 _PARAM_HELP = "Method parameter KEY=VALUE (repeatable), e.g. -p levels=9; see `mefkit methods NAME`."
 _QUIET_HELP = "No progress display and no summary line (errors and warnings still print)."
+_ALIGN_HELP = (f"Align hand-held frames first: --align [{'|'.join(ALIGN_METHODS)}] (bare: {ALIGN_METHODS[0]}; "
+               "SIFT + RANSAC homography, falling back to affine and MTB translation, ECC refinement).")
+_DEGHOST_HELP = f"Replace moving content by the reference's: --deghost [{'|'.join(DEGHOST_METHODS)}] (bare: {DEGHOST_METHODS[0]})."
+_REFERENCE_HELP = ("Reference frame for --align/--deghost, index darkest first (default: the middle exposure; "
+                   "of an even count the middle frame with more well-exposed pixels).")
+_BORDER_HELP = "With --align: fill (keep the size; uncovered borders take the exposure-mapped reference) or crop."
+_VERBOSE_HELP = "Print the per-frame transforms and deghosting masks."
+
+#: Options whose value may be left out (``--align`` alone means ``--align features``).
+OPTIONAL_VALUES = {"--align": ALIGN_METHODS, "--deghost": DEGHOST_METHODS}
+
+
+def expand_optional_values(argv: list[str]) -> list[str]:
+    """Insert the default name after a bare ``--align`` / ``--deghost``.
+
+    The command-line parser has no options with an optional value; since the names
+    form a closed set, a bare option is recognised by the next word not being a name.
+    """
+    out: list[str] = []
+    for i, arg in enumerate(argv):
+        out.append(arg)
+        if arg in OPTIONAL_VALUES:
+            nxt = argv[i + 1] if i + 1 < len(argv) else None
+            if nxt not in OPTIONAL_VALUES[arg]:
+                out.append(OPTIONAL_VALUES[arg][0])
+    return out
+
+
+def _print_preparation(prep) -> None:
+    for line in prep.describe():
+        console.print(line, highlight=False)
 
 
 def _choose_bits(bits: Optional[int], out: Path, input_bits: int) -> int:
@@ -85,6 +117,11 @@ def fuse_cmd(
     quality: int = typer.Option(95, "--quality", help="JPEG quality 1..100."),
     force: bool = typer.Option(False, "--force", "-f", help="Replace an existing output file."),
     keep_order: bool = typer.Option(False, "--keep-order", help="Use the frames in the order given (default: darkest first); warns, naming the darkest-first order, when yours differs."),
+    align: Optional[str] = typer.Option(None, "--align", metavar="[NAME]", help=_ALIGN_HELP),
+    deghost: Optional[str] = typer.Option(None, "--deghost", metavar="[NAME]", help=_DEGHOST_HELP),
+    reference: Optional[int] = typer.Option(None, "--reference", help=_REFERENCE_HELP),
+    border: str = typer.Option("fill", "--border", help=_BORDER_HELP),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help=_VERBOSE_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help=_QUIET_HELP),
 ) -> None:
     """Fuse one bracket into OUTPUT."""
@@ -92,6 +129,7 @@ def fuse_cmd(
     # costs no fusion time: method, parameters, output format, bits, folder, overwrite.
     params = parse_params(method, param)
     check_method_params(method, params)
+    check_stages(align, deghost, reference, border)
     _check_bits(bits)
     check_output(output, bits=bits, quality=quality, force=force, inputs=_input_files(frames))
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -111,6 +149,13 @@ def fuse_cmd(
             if message:
                 warnings.warn(f"{message} (drop --keep-order to use it)", stacklevel=1)
         out_bits = _choose_bits(bits, output, bracket.bit_depth)
+        if align or deghost:
+            say("aligning" if align else "deghosting")
+            prep = prepare_frames(bracket.frames, align=align or False, deghost=deghost or False,
+                                  reference=reference, border=border)
+            bracket.frames = prep.frames
+            if verbose:
+                _print_preparation(prep)
         say(f"fusing with {method}")
         stack.enter_context(report_tiles(lambda done, total: say(f"fusing with {method}: tile {done}/{total}", done, total)))
         start = time.perf_counter()
@@ -153,6 +198,11 @@ def fuse_dir_cmd(
     bits: Optional[int] = typer.Option(None, "--bits", help="8 or 16 (default: 16 for 16-bit input in png/tif)."),
     quality: int = typer.Option(95, "--quality", help="JPEG quality 1..100."),
     force: bool = typer.Option(False, "--force", "-f", help="Replace existing outputs (default: skip them)."),
+    align: Optional[str] = typer.Option(None, "--align", metavar="[NAME]", help=_ALIGN_HELP),
+    deghost: Optional[str] = typer.Option(None, "--deghost", metavar="[NAME]", help=_DEGHOST_HELP),
+    reference: Optional[int] = typer.Option(None, "--reference", help=_REFERENCE_HELP),
+    border: str = typer.Option("fill", "--border", help=_BORDER_HELP),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help=_VERBOSE_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help=_QUIET_HELP),
 ) -> None:
     """Fuse every bracket (sub-folder) of IN_DIR into OUT_DIR/<name>.<ext>.
@@ -162,6 +212,7 @@ def fuse_dir_cmd(
     """
     params = parse_params(method, param)
     check_method_params(method, params)
+    check_stages(align, deghost, reference, border)
     _check_bits(bits)
     suffix = "." + ext.lower().lstrip(".")
     if suffix not in FORMAT_BITS:
@@ -198,6 +249,14 @@ def fuse_dir_cmd(
                 continue
             try:
                 bracket = read_bracket(folder)
+                if align or deghost:
+                    prep = prepare_frames(bracket.frames, align=align or False, deghost=deghost or False,
+                                          reference=reference, border=border)
+                    bracket.frames = prep.frames
+                    if verbose:
+                        progress.console.print(f"{folder.name}:", highlight=False)
+                        for line in prep.describe():
+                            progress.console.print("  " + line, highlight=False)
                 fused = fuse_bracket(bracket, method=method, **params)
                 out_bits = _choose_bits(bits, target, bracket.bit_depth)
                 write_image(target, fused, bits=out_bits, quality=quality, force=force, inputs=bracket.paths,

@@ -22,14 +22,17 @@ engine refuses changes that would break an exact resume, e.g. ``--lr``).
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any, Callable, List, Optional, Sequence
 
 import typer
 
 from ..errors import MefkitError
 from ..params import parse_params
+from ..nn import require_torch
 from .app import app, console, reports_errors
 
 train_app = typer.Typer(
@@ -76,6 +79,53 @@ class COMMON:
     settings = typer.Option(None, "--set", help="KEY=VALUE setting, applied last (repeatable): steps=900, optim.lr=1e-3, data.crop=96, params.teacher=mertens (see mefkit.train.config).")
     no_amp = typer.Option(False, "--no-amp", help="Disable mixed precision on CUDA.")
     no_progress = typer.Option(False, "--no-progress", help="No progress bar (log lines only).")
+
+
+#: What typer parses each :class:`COMMON` option as.
+COMMON_TYPES: dict[str, Any] = {
+    "out": Path, "data": Optional[List[str]], "synthetic": Optional[str], "synthetic_fraction": Optional[float],
+    "resume": bool, "steps": Optional[int], "batch": Optional[int], "crop": Optional[int], "lr": Optional[float],
+    "beta1": Optional[float], "beta2": Optional[float], "grad_clip": Optional[float], "schedule": Optional[str],
+    "warmup_steps": Optional[int], "task_param": Optional[List[str]], "lambda_vgg": Optional[float],
+    "vgg_weights": Optional[Path], "lambda_ssim": Optional[float], "device": Optional[str], "seed": Optional[int],
+    "threads": Optional[int], "checkpoint_every": Optional[int], "val_every": Optional[int],
+    "label_cache": Optional[Path], "label_methods": Optional[str], "skip_label_methods": Optional[str],
+    "max_side": Optional[int], "under_max_frac": Optional[float], "over_min_frac": Optional[float],
+    "extreme_share": Optional[float], "config": Optional[Path], "settings": Optional[List[str]],
+    "no_amp": bool, "no_progress": bool,
+}
+#: The :class:`COMMON` options every training command takes.
+BASE_OPTIONS = ("out", "data", "resume", "steps", "batch", "crop", "device", "seed", "threads", "checkpoint_every",
+                "val_every", "max_side", "config", "settings", "no_progress")
+#: What the label options add (commands that train on stack labels).
+LABEL_OPTIONS = ("label_cache", "label_methods", "skip_label_methods")
+
+
+def train_command(name: str, options: Sequence[str] = BASE_OPTIONS) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register ``fn`` as ``mefkit train NAME``: its own parameters plus the :class:`COMMON` ``options``.
+
+    ``fn(own..., **opts)`` declares only what is its own; the common options reach it in
+    ``opts`` (``None`` where not given), ready for :func:`config_from_options`. A
+    parameter of ``fn`` with a common option's name replaces that option (its own help).
+    Errors print as one line (:func:`~mefkit.cli.app.reports_errors`).
+    """
+
+    def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
+        sig = inspect.signature(fn)
+        own = [p for p in sig.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+        common = [inspect.Parameter(o, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=getattr(COMMON, o),
+                                    annotation=COMMON_TYPES[o]) for o in options if o not in sig.parameters]
+
+        @functools.wraps(fn)
+        def command(**kwargs: Any) -> Any:
+            return fn(**kwargs)
+
+        command.__signature__ = sig.replace(parameters=own + common)  # type: ignore[attr-defined]
+        command.__annotations__ = {**fn.__annotations__, **{p.name: p.annotation for p in common}}
+        train_app.command(name)(reports_errors(command))
+        return command
+
+    return decorator
 
 
 def _split(text: str | None) -> tuple[str, ...] | None:
@@ -201,6 +251,7 @@ def config_from_options(*, out: Path, resume: bool = False, task: str = "", task
 
 def run_training(task, cfg, resume: bool = False) -> None:  # noqa: ANN001 - a Task and a TrainConfig
     """Run the engine and report the outcome; exit status 130 when interrupted."""
+    require_torch("training")
     from ..train.engine import Trainer
 
     rank0 = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 talks
@@ -213,36 +264,18 @@ def run_training(task, cfg, resume: bool = False) -> None:  # noqa: ANN001 - a T
         raise typer.Exit(130)
 
 
-@train_app.command("tiny")
-@reports_errors
+@train_command("tiny", BASE_OPTIONS + ("synthetic", "vgg_weights"))
 def train_tiny(
     width: int = typer.Option(8, "--width", help="Channels of the toy CNN."),
-    out: Path = COMMON.out,
-    data: Optional[List[str]] = COMMON.data,
-    synthetic: Optional[str] = COMMON.synthetic,
-    resume: bool = COMMON.resume,
-    steps: Optional[int] = COMMON.steps,
-    batch: Optional[int] = COMMON.batch,
-    crop: Optional[int] = COMMON.crop,
     lambda_vgg: Optional[float] = typer.Option(0.0, "--lambda-vgg", help="Perceptual weight (default 0 here)."),
-    vgg_weights: Optional[Path] = COMMON.vgg_weights,
-    device: Optional[str] = COMMON.device,
-    seed: Optional[int] = COMMON.seed,
-    threads: Optional[int] = COMMON.threads,
-    checkpoint_every: Optional[int] = COMMON.checkpoint_every,
-    val_every: Optional[int] = COMMON.val_every,
-    label_cache: Optional[Path] = COMMON.label_cache,
-    max_side: Optional[int] = COMMON.max_side,
-    config: Optional[Path] = COMMON.config,
-    settings: Optional[List[str]] = COMMON.settings,
-    no_progress: bool = COMMON.no_progress,
+    **opts: Any,
 ) -> None:
     """Smoke-test the engine with a toy fusion CNN (not a method to use)."""
+    require_torch("training")
     from ..train.example_task import TinyFusionTask
 
-    opts = {k: v for k, v in locals().items() if k not in ("width", "out", "resume", "data", "TinyFusionTask")}
-    cfg = config_from_options(out=out, resume=resume, task="tiny", task_params={"width": width}, data=data, **opts)
-    run_training(TinyFusionTask(cfg.task_params), cfg, resume)
+    cfg = config_from_options(task="tiny", task_params={"width": width}, lambda_vgg=lambda_vgg, **opts)
+    run_training(TinyFusionTask(cfg.task_params), cfg, opts["resume"])
 
 
 @train_app.command("labels")
@@ -288,4 +321,4 @@ def train_labels(
         console.print(f"excluded {sid}: {why}", highlight=False)
 
 
-__all__ = ["COMMON", "config_from_options", "run_training", "train_app"]
+__all__ = ["BASE_OPTIONS", "COMMON", "LABEL_OPTIONS", "config_from_options", "run_training", "train_app", "train_command"]

@@ -1,7 +1,7 @@
 """DBM (reconstructed): DCT-based exposure fusion (Lee, Lee, Kwon, J. Sensors 2017).
 
 **A reconstruction from the abstract**, not the paper's algorithm: only the title,
-abstract and introduction of the paper could be read (``shared/specs/papers.md`` §1).
+abstract and introduction of the paper could be read.
 What the abstract states: JPEG's 8x8 block DCT and quantisation tables serve as the
 image-quality measure that drives fusion, fusion fits in a DCT-based (JPEG)
 pipeline, and an erf (Gauss error function) curve lifts the global luminance of the
@@ -9,11 +9,11 @@ result. This module scores blocks from quantised DCT coefficients, blends the fr
 with those block weights (on the DCT coefficients themselves with
 ``weight_upsample="none"``, or, by default, on pixels with the weights expanded
 bilinearly) and applies the erf curve to the fused blocks' DC coefficients. Every
-detail the abstract leaves open is a parameter, at the spec's proposed default
+detail the abstract leaves open is a parameter, at a proposed default
 unless the table or the departures below say otherwise:
 
 =====  ==========================================  ==================================
-spec   open question                               choice (parameter, default)
+id     open question                               choice (parameter, default)
 =====  ==========================================  ==================================
 D1     block quality measure                       non-zero quantised AC count on Y
                                                    (``measure="count"``; or ``"l1"``)
@@ -33,11 +33,11 @@ D7     blocking remedy                             3x3 box over the block-weight
 D8     chroma                                      same block weights, no subsampling
 =====  ==========================================  ==================================
 
-Departures from the spec's defaults, both measured on MEFB pairs: the spec makes the
+Departures from the first proposed defaults, both measured on MEFB pairs: they make the
 DCT-pure blend (one weight per 8x8 block) canonical, but its block seams are plainly
 visible wherever the weights change (skies); the default here expands the smoothed
 block weights bilinearly to pixels (``weight_upsample="none"`` restores DCT-pure).
-The spec's adaptive erf formula contradicts its own stated intent; see
+The first proposed adaptive erf formula contradicts its own stated intent; see
 :func:`adaptive_mu`.
 
 Also chosen here (not in the spec): the image is padded to whole blocks by edge
@@ -74,7 +74,7 @@ LUMA_QTABLE = np.array(
     ],
     np.float32,
 )
-#: IJG quality factor of the tables (spec default D4).
+#: IJG quality factor of the tables (open choice D4).
 QUALITY = 75
 #: JFIF full-range RGB -> YCbCr rows (Y; Cb; Cr) on 0..255 values, plus offsets (JFIF 1.02).
 RGB_TO_YCC = np.array(
@@ -85,11 +85,11 @@ YCC_OFFSET = np.array([0.0, 128.0, 128.0], np.float32)
 YCC_TO_RGB = np.array([[1.0, 0.0, 1.402], [1.0, -0.344136, -0.714136], [1.0, 1.772, 0.0]], np.float32)
 #: JPEG level shift of 8-bit samples before the DCT (T.81 A.3.1).
 LEVEL_SHIFT = 128.0
-#: Spread of the block-mean well-exposedness (spec default D3, Mertens' 0.2).
+#: Spread of the block-mean well-exposedness (open choice D3, Mertens' 0.2).
 EXPOSURE_SIGMA = 0.2
-#: Spread of the erf tone curve on [0, 1] luma (spec default D5).
+#: Spread of the erf tone curve on [0, 1] luma (open choice D5).
 ERF_SIGMA = 0.3
-#: Range the adaptive erf mean is clipped to (spec default D5).
+#: Range the adaptive erf mean is clipped to (open choice D5).
 ERF_MU_RANGE = (0.25, 0.75)
 #: Against 0/0 when normalising block weights.
 WEIGHT_EPSILON = 1e-12
@@ -138,7 +138,7 @@ def frame_dct(frame: np.ndarray) -> np.ndarray:
 def block_quality(
     y_coeffs: np.ndarray, qtable: np.ndarray, measure: str = "count"
 ) -> np.ndarray:
-    """Detail measure of each block from its quantised AC coefficients (spec D1).
+    """Detail measure of each block from its quantised AC coefficients.
 
     Parameters
     ----------
@@ -162,7 +162,7 @@ def block_quality(
 
 
 def erf_curve(x: np.ndarray, mu: float, sigma: float) -> np.ndarray:
-    """Endpoint-normalised erf tone curve on [0, 1]: ``g(0) = 0``, ``g(1) = 1`` (spec §1.2 step 4)."""
+    """Endpoint-normalised erf tone curve on [0, 1]: ``g(0) = 0``, ``g(1) = 1``."""
     s = math.sqrt(2.0) * sigma
     lo, hi = math.erf((0.0 - mu) / s), math.erf((1.0 - mu) / s)
     return ((erf((np.clip(x, 0.0, 1.0) - mu) / s) - lo) / (hi - lo)).astype(np.float32)
@@ -171,7 +171,7 @@ def erf_curve(x: np.ndarray, mu: float, sigma: float) -> np.ndarray:
 def adaptive_mu(mean_luma: float) -> float:
     """Inflection of the erf curve from the fused image's mean luma in [0, 1].
 
-    The spec (papers.md §1.2 step 4) writes ``clip(0.5 - (mean - 0.5), 0.25, 0.75)`` but
+    The first proposed formula is ``clip(0.5 - (mean - 0.5), 0.25, 0.75)`` but
     says in words that a dark image should get an inflection below 0.5 so that the
     curve brightens its mid-tones. The formula does the opposite (a dark image gets
     mu > 0.5, and the curve darkens it further: measured on MEFB ICCV_01, mean 0.34 ->
@@ -225,8 +225,8 @@ def dbm(
         3x3 box filter over the block-weight grid before normalising (D7).
     weight_upsample : {"bilinear", "none"}
         ``"bilinear"`` (default): expand block weights to pixels bilinearly and blend the
-        pixels (the spec's option; not DCT-pure). ``"none"``: fuse DCT coefficients with
-        one weight per block (the spec's canonical DCT-pure form), which leaves visible
+        pixels (an option; not DCT-pure). ``"none"``: fuse DCT coefficients with
+        one weight per block (the canonical DCT-pure form), which leaves visible
         8x8 seams wherever the weights change, e.g. in skies; see the module docstring.
     erf_apply : {"dc", "pixel", "none"}
         Where the erf curve applies: to each block's DC (D6), to Y per pixel with Cb/Cr
@@ -235,7 +235,7 @@ def dbm(
         Spread of the erf curve (D5: 0.3).
     erf_mu : float, optional
         Inflection of the erf curve; default adaptive ``clip(mean(Y_fused)/255, 0.25, 0.75)``
-        (D5, see :func:`adaptive_mu` for why not the spec's formula); pass a value fitted
+        (D5, see :func:`adaptive_mu` for why not the first proposed formula); pass a value fitted
         to a camera.
 
     Returns

@@ -1,7 +1,7 @@
 """DEM: detail-enhanced multi-scale exposure fusion in YUV (Wang, Chen, Wu, Li 2020).
 
 Follows the authors' released MATLAB code (``QTWANGBUAA/exposure-fusion``:
-``main.m`` and ``code_for_CSVT20191.m``, spec in ``shared/specs/papers.md`` §3c) step
+``main.m`` and ``code_for_CSVT20191.m``; Wang, Chen, Wu, Li, IEEE TCSVT 2020) step
 for step, including Mertens' pyramid helpers with their MATLAB borders
 (:mod:`mefkit.pyramid_matlab`), because the target is the authors' own outputs.
 """

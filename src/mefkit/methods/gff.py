@@ -2,8 +2,8 @@
 
 Two-scale fusion: each frame is split into a base layer (31x31 mean) and a detail
 layer; a one-hot "most salient frame" map is refined by a guided filter into a
-smooth weight for the base layers and a sharp one for the details. Spec:
-``shared/specs/methods-and-metrics.md`` §5.6, cross-read with two public
+smooth weight for the base layers and a sharp one for the details. Follows the
+paper (Li, Kang, Hu, IEEE TIP 2013, Sec. II), cross-read with two public
 re-implementations (``msrt92/Deghosting-Image-Fusion`` ``GFF.m``, ``rzwm/GFF``).
 """
 

@@ -8,7 +8,7 @@ or the darkest frame with ``source="darkest"``. MSRCR then compresses its dynami
 range. Any number of frames >= 2 is accepted.
 
 The pipeline and its defaults are those of the widely used ``dongb5/Retinex``
-implementation, as ``shared/specs/papers.md`` §3d prescribes: log10, the multi-scale
+implementation of Jobson, Rahman, Woodell (IEEE TIP 1997): log10, the multi-scale
 retinex averaged over the scales and doubled, gain 5 and offset 25, colour
 restoration with alpha 125 and beta 46, a per-channel min-max stretch and a 1 % / 99 %
 clip ("simplest colour balance"; dongb5 clips without stretching again, and so do
@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from ..checks import require_positive
-from ..registry import register_method
+from ..registry import keyword_defaults, register_method
 
 #: Surround scales in pixels, used as Gaussian sigmas (Jobson et al. 1997; dongb5 config).
 SIGMAS = (15.0, 80.0, 250.0)
@@ -82,28 +82,26 @@ def surround(image: np.ndarray, sigma: float) -> np.ndarray:
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR).reshape(image.shape)
 
 
-def msrcr(
-    image: np.ndarray,
-    sigmas: Sequence[float] = SIGMAS,
-    gain: float = GAIN,
-    offset: float = OFFSET,
-    alpha: float = ALPHA,
-    beta: float = BETA,
-    low_clip: float = LOW_CLIP,
-    high_clip: float = HIGH_CLIP,
-) -> np.ndarray:
+def msrcr(image: np.ndarray, **params: float | Sequence[float]) -> np.ndarray:
     """MSRCR of one image (dongb5 pipeline), see the module docstring.
 
     Parameters
     ----------
     image : ndarray
         ``(H, W, 3)`` float32 RGB in [0, 1].
+    **params
+        The keyword parameters of :func:`msr` but ``source`` (``sigmas``, ``gain``,
+        ``offset``, ``alpha``, ``beta``, ``low_clip``, ``high_clip``), with its defaults;
+        declared once, in :func:`msr`.
 
     Returns
     -------
     ndarray
         ``(H, W, 3)`` float32 in [0, 1].
     """
+    p = keyword_defaults(msr, params, exclude=("source",))
+    sigmas, gain, offset, alpha, beta = p["sigmas"], p["gain"], p["offset"], p["alpha"], p["beta"]
+    low_clip, high_clip = p["low_clip"], p["high_clip"]
     img = np.asarray(image, np.float32) * np.float32(255.0) + np.float32(LOG_OFFSET)
     log_img = np.log10(img)
     retinex = np.zeros_like(img)
@@ -190,4 +188,5 @@ def msr(
         image = np.asarray(min(frames, key=lambda f: float(np.mean(f, dtype=np.float64))), np.float32)
     else:
         image = np.mean(np.stack([np.asarray(f, np.float32) for f in frames]), axis=0)
-    return msrcr(image, sigmas, gain, offset, alpha, beta, low_clip, high_clip)
+    return msrcr(image, sigmas=sigmas, gain=gain, offset=offset, alpha=alpha, beta=beta, low_clip=low_clip,
+                 high_clip=high_clip)

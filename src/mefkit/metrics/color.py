@@ -9,7 +9,8 @@
 ``"y_matlab"``
     the Y of MATLAB ``rgb2ycbcr`` (limited range, ``16..235`` for 8-bit data), the
     convention of many restoration papers and of BasicSR; it gives higher PSNR than
-    ``"y"`` because the range is compressed to 219/255 (pyiqa issue #257, piq issue #288).
+    ``"y"`` because the range is compressed to 219/255 (see github.com/chaofengc/IQA-PyTorch/issues/257 and
+    github.com/photosynthesis-team/piq/issues/288).
 """
 
 from __future__ import annotations

@@ -81,9 +81,10 @@ def mean_lightness(image: np.ndarray, data_range: float = 1.0) -> float:
     Parameters
     ----------
     image : ndarray
-        ``(H, W, 3)`` RGB or ``(H, W)`` gray in ``[0, data_range]``.
+        The image whose lightness is averaged: ``(H, W, 3)`` RGB or ``(H, W)`` gray,
+        values in ``[0, data_range]``.
     data_range : float
-        Value of white.
+        The value of white (L* = 100).
 
     Returns
     -------

@@ -19,8 +19,7 @@ kept in the tests as the reference this must match to 1e-10.
 
 No maintained Python library implements this metric: the pytorch-MEF_SSIM port uses
 'same' padding and a per-pixel desired signal, and MEFNet's ``mefssim`` is a training
-loss with a different reference structure (see ``shared/specs/methods-and-metrics.md``
-section 1.4).
+loss with a different reference structure (Ma, Duanmu, Zhu, Fang, Wang, IEEE TIP 2020).
 """
 
 from __future__ import annotations

@@ -11,3 +11,26 @@ cheap and ``mefkit methods`` never loads torch. Import what you need directly:
 * :mod:`mefkit.nn.self_ensemble`: flip self-ensemble at inference.
 * :mod:`mefkit.nn.vgg`: VGG19 features for the perceptual loss.
 """
+
+from __future__ import annotations
+
+
+#: How to get what the learned methods need (PyTorch, safetensors).
+LEARNED_EXTRA = 'pip install "mefkit[learned]"'
+
+
+def require_torch(what: str) -> None:
+    """Raise :class:`~mefkit.errors.MethodError` with one line naming the extra when torch is missing.
+
+    Parameters
+    ----------
+    what : str
+        What needs torch, for the message (``"method 'progressive'"``, ``"training"``).
+    """
+    try:
+        import torch  # noqa: F401
+        import safetensors  # noqa: F401
+    except ImportError:
+        from ..errors import MethodError
+
+        raise MethodError(f"{what} needs PyTorch, which is not installed; install it with: {LEARNED_EXTRA}") from None

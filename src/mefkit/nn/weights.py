@@ -3,8 +3,8 @@
 * :class:`WeightsSpec` describes a shipped weights file, in the manner of timm's
   ``PretrainedCfg``: the file and its sha256, the architecture that reads it and that
   architecture's config, the licence and the training record. Each learned method's
-  package defines one as ``WEIGHTS`` and passes it to
-  :func:`~mefkit.registry.register_method`.
+  package ships it as ``weights.json`` beside the file, loads it as ``WEIGHTS``
+  (:meth:`WeightsSpec.load`) and passes it to :func:`~mefkit.registry.register_method`.
 * :func:`save_weights` writes any model (or a dict of named models) as safetensors,
   atomically, with string metadata. Every weights file mefkit writes goes through it.
 * :func:`read_weights` reads a safetensors file (floating tensors as float32) and its
@@ -73,6 +73,16 @@ class WeightsSpec:
     def model_card(self) -> Path:
         """The model card beside the file (``MODEL_CARD.md`` of the method's package)."""
         return self.path.with_name("MODEL_CARD.md")
+
+    @classmethod
+    def load(cls, package: str, name: str = "weights.json") -> "WeightsSpec":
+        """The spec a method's package ships beside its weights (``weights.json``).
+
+        The JSON holds the fields of :class:`WeightsSpec` but ``package``: the spec is
+        data, next to the file and its model card, not code.
+        """
+        data = json.loads(resources.files(package).joinpath(name).read_text())
+        return cls(package=package, **data)
 
     def verify(self) -> None:
         """Raise ValueError unless the installed file exists and matches :attr:`sha256`."""

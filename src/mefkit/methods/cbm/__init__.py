@@ -2,7 +2,7 @@
 
 Son, Go, Lee, Lee, "Variance-driven U-Net weighted training and chroma-scale-based
 multi-exposure image fusion", Mathematics 2025, 13(22) 3629; reconstructed from the
-paper's abstract and conference summary (papers.md §3b), not from its full text.
+paper's abstract and conference summary, not from its full text.
 
 Pipeline (test time):
 
@@ -23,7 +23,7 @@ Torch is imported inside the function only.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -34,19 +34,10 @@ from .stages.lab import L_MAX
 from ...checks import require_in_range, require_non_negative, require_one_of
 from ...nn.stack_fusion import DEFAULT_MAX_FRAMES
 from ...nn.weights import WeightsSpec, resolve_weights
-from ...registry import register_method
+from ...registry import keyword_defaults, register_method
 
 #: The shipped U-Net weights.
-WEIGHTS = WeightsSpec(
-    method="cbm",
-    package=__name__,
-    file="cbm.safetensors",
-    sha256="0e3fcc2c93a452b81b31fe7f8abc91f8a7bab902d26ab2a85ea43414c8e9ec0c",
-    architecture="CBMUNet",
-    config={"base": 8, "depth": 4, "in_channels": 2},
-    license="MIT",
-    training="recipes/cbm.toml (teacher: mitm); MODEL_CARD.md",
-)
+WEIGHTS = WeightsSpec.load(__name__)  # weights.json: file, sha256, architecture, licence, training
 #: Longer side (px) of the training images (``DataConfig.max_side``): by default
 #: (``max_mp="train"``) the U-Net runs at this scale, where its receptive field covers
 #: what it learned from, and its output is brought to full resolution by guided upsampling.
@@ -72,16 +63,12 @@ def _check_budget(max_mp: float | str | None) -> None:
         require_non_negative(max_mp=max_mp)
 
 
-def fused_lightness(
-    under: np.ndarray,
-    over: np.ndarray,
-    *,
-    weights: str | Path | None = None,
-    max_mp: float | str | None = "train",
-    tile: int = 512,
-    tile_pad: int = 32,
-    device: str = "cpu",
-) -> np.ndarray:
+#: :func:`cbm`'s parameters of the U-Net pass, which :func:`fused_lightness` and
+#: :func:`stack_lightness` take (declared once, in :func:`cbm`).
+UNET_PARAMS = ("weights", "max_mp", "tile", "tile_pad", "device")
+
+
+def fused_lightness(under: np.ndarray, over: np.ndarray, **params: Any) -> np.ndarray:
     """U-Net fusion of two frames' lightness.
 
     Parameters
@@ -89,19 +76,13 @@ def fused_lightness(
     under, over : ndarray
         ``(H, W, 3)`` float32 sRGB in [0, 1], or ``(H, W)`` normalised lightness
         ``L/100`` in [0, 1].
-    weights : str or Path, optional
-        CBM U-Net safetensors (default: the shipped weights).
-    max_mp : "train", float or None
-        Size budget of the U-Net pass. ``"train"``: the training scale (longer side
-        :data:`TRAIN_SIDE` px); a number: at most that many megapixels; 0 or None: full
-        resolution. Larger inputs are area-downscaled and the U-Net's output is brought
-        back by guided upsampling (a local affine map from the two input lightnesses,
-        fitted at low resolution: :func:`mefkit.nn.tiling.fuse_full_resolution`), so
+    **params
+        :data:`UNET_PARAMS` (``weights``, ``max_mp``, ``tile``, ``tile_pad``,
+        ``device``) as in :func:`cbm`, with its defaults. Larger inputs than the
+        ``max_mp`` budget are area-downscaled and the U-Net's output is brought back by
+        guided upsampling (a local affine map from the two input lightnesses, fitted at
+        low resolution: :func:`mefkit.nn.tiling.fuse_full_resolution`), so
         full-resolution detail comes from the inputs.
-    tile, tile_pad : int
-        Tile side and overlap for bounded-memory inference (``tile=0``: whole image).
-    device : str
-        Torch device.
 
     Returns
     -------
@@ -113,9 +94,11 @@ def fused_lightness(
 
     from ...nn.tiling import fuse_full_resolution
 
+    p = keyword_defaults(cbm, params, only=UNET_PARAMS)
+    max_mp, tile, tile_pad, device = p["max_mp"], p["tile"], p["tile_pad"], p["device"]
     _check_budget(max_mp)
     lums = np.stack([x if x.ndim == 2 else lightness(x) for x in (under, over)], axis=-1).astype(np.float32)
-    model = load_cbm_unet(resolve_weights(weights, WEIGHTS), str(device))
+    model = load_cbm_unet(resolve_weights(p["weights"], WEIGHTS), str(device))
     size = train_scale(*lums.shape[:2]) if max_mp == "train" else None
     # The image is padded as the U-Net pads itself (reflection to a multiple of its
     # stride) and the tiles start on that stride grid, so each tile pools the same
@@ -129,22 +112,14 @@ def fused_lightness(
     return out[..., 0]
 
 
-def stack_lightness(
-    lums: Sequence[np.ndarray],
-    *,
-    weights: str | Path | None = None,
-    max_mp: float | str | None = "train",
-    tile: int = 512,
-    tile_pad: int = 32,
-    device: str = "cpu",
-    design: str = "chain",
-) -> np.ndarray:
+def stack_lightness(lums: Sequence[np.ndarray], *, design: str = "chain", **params: Any) -> np.ndarray:
     """U-Net fusion of K >= 2 lightness maps ``L/100`` (darkest first) by the K-frame rule.
 
     The maps are shrunk once to the working size of ``max_mp`` (as
     :func:`fused_lightness`), fused by pairs of exposure neighbours and merged
     (:func:`mefkit.nn.stack_fusion.fuse_stack`), and guided-upsampled once. Two maps
-    give :func:`fused_lightness`'s result.
+    give :func:`fused_lightness`'s result. ``design`` is the K-frame rule; ``params``
+    are :data:`UNET_PARAMS` as in :func:`cbm`.
 
     Returns
     -------
@@ -153,12 +128,13 @@ def stack_lightness(
     """
     from ...nn.stack_fusion import StackPlan, fuse_stack
 
+    p = keyword_defaults(cbm, params, only=UNET_PARAMS)
+    max_mp = p.pop("max_mp")
     _check_budget(max_mp)
     size = train_scale(*lums[0].shape[:2]) if max_mp == "train" else None
 
     def pair(under: np.ndarray, over: np.ndarray) -> np.ndarray:
-        return fused_lightness(under[..., 0], over[..., 0], weights=weights, max_mp=None, tile=tile,
-                               tile_pad=tile_pad, device=device)[..., None]
+        return fused_lightness(under[..., 0], over[..., 0], max_mp=None, **p)[..., None]
 
     k = len(lums)
     plan = StackPlan(tuple(range(k)), tuple(range(k)))
@@ -180,6 +156,8 @@ def stack_lightness(
 def cbm(
     frames: Sequence[np.ndarray],
     *,
+    stack: str = "chain",
+    max_frames: int = DEFAULT_MAX_FRAMES,
     weights: str | None = None,
     chroma: str = "select",
     smoothing: float = SELECT_SMOOTHING,
@@ -190,8 +168,6 @@ def cbm(
     tile: int = 512,
     tile_pad: int = 32,
     device: str = "cpu",
-    stack: str = "chain",
-    max_frames: int = DEFAULT_MAX_FRAMES,
 ) -> np.ndarray:
     """Fuse a bracket with CBM, every frame used.
 
@@ -200,6 +176,9 @@ def cbm(
     frames : sequence of ndarray
         K >= 2 frames ``(H, W, 3)`` float32 sRGB in [0, 1], any order (put in exposure
         order by mean luminance).
+    stack, max_frames : str, int
+        The K-frame rule and the cap on frames used, as in
+        :func:`mefkit.methods.progressive.progressive` (default ``chain``, 9).
     weights : str, optional
         Path of CBM U-Net safetensors (default: the shipped :data:`WEIGHTS`).
     chroma : {"select", "weighted"}
@@ -228,9 +207,6 @@ def cbm(
         whole image at once.
     device : str
         Torch device, e.g. ``"cpu"`` or ``"cuda"``.
-    stack, max_frames : str, int
-        The K-frame rule and the cap on frames used, as in
-        :func:`mefkit.methods.progressive.progressive` (default ``chain``, 9).
 
     Returns
     -------

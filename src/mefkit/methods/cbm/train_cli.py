@@ -1,4 +1,4 @@
-"""``mefkit train cbm``: train the CBM U-Net on a teacher's labels (issue 6)."""
+"""``mefkit train cbm``: train the CBM U-Net on a teacher's labels (Son, Go, Lee, Lee, Mathematics 2025)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,11 @@ import typer
 
 from ...errors import MefkitError
 from ...params import parse_params
-from ...cli.app import reports_errors
-from ...cli.train import COMMON, config_from_options, run_training, train_app
+from ...cli.train import BASE_OPTIONS, config_from_options, run_training, train_command
+from ...nn import require_torch
 
 
-@train_app.command("cbm")
-@reports_errors
+@train_command("cbm", BASE_OPTIONS + ("lr", "lambda_ssim", "no_amp"))
 def train_cbm(
     teacher: Optional[str] = typer.Option(None, "--teacher", help="Registered method that makes the labels (default mitm, the paper's teacher; e.g. mertens for a fast one)."),
     teacher_param: Optional[List[str]] = typer.Option(None, "--teacher-param", "-p", help="Teacher parameter KEY=VALUE (repeatable); part of the label cache key."),
@@ -24,30 +23,14 @@ def train_cbm(
     gap_weight: Optional[float] = typer.Option(None, "--gap-weight", help="Weight of the input variance gap against the label variance (default 1)."),
     base: Optional[int] = typer.Option(None, "--base", help="U-Net width of the first stage (default 8; classic U-Net 64)."),
     depth: Optional[int] = typer.Option(None, "--depth", help="U-Net downsamplings (default 4)."),
-    out: Path = COMMON.out,
-    data: Optional[List[str]] = COMMON.data,
-    resume: bool = COMMON.resume,
-    steps: Optional[int] = COMMON.steps,
-    batch: Optional[int] = COMMON.batch,
-    crop: Optional[int] = COMMON.crop,
-    lr: Optional[float] = COMMON.lr,
-    lambda_ssim: Optional[float] = COMMON.lambda_ssim,
-    device: Optional[str] = COMMON.device,
-    seed: Optional[int] = COMMON.seed,
-    threads: Optional[int] = COMMON.threads,
-    checkpoint_every: Optional[int] = COMMON.checkpoint_every,
-    val_every: Optional[int] = COMMON.val_every,
     label_cache: Optional[Path] = typer.Option(None, "--label-cache", help="Teacher label cache folder (default RUN_DIR/../teacher_cache)."),
-    max_side: Optional[int] = COMMON.max_side,
-    config: Optional[Path] = COMMON.config,
-    settings: Optional[List[str]] = COMMON.settings,
-    no_amp: bool = COMMON.no_amp,
-    no_progress: bool = COMMON.no_progress,
+    **opts: Any,
 ) -> None:
     """Train CBM's lightness U-Net with variance-driven patch weights on teacher labels.
 
     Example: mefkit train cbm --data ../shared/data/train_stacks --out runs/cbm --steps 900  (teacher: mitm)
     """
+    require_torch("training")
     from .task import DEFAULTS, CbmTask
 
     params: dict[str, Any] = {}
@@ -64,12 +47,10 @@ def train_cbm(
             params[key] = value
     if uniform:
         params["variance_weights"] = False
-    opts = {k: v for k, v in locals().items()
-            if k not in ("teacher", "teacher_param", "teacher_input", "pairs_per_stack", "uniform", "gap_weight",
-                         "base", "depth", "params", "out", "resume", "data", "CbmTask", "DEFAULTS")}
-    saved = Path(out) / "config.json"
+    resume = opts["resume"]
+    saved = Path(opts["out"]) / "config.json"
     # No VGG term and a cosine schedule are the task's own defaults (CbmTask.train_defaults).
-    cfg = config_from_options(out=out, resume=resume, task="cbm", task_params=params, data=data, **opts)
+    cfg = config_from_options(task="cbm", task_params=params, label_cache=label_cache, **opts)
     task = CbmTask(cfg.task_params)
     if not (resume and saved.is_file()):
         # record the full parameter set (defaults included) in config.json; a resumed run

@@ -2,7 +2,7 @@
 
 Reconstruction of the network in Son, Go, Lee, Lee, "Variance-driven U-Net weighted
 training and chroma-scale-based multi-exposure image fusion", Mathematics 2025,
-13(22) 3629 (papers.md §3b): a classic U-Net (Ronneberger et al. 2015) with two input
+13(22) 3629: a classic U-Net (Ronneberger et al. 2015) with two input
 channels (the CIE-Lab lightness ``L/100`` of the two exposures) and one output
 channel (the fused ``L/100``, sigmoid). Each stage is two 3x3 convolutions with
 BatchNorm and ReLU, downsampling by 2x2 max-pooling, upsampling by 2x2 transposed

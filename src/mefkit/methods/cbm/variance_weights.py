@@ -3,7 +3,7 @@
 The paper weights each random-crop patch by how much it matters: more when the label
 patch has more variance (it carries detail) and more when the two input patches differ
 more in variance (a large exposure gap, i.e. a region where the fusion decision is
-hard). The exact formula is not public; this reconstruction (papers.md §3b) is::
+hard). The exact formula is not public; this reconstruction is::
 
     v_p = Var(label_p)                            # detail the label carries
     g_p = |Var(under_p) - Var(over_p)|            # exposure gap between the inputs
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import torch
 
-#: Lower bound of a patch weight (papers.md §3b reconstruction: clip to [0.25, 4]).
+#: Lower bound of a patch weight (reconstruction: clip to [0.25, 4]).
 W_MIN = 0.25
 #: Upper bound of a patch weight: one patch counts at most 16x a flat one.
 W_MAX = 4.0

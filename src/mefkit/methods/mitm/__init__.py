@@ -3,13 +3,13 @@
 Go, Lee, Lee, "Multiexposed image-fusion strategy using mutual image translation learning
 with multiscale surround switching maps", Mathematics 12(20) 3244, 2024. Reconstructed
 from the paper's description: only its abstract and section outline could be read, so
-every formula follows ``shared/specs/papers.md`` §2 and every open choice is a parameter
-below with that spec's default. The stages live in :mod:`mefkit.methods.mitm.stages`.
+every formula is a reconstruction of the stage the paper names and every open choice is
+a parameter below. The stages live in :mod:`mefkit.methods.mitm.stages`.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -20,45 +20,40 @@ from .stages.pipeline import TSMAP_SIGMA, FusionParams, run_stages
 from .stages.surround import MSR_SIGMAS, REFERENCE_SIZE
 from ...nn.stack_fusion import DEFAULT_MAX_FRAMES
 from ...nn.weights import WeightsSpec
-from ...registry import register_method
+from ...registry import keyword_defaults, register_method
 
 #: The shipped translator pair G_LH, G_HL.
-WEIGHTS = WeightsSpec(
-    method="mitm",
-    package=__name__,
-    file="mitm_translators.safetensors",
-    sha256="3d2d407432f809c452820bb5d3576f45e23d50821ecbeeec009a4f896cf8479c",
-    architecture="Translator x 2 (G_LH under->over, G_HL over->under)",
-    config={"width": 16, "n_down": 2, "n_blocks": 4, "norm": "none", "residual": True},
-    license="MIT",
-    training="recipes/mitm.toml; MODEL_CARD.md",
-)
+WEIGHTS = WeightsSpec.load(__name__)  # weights.json: file, sha256, architecture, licence, training
 
 
-def mitm_stages(
-    frames: Sequence[np.ndarray],
-    *,
-    translator: str = "learned",
-    weights: str | None = None,
-    device: str = "cpu",
-    tile: int = 512,
-    tile_pad: int = 48,
-    **fusion: object,
-):
+#: ``mitm``'s parameters that act on the whole bracket, not on one pair (:func:`mitm_stages`).
+BRACKET_PARAMS = ("stack", "max_frames", "max_mp", "hue")
+#: ``mitm``'s parameters of the translation step.
+TRANSLATION_PARAMS = ("translator", "weights", "device", "tile", "tile_pad")
+
+
+def mitm_stages(frames: Sequence[np.ndarray], **params: Any):
     """Run MITM on a pair and return every stage (:class:`mefkit.methods.mitm.stages.pipeline.Stages`).
 
-    Takes the first and the last frame as LE and HE (the paper's pair); other
-    parameters as in :func:`mitm`.
+    Takes the first and the last frame as LE and HE (the paper's pair) and the keyword
+    parameters of :func:`mitm` that act on one pair (all but :data:`BRACKET_PARAMS`),
+    with its defaults.
     """
     from .stages.translate import translate_pair
 
+    options = keyword_defaults(mitm, params, exclude=BRACKET_PARAMS)
+    translation = {k: options.pop(k) for k in TRANSLATION_PARAMS}
+    weights = options["ssr_weights"]
+    fusion = FusionParams(**{
+        **options,
+        "ssr_sigmas": tuple(options["ssr_sigmas"]),
+        "ssr_weights": None if weights is None else tuple(weights),
+        "clip_percentiles": tuple(float(c) for c in options["clip_percentiles"]),
+    })
     under = np.asarray(frames[0], np.float32)
     over = np.asarray(frames[-1], np.float32)
-    params = FusionParams(**fusion)  # type: ignore[arg-type]
-    over_from_under, under_from_over = translate_pair(
-        under, over, translator=translator, weights=weights, device=device, tile=tile, tile_pad=tile_pad
-    )
-    return run_stages(under, over, over_from_under, under_from_over, params)
+    over_from_under, under_from_over = translate_pair(under, over, **translation)
+    return run_stages(under, over, over_from_under, under_from_over, fusion)
 
 
 @register_method(
@@ -156,20 +151,13 @@ def mitm(
     J. Go, C. Lee, S.-H. Lee, Mathematics 12(20) 3244, 2024 (MITM); J.-Y. Zhu et al.,
     CycleGAN, ICCV 2017; D. Jobson, Z. Rahman, G. Woodell, retinex, IEEE TIP 1997.
     """
+    one_pair = {k: v for k, v in locals().items() if k != "frames" and k not in BRACKET_PARAMS}
     if len(clip_percentiles) != 2:
         raise ValueError(f"clip_percentiles must be two numbers, got {clip_percentiles}")
     from ...nn.stack_fusion import fuse_stack
 
     def pair(under: np.ndarray, over: np.ndarray) -> np.ndarray:
-        return mitm_stages(
-            [under, over],
-            translator=translator, weights=weights, device=device, tile=tile, tile_pad=tile_pad,
-            slope=slope, centre=centre, reference_size=reference_size, me_sigma=me_sigma,
-            translated_share=translated_share, tsmap_sigma=tsmap_sigma,
-            ssr_sigmas=tuple(ssr_sigmas), ssr_weights=None if ssr_weights is None else tuple(ssr_weights),
-            ssr_eps=ssr_eps, clip_percentiles=(float(clip_percentiles[0]), float(clip_percentiles[1])),
-            retinex_share=retinex_share, saturation=saturation,
-        ).output
+        return mitm_stages([under, over], **one_pair).output
 
     from ...hue import hue_refiner
 

@@ -1,7 +1,8 @@
 """The MITM :class:`~mefkit.train.engine.Task`: paired CycleGAN with switching-map inputs.
 
-Reconstructed from the paper's description (``shared/specs/papers.md`` §2.2 (b), open
-questions M3-M5). Two generators, ``G_LH`` (under -> over) and ``G_HL`` (over -> under),
+Reconstructed from the paper's description (Go, Lee, Lee, Mathematics 2024, Sec. 3: the
+translation network and its weighted learning; network size, losses and their weights are
+open choices, here parameters with CycleGAN's values, Zhu et al., ICCV 2017). Two generators, ``G_LH`` (under -> over) and ``G_HL`` (over -> under),
 each fed its input image plus that image's switching map, and two PatchGAN critics
 ``D_H`` and ``D_L`` train together on (under, over) pairs of real stacks. Loss per step:
 
@@ -10,7 +11,7 @@ each fed its input image plus that image's switching map, and two PatchGAN criti
   ``M = 1 - SMap(LE)`` (the dark regions LE->HE must change most) and ``M' = SMap(HE)``;
   weight ``lambda_pair`` (10);
 * cycle L1 ``|G_HL(G_LH(LE)) - LE| + |G_LH(G_HL(HE)) - HE|``, ``lambda_cyc`` (10);
-* identity L1 ``|G_LH(HE) - HE| + |G_HL(LE) - LE|``, ``lambda_id`` (spec 5; 0 drops it
+* identity L1 ``|G_LH(HE) - HE| + |G_HL(LE) - LE|``, ``lambda_id`` (reconstruction default 5; 0 drops it
   and its two generator passes);
 * LSGAN: generators push ``D(fake)`` to 1 (``lambda_gan``, 1), critics push real to 1
   and fake to 0 (weight 1/2 each, as CycleGAN). 0 drops the critics entirely.
@@ -55,7 +56,7 @@ from .translator import (
 from ...train.checkpoint import unwrap
 from ...train.engine import Task, TaskParams, resolve_defaults
 
-#: Loss weights of the reconstruction (spec §2.2 (b), M4): paired 10, cycle 10,
+#: Loss weights of the reconstruction: paired 10, cycle 10,
 #: identity 0.5 * cycle, GAN 1, map weight gamma 1.
 LAMBDA_PAIR = 10.0
 LAMBDA_CYC = 10.0
@@ -143,7 +144,7 @@ class MitmTask(Task):
         g_lh, g_hl = models["g_lh"], models["g_hl"]
         m_le, m_he = self._map(le), self._map(he)
         fake_he, fake_le = g_lh(le, m_le), g_hl(he, m_he)
-        # Paired L1 weighted by where each translation must change the most (spec M4).
+        # Paired L1 weighted by where each translation must change the most.
         w_lh = 1.0 + self.gamma * (1.0 - m_le)
         w_hl = 1.0 + self.gamma * m_he
         pair = (w_lh * (fake_he - he).abs()).mean() + (w_hl * (fake_le - le).abs()).mean()

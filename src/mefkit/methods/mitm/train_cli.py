@@ -1,4 +1,4 @@
-"""``mefkit train mitm``: train MITM's mutual translators (issue 7)."""
+"""``mefkit train mitm``: train MITM's mutual translators (Go, Lee, Lee, Mathematics 2024)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ from typing import Any, List, Optional
 
 import typer
 
-from ...cli.app import console, reports_errors
-from ...cli.train import COMMON, config_from_options, run_training, train_app
+from ...cli.app import console
+from ...cli.train import BASE_OPTIONS, LABEL_OPTIONS, config_from_options, run_training, train_command
+from ...nn import require_torch
 
 
-@train_app.command("mitm")
-@reports_errors
+@train_command("mitm", BASE_OPTIONS + ("synthetic", "synthetic_fraction", "no_amp") + LABEL_OPTIONS)
 def train_mitm(
     width: Optional[int] = typer.Option(None, "--width", help="Generator width (shipped 16; CycleGAN 64)."),
     blocks: Optional[int] = typer.Option(None, "--blocks", help="Residual blocks (shipped 4; CycleGAN 9)."),
@@ -20,38 +20,19 @@ def train_mitm(
     critic_width: Optional[int] = typer.Option(None, "--critic-width", help="PatchGAN width (shipped 32; CycleGAN 64)."),
     lambda_pair: Optional[float] = typer.Option(None, "--lambda-pair", help="Map-weighted paired L1 weight (10)."),
     lambda_cyc: Optional[float] = typer.Option(None, "--lambda-cyc", help="Cycle L1 weight (10)."),
-    lambda_id: Optional[float] = typer.Option(None, "--lambda-id", help="Identity L1 weight (spec 5; 0 drops it)."),
+    lambda_id: Optional[float] = typer.Option(None, "--lambda-id", help="Identity L1 weight (reconstruction default 5; 0 drops it)."),
     lambda_gan: Optional[float] = typer.Option(None, "--lambda-gan", help="LSGAN weight (1; 0 drops the critics)."),
     gamma: Optional[float] = typer.Option(None, "--gamma", help="Switching-map weight in the paired L1 (1)."),
     export: Optional[Path] = typer.Option(None, "--export", help="At the end, write both generators to this .safetensors (the format `-p weights=` reads)."),
-    out: Path = COMMON.out,
-    data: Optional[List[str]] = COMMON.data,
-    synthetic: Optional[str] = COMMON.synthetic,
-    synthetic_fraction: Optional[float] = COMMON.synthetic_fraction,
-    resume: bool = COMMON.resume,
-    steps: Optional[int] = COMMON.steps,
-    batch: Optional[int] = COMMON.batch,
-    crop: Optional[int] = COMMON.crop,
     lr: Optional[float] = typer.Option(None, "--lr", help="Adam learning rate (CycleGAN 2e-4)."),
-    device: Optional[str] = COMMON.device,
-    seed: Optional[int] = COMMON.seed,
-    threads: Optional[int] = COMMON.threads,
-    checkpoint_every: Optional[int] = COMMON.checkpoint_every,
-    val_every: Optional[int] = COMMON.val_every,
-    label_cache: Optional[Path] = COMMON.label_cache,
-    label_methods: Optional[str] = COMMON.label_methods,
-    skip_label_methods: Optional[str] = COMMON.skip_label_methods,
-    max_side: Optional[int] = COMMON.max_side,
-    config: Optional[Path] = COMMON.config,
-    settings: Optional[List[str]] = COMMON.settings,
-    no_amp: bool = COMMON.no_amp,
-    no_progress: bool = COMMON.no_progress,
+    **opts: Any,
 ) -> None:
     """Train MITM's generators G_LH / G_HL (and PatchGAN critics) on (under, over) stack pairs.
 
     Stack labels are only used by the validation pass. Example:
     mefkit train mitm --data ../shared/data/train_stacks --out runs/mitm --steps 800 --batch 4 --crop 128 --export mitm.safetensors
     """
+    require_torch("training")
     from .task import MitmTask, export_translators
 
     params: dict[str, Any] = {}
@@ -70,14 +51,10 @@ def train_mitm(
                        ("lambda_gan", lambda_gan), ("gamma", gamma)):
         if value is not None:
             params[key] = value
-    opts = {k: v for k, v in locals().items()
-            if k in ("synthetic", "synthetic_fraction", "steps", "batch", "crop", "lr", "device", "seed", "threads",
-                     "checkpoint_every", "val_every", "label_cache", "label_methods", "skip_label_methods",
-                     "max_side", "no_amp", "no_progress", "config", "settings")}
     # CycleGAN's learning rate and no VGG term are the task's own defaults (MitmTask.train_defaults).
-    cfg = config_from_options(out=out, resume=resume, task="mitm", task_params=params, data=data, **opts)
+    cfg = config_from_options(task="mitm", task_params=params, lr=lr, **opts)
     task = MitmTask(cfg.task_params)
-    run_training(task, cfg, resume)
+    run_training(task, cfg, opts["resume"])
     if export is not None:
         path = export_translators(cfg.out, export)
         console.print(f"translators -> {path}", highlight=False)

@@ -1,7 +1,7 @@
 """MITM translators: CycleGAN ResNet generators with a switching-map input channel.
 
-Reconstructed from the paper's description (Go, Lee, Lee, Mathematics 2024; spec
-``shared/specs/papers.md`` §2.2 (b), open question M3). A generator maps one exposure to
+Reconstructed from the paper's description (Go, Lee, Lee, Mathematics 2024; the network
+is an open choice, here CycleGAN's generator, Zhu, Park, Isola, Efros, ICCV 2017). A generator maps one exposure to
 the other (under -> over, ``G_LH``, or over -> under, ``G_HL``); its input is the RGB image
 plus that image's switching map (4 channels), its output an RGB image. The layer plan is
 Zhu et al.'s ResNet generator ``c7s1-w, d2w, d4w, R4w x n, u2w, uw, c7s1-3``; the width,
@@ -39,7 +39,7 @@ IN_CHANNELS = 4
 
 @dataclass(frozen=True)
 class TranslatorConfig:
-    """Generator hyper-parameters; the defaults are CycleGAN's ResNet-9 (spec M3).
+    """Generator hyper-parameters; the defaults are CycleGAN's ResNet-9.
 
     Attributes
     ----------
@@ -160,7 +160,7 @@ class Translator(nn.Module):
 
 @dataclass(frozen=True)
 class DiscriminatorConfig:
-    """PatchGAN hyper-parameters; defaults are CycleGAN's 70x70 PatchGAN (spec M3).
+    """PatchGAN hyper-parameters; defaults are CycleGAN's 70x70 PatchGAN.
 
     Attributes
     ----------
@@ -169,7 +169,7 @@ class DiscriminatorConfig:
     n_layers : int
         Stride-2 layers after the first (3 gives C64-C128-C256 then C512 at stride 1).
     in_channels : int
-        3 (RGB, spec default) or 4 (RGB + switching map).
+        3 (RGB, the paper-size default) or 4 (RGB + switching map).
     """
 
     width: int = 64

@@ -9,8 +9,8 @@ All tensors are ``(B, 3, H, W)`` float in [0, 1]; outputs are sigmoid outputs in
 (0, 1). Both networks take any ``H, W``: the UNet pads to a multiple of 16 and crops
 back, AMNet is fully convolutional at one scale.
 
-The layer layout follows the thesis slides and the facts listed in issue 5; the
-thesis's code was not copied. Widths are constructor parameters: :func:`thesis_unet`
+The layer layout follows the thesis and its slides (Y.-F. Huang, M.S. thesis, National
+Taiwan University); the thesis's code was not copied. Widths are constructor parameters: :func:`thesis_unet`
 and :func:`thesis_amnet` build the thesis sizes, :data:`DEFAULT_UNET` and
 :data:`DEFAULT_AMNET` the smaller ones mefkit ships (trained on a 2-core CPU).
 """
@@ -26,11 +26,11 @@ from torch import nn
 
 #: Total downsampling of the UNet: four stride-2 stages (thesis slides, "First Phase").
 UNET_FACTOR = 16
-#: Dilations of the dense residual blocks at the 1/16 bottleneck (issue 5, item 1).
+#: Dilations of the dense residual blocks at the 1/16 bottleneck (thesis slides, "First Phase").
 BOTTLENECK_DILATIONS = (1, 2, 5)
-#: LeakyReLU slope of AHDRNet (PyTorch default; spec methods-and-metrics.md §6.1).
+#: LeakyReLU slope of AHDRNet (Yan et al., CVPR 2019; PyTorch's default).
 AHDR_LEAKY_SLOPE = 0.01
-#: DRDB dilation of AHDRNet (spec §6.3).
+#: DRDB dilation of AHDRNet (Yan et al., CVPR 2019).
 DRDB_DILATION = 2
 
 
@@ -203,7 +203,7 @@ class IntermediateUNet(nn.Module):
 
 
 class DRDB(nn.Module):
-    """AHDRNet's dilated residual dense block (spec §6.3): ReLU, dilation 2, 1x1 fusion."""
+    """AHDRNet's dilated residual dense block (Yan et al., CVPR 2019): ReLU, dilation 2, 1x1 fusion."""
 
     def __init__(self, ch: int, growth: int, layers: int) -> None:
         super().__init__()
@@ -230,7 +230,7 @@ class AMNetConfig:
 
 
 class _Attention(nn.Module):
-    """Gate ``F_side`` by ``sigmoid(conv(LReLU(conv([F_side, F_ref]))))`` (spec §6.2 step 2)."""
+    """Gate ``F_side`` by ``sigmoid(conv(LReLU(conv([F_side, F_ref]))))`` (Yan et al., CVPR 2019)."""
 
     def __init__(self, ch: int) -> None:
         super().__init__()

@@ -7,8 +7,8 @@ from typing import Any, List, Optional
 
 import typer
 
-from ...cli.app import reports_errors
-from ...cli.train import COMMON, config_from_options, run_training, train_app
+from ...cli.train import BASE_OPTIONS, LABEL_OPTIONS, config_from_options, run_training, train_command
+from ...nn import require_torch
 from ...errors import MefkitError
 
 
@@ -20,52 +20,21 @@ def _progressive_task(phase: int, params: dict):
     return make_task(phase, params)
 
 
-@train_app.command("progressive")
-@reports_errors
+@train_command("progressive", BASE_OPTIONS + LABEL_OPTIONS + (
+    "synthetic", "synthetic_fraction", "lr", "beta1", "beta2", "grad_clip", "schedule", "warmup_steps", "lambda_vgg",
+    "vgg_weights", "lambda_ssim", "task_param", "under_max_frac", "over_min_frac", "extreme_share", "no_amp"))
 def train_progressive(
     phase: Optional[int] = typer.Option(None, "--phase", help="1: intermediate-exposure UNet; 2: AMNet with phase 1 frozen (default: the --config recipe's params.phase)."),
     phase1: Optional[Path] = typer.Option(None, "--phase1", help="Phase 1 for phase 2: a phase-1 RUN_DIR, its unet.safetensors or checkpoint.pt, or a combined progressive file."),
     width: Optional[int] = typer.Option(None, "--width", help="Model width (see the progressive model docs)."),
-    out: Path = COMMON.out,
-    data: Optional[List[str]] = COMMON.data,
-    synthetic: Optional[str] = COMMON.synthetic,
-    synthetic_fraction: Optional[float] = COMMON.synthetic_fraction,
-    resume: bool = COMMON.resume,
-    steps: Optional[int] = COMMON.steps,
-    batch: Optional[int] = COMMON.batch,
-    crop: Optional[int] = COMMON.crop,
-    lr: Optional[float] = COMMON.lr,
-    beta1: Optional[float] = COMMON.beta1,
-    beta2: Optional[float] = COMMON.beta2,
-    grad_clip: Optional[float] = COMMON.grad_clip,
-    schedule: Optional[str] = COMMON.schedule,
-    warmup_steps: Optional[int] = COMMON.warmup_steps,
-    lambda_vgg: Optional[float] = COMMON.lambda_vgg,
-    vgg_weights: Optional[Path] = COMMON.vgg_weights,
-    lambda_ssim: Optional[float] = COMMON.lambda_ssim,
     lambda_mef: Optional[float] = typer.Option(None, "--lambda-mef", help="Weight of the no-reference 1 - MEF-SSIM term against the input pair (default 0: the thesis's loss alone)."),
     mef_scales: Optional[int] = typer.Option(None, "--mef-scales", help="Pyramid levels of the MEF-SSIM term, 1 to 3 (default 1)."),
     mef_form: Optional[str] = typer.Option(None, "--mef-form", help="Form of the MEF-SSIM term: 'mefnet' (default; the structure of the exposure with the largest variance) or 'metric' (the metric itself, its blended desired patch)."),
     init: Optional[Path] = typer.Option(None, "--init", help="Start the trained phase from these weights (fine-tuning): an engine export, checkpoint.pt or a combined progressive file."),
-    task_param: Optional[List[str]] = COMMON.task_param,
-    device: Optional[str] = COMMON.device,
-    seed: Optional[int] = COMMON.seed,
-    threads: Optional[int] = COMMON.threads,
-    checkpoint_every: Optional[int] = COMMON.checkpoint_every,
-    val_every: Optional[int] = COMMON.val_every,
-    label_cache: Optional[Path] = COMMON.label_cache,
-    label_methods: Optional[str] = COMMON.label_methods,
-    skip_label_methods: Optional[str] = COMMON.skip_label_methods,
-    max_side: Optional[int] = COMMON.max_side,
-    under_max_frac: Optional[float] = COMMON.under_max_frac,
-    over_min_frac: Optional[float] = COMMON.over_min_frac,
-    extreme_share: Optional[float] = COMMON.extreme_share,
-    config: Optional[Path] = COMMON.config,
-    settings: Optional[List[str]] = COMMON.settings,
-    no_amp: bool = COMMON.no_amp,
-    no_progress: bool = COMMON.no_progress,
+    **opts: Any,
 ) -> None:
     """Train phase 1 or phase 2 of the two-phase progressive fusion."""
+    require_torch("training")
     if phase is not None and phase not in (1, 2):
         raise MefkitError(f"--phase must be 1 or 2, got {phase}")
     params: dict[str, Any] = {} if phase is None else {"phase": phase}
@@ -81,14 +50,11 @@ def train_progressive(
         params["init_weights"] = str(init)
     if phase1 is not None:
         params["phase1_weights"] = str(phase1)
-    opts = {k: v for k, v in locals().items()
-            if k not in ("phase", "phase1", "width", "lambda_mef", "mef_scales", "mef_form", "init", "params", "out", "resume", "data")}
-    cfg = config_from_options(out=out, resume=resume, task=f"progressive-phase{phase}" if phase else "progressive",
-                              task_params=params, data=data, **opts)
+    cfg = config_from_options(task=f"progressive-phase{phase}" if phase else "progressive", task_params=params, **opts)
     phase = cfg.task_params.get("phase")
     if phase not in (1, 2):
         raise MefkitError("give --phase 1 or 2 (or params.phase in the --config recipe)")
     cfg.task = f"progressive-phase{phase}"
     if phase == 2 and not cfg.task_params.get("phase1_weights"):
         raise MefkitError("phase 2 needs the trained phase 1: --phase1 PATH (.safetensors or checkpoint.pt)")
-    run_training(_progressive_task(phase, cfg.task_params), cfg, resume)
+    run_training(_progressive_task(phase, cfg.task_params), cfg, opts["resume"])

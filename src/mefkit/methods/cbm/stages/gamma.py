@@ -1,7 +1,7 @@
 """Visual gamma compensation of the fused lightness (CBM, Son et al. 2025).
 
 The paper applies a gamma to the U-Net's luminance "for global contrast" and a
-consistent perceived luminance; the formula is not public (papers.md §3b). Our
+consistent perceived luminance; the formula is not public. Our
 reconstruction maps the mean normalised lightness ``m = mean(L) `` to a target ``t``
 (mid-grey, 0.5, by default)::
 
@@ -19,9 +19,9 @@ import math
 
 import numpy as np
 
-#: Default target of the mean normalised lightness: mid-grey (papers.md §3b, [DEFAULT]).
+#: Default target of the mean normalised lightness: mid-grey (a reconstruction default).
 GAMMA_TARGET = 0.5
-#: Bounds of the automatic exponent (papers.md §3b, [DEFAULT]): at most a moderate
+#: Bounds of the automatic exponent (a reconstruction default): at most a moderate
 #: brightening (0.6) or darkening (1.6).
 GAMMA_MIN, GAMMA_MAX = 0.6, 1.6
 #: The mean lightness is kept inside [MEAN_EPS, 1 - MEAN_EPS] so log(m) is finite and nonzero.

@@ -2,7 +2,7 @@
 
 OpenCV's float path applies the sRGB transfer curve before the XYZ matrix, so ``L`` is
 perceptual lightness: mid-grey 0.5 gives L = 53.4, white L = 100. We use it rather than
-a hand-written conversion (issue 6 asks for a maintained implementation).
+a hand-written conversion: a maintained implementation is preferred.
 """
 
 from __future__ import annotations

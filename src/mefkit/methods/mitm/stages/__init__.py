@@ -1,7 +1,7 @@
 """MITM (Go, Lee, Lee, Mathematics 2024, 12(20) 3244), reconstructed from the paper's description.
 
 Only the abstract and the section outline of the paper could be read; every formula here
-follows the reconstruction in ``shared/specs/papers.md`` §2, with each open choice a named
+is a reconstruction of the stage the paper names, with each open choice a named
 parameter. One module per stage:
 
 * :mod:`.surround` - CIELAB lightness and the (multiscale) Gaussian surround;

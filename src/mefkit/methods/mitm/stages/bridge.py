@@ -1,6 +1,7 @@
 """High-mid and mid-low images: the middle exposure closes the gap between LE and HE.
 
-Reconstruction (``shared/specs/papers.md`` §2.2 (d), open question M7). With the
+Reconstruction of the paper's high-mid / mid-low step (Go, Lee, Lee, Mathematics 2024; the
+blend is an open choice). With the
 trans-switching map ``T = SMap(ME)`` (about 1 in bright surrounds):
 
 * high-mid ``HM = T * ME + (1 - T) * HE``: HE is kept in dark surrounds, ME replaces it

@@ -1,6 +1,6 @@
 """Middle-exposure (ME) estimation from the mutually translated pair.
 
-Reconstruction (``shared/specs/papers.md`` §2.2 (c), open question M6). The paper says
+Reconstruction (Go, Lee, Lee, Mathematics 2024; the estimator is an open choice). The paper says
 the translated images are processed with separate maps suited to each to estimate a
 middle exposure. Here each input is pulled toward the middle by averaging it with the
 translation of the *other* input (``LE_mid = (LE + HE')/2`` with ``HE' = G_LH(LE)``,
@@ -17,9 +17,9 @@ import numpy as np
 from .smap import SMAP_CENTRE, SMAP_SLOPE, switching_map
 from .surround import REFERENCE_SIZE, scaled_sigma
 
-#: Surround sigma (px at a 512 short side) of the ME switching map [spec default: 80].
+#: Surround sigma (px at a 512 short side) of the ME switching map (reconstruction default: 80).
 ME_SIGMA = 80.0
-#: Share of the translated image in each half-way image [spec default: 1/2].
+#: Share of the translated image in each half-way image (reconstruction default: 1/2).
 TRANSLATED_SHARE = 0.5
 
 

@@ -1,7 +1,7 @@
 """MITM fusion after translation: every stage in order, every intermediate kept.
 
 ``run_stages(LE, HE, HE', LE')`` goes from the real pair and its two translations to the
-output (``shared/specs/papers.md`` §2.2 (c)-(e)): middle exposure, trans-switching map,
+output (the stages of Go, Lee, Lee, Mathematics 2024, reconstructed): middle exposure, trans-switching map,
 high-mid and mid-low images, multiscale SSR tone compression, recolouring. The
 translators themselves live in :mod:`mefkit.methods.mitm.stages.translate`.
 """
@@ -19,13 +19,13 @@ from .retinex import CLIP_PERCENTILES, RETINEX_SHARE, SATURATION, SSR_EPSILON, c
 from .smap import SMAP_CENTRE, SMAP_SLOPE, switching_map
 from .surround import MSR_SIGMAS, REFERENCE_SIZE, lightness, scaled_sigma
 
-#: Surround sigma (px at a 512 short side) of the trans-switching map T [spec default: 80].
+#: Surround sigma (px at a 512 short side) of the trans-switching map T (reconstruction default: 80).
 TSMAP_SIGMA = 80.0
 
 
 @dataclass(frozen=True)
 class FusionParams:
-    """Every open choice of MITM's fusion stages, with the spec's defaults.
+    """Every open choice of MITM's fusion stages, with the reconstruction's defaults.
 
     Attributes
     ----------
@@ -120,7 +120,7 @@ def run_stages(
     over_from_under, under_from_over : ndarray
         ``HE' = G_LH(LE)`` and ``LE' = G_HL(HE)``, same shape and range.
     params : FusionParams, optional
-        Stage parameters (spec defaults).
+        Stage parameters (reconstruction defaults).
 
     Returns
     -------

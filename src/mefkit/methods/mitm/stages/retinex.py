@@ -1,6 +1,7 @@
 """Multilayer single-scale-retinex (SSR) tone compression fused with switching maps.
 
-Reconstruction (``shared/specs/papers.md`` §2.2 (e), open question M8). At each surround
+Reconstruction of the paper's "multilayer SSR" stage (Go, Lee, Lee, Mathematics 2024; the
+layer count and weights are open choices, here parameters). At each surround
 scale s the SSR of the high-mid and mid-low lightness, ``R_s(X) = log(L + eps) -
 log(G_s * L + eps)`` (Land's centre/surround retinex, Jobson et al. 1997), are blended with
 that scale's trans-switching map ``T_s = SMap_s(ME)``; the layers are averaged, stretched to
@@ -18,15 +19,15 @@ import numpy as np
 from .smap import SMAP_CENTRE, SMAP_SLOPE, switching_map_from_surround
 from .surround import MSR_SIGMAS, REFERENCE_SIZE, scaled_sigma, surround
 
-#: Offset inside the retinex logarithms: one 8-bit code value [spec default].
+#: Offset inside the retinex logarithms: one 8-bit code value (reconstruction default).
 SSR_EPSILON = 1.0 / 255.0
-#: Percentiles clipped by the simplest colour balance before stretching [spec default M8].
+#: Percentiles clipped by the simplest colour balance before stretching (reconstruction default).
 CLIP_PERCENTILES = (1.0, 99.0)
-#: Share of the stretched retinex lightness in the output; the rest is the base [spec M8].
+#: Share of the stretched retinex lightness in the output; the rest is the base (reconstruction default).
 RETINEX_SHARE = 0.5
 #: Percentile spread below which a plane counts as flat (stretching it would amplify noise).
 FLAT_SPREAD = 1e-5
-#: Colour saturation factor applied with the lightness ratio [spec default: 1].
+#: Colour saturation factor applied with the lightness ratio (reconstruction default: 1).
 SATURATION = 1.0
 
 
@@ -72,9 +73,9 @@ def multiscale_ssr_fusion(
     light_high_mid, light_mid_low, light_me : ndarray
         ``(H, W)`` lightness of HM, ML and ME, in [0, 1].
     sigmas : sequence of float
-        Surround scales (pixels at ``reference_size``; spec 15, 80, 250).
+        Surround scales (pixels at ``reference_size``; default 15, 80, 250).
     layer_weights : sequence of float, optional
-        ``w_s``; default equal weights (spec 1/3 each). Normalised to sum 1.
+        ``w_s``; default equal weights (1/3 each). Normalised to sum 1.
     reference_size : int or None
         Short side at which ``sigmas`` apply (None: absolute pixels).
     eps, slope, centre : float

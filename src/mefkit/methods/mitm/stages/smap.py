@@ -1,6 +1,6 @@
 """Surround switching maps (SMap, and TSMap when computed from translated/ME images).
 
-Reconstruction (``shared/specs/papers.md`` §2.2 (a), open question M1): the paper says a
+Reconstruction (Go, Lee, Lee, Mathematics 2024; the map's formula is an open choice): the paper says a
 switching map marks, from the local surround luminance, which exposure holds the
 information. Here ``SMap_sigma(X) = sigmoid(k * (G_sigma * L_X - tau))``: about 1 where the
 surround is bright (the low exposure holds the detail there), about 0 where it is dark (the
@@ -16,11 +16,11 @@ import numpy as np
 
 from .surround import MSR_SIGMAS, REFERENCE_SIZE, lightness, scaled_sigma, surround
 
-#: Sigmoid slope k of the switching map [spec default, M1].
+#: Sigmoid slope k of the switching map (reconstruction default).
 SMAP_SLOPE = 10.0
-#: Sigmoid centre tau on L*/100 (mid grey) [spec default, M1].
+#: Sigmoid centre tau on L*/100 (mid grey) (reconstruction default).
 SMAP_CENTRE = 0.5
-#: Surround sigma of the generator's input map as a fraction of min(H, W) [spec default].
+#: Surround sigma of the generator's input map as a fraction of min(H, W) (reconstruction default).
 INPUT_SIGMA_FRACTION = 0.02
 
 
@@ -96,7 +96,7 @@ def multiscale_maps(
     slope: float = SMAP_SLOPE,
     centre: float = SMAP_CENTRE,
 ) -> list[np.ndarray]:
-    """Switching maps at several surround scales (spec M2: 15, 80, 250 px at a 512 short side).
+    """Switching maps at several surround scales (default 15, 80, 250 px at a 512 short side).
 
     Returns
     -------

@@ -1,8 +1,8 @@
 """CIELAB lightness and the Gaussian surround used by every MITM map.
 
 MITM's switching maps are driven by the *surround* luminance, the centre/surround Gaussian
-of Retinex (reconstruction, ``shared/specs/papers.md`` §2.2 (a)). The lightness is CIELAB
-``L* / 100`` [spec default], written out here instead of ``cv2.cvtColor(..., COLOR_RGB2Lab)``
+of Retinex (Land 1986; Jobson, Rahman, Woodell, IEEE TIP 1997). The lightness is CIELAB
+``L* / 100`` (a reconstruction default), written out here instead of ``cv2.cvtColor(..., COLOR_RGB2Lab)``
 because OpenCV's float path approximates the sRGB curve (about 0.1 L* off) and the training
 code needs a torch twin (:mod:`mefkit.methods.mitm.stages.torch_maps`) that agrees to float precision.
 """
@@ -19,9 +19,9 @@ SRGB_TO_Y = (0.212671, 0.715160, 0.072169)
 #: CIELAB f(t) switches from the cube root to its linear segment below (6/29)^3 (CIE 15).
 LAB_EPSILON = (6.0 / 29.0) ** 3
 #: The multiscale surround sigmas in pixels at a 512-pixel short side: the MSR canon
-#: 15, 80, 250 (Jobson, Rahman, Woodell 1997), spec default M2 for MITM.
+#: 15, 80, 250 (Jobson, Rahman, Woodell 1997), the reconstruction default for MITM.
 MSR_SIGMAS = (15.0, 80.0, 250.0)
-#: Short side (pixels) at which ``MSR_SIGMAS`` apply; other sizes scale them (spec M2).
+#: Short side (pixels) at which ``MSR_SIGMAS`` apply; other sizes scale them.
 REFERENCE_SIZE = 512
 #: Largest sigma blurred directly; beyond it the blur runs on a downscaled copy.
 DIRECT_SIGMA_MAX = 8.0

@@ -1,7 +1,7 @@
 """Mutual translation LE -> HE and HE -> LE: the learned translators and a curve baseline.
 
 * ``learned``: MITM's generators (:mod:`mefkit.methods.mitm.translator`), each given its input
-  image plus that image's switching map (spec §2.2 (b)). torch is imported here, inside the
+  image plus that image's switching map (Go, Lee, Lee, Mathematics 2024). torch is imported here, inside the
   functions, so importing :mod:`mefkit.methods` stays fast.
 * ``curve``: a non-learned stand-in, a per-channel monotone curve that gives the source the
   target's histogram (for an aligned pair, an estimate of the ratio of the two camera
