@@ -9,6 +9,8 @@ offset from the ground truth (``ΔL* GT``) and ``Δab`` over all pairs. Usage (a
 ``bench/eval_tables.sh`` or the commands in ``docs/benchmarks.md``)::
 
     python bench/eval_combined_table.py reports/mef_database_all reports/mefb reports/sice
+
+A folder given as ``-`` leaves its columns empty.
 """
 
 from __future__ import annotations
@@ -20,8 +22,11 @@ from pathlib import Path
 
 
 def read_cells(report_dir: Path) -> dict[str, dict[str, dict[str, float]]]:
-    """``{method: {scene: {metric: value}}}`` of the finished cells of a report folder."""
+    """``{method: {scene: {metric: value}}}`` of the finished cells of a report folder
+    (empty for ``-``: that data set's columns stay empty)."""
     out: dict[str, dict[str, dict[str, float]]] = {}
+    if str(report_dir) == "-":
+        return out
     path = Path(report_dir) / "results.csv"
     if not path.is_file():
         raise SystemExit(f"{path}: not found (run mefkit eval into {report_dir} first)")
