@@ -26,7 +26,8 @@ input's best-exposed structure, and "detail kept" (:func:`tests.learned_example.
 the sharpest input's edges; both fall for an average. Progressive with 10 % weight noise
 scores like the shipped model on every measure tried (within 0.001 MEF-SSIM): no honest
 quality floor separates it, and only the regression reference catches it. (Progressive
-figures with its default ``hue="inputs"``.)
+figures measured with ``hue="inputs"``, its default when they were taken; the default is now
+``hue="neutral"``, and the regression reference was re-written for it.)
 """
 
 from __future__ import annotations
