@@ -18,15 +18,19 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+import cv2  # noqa: E402
 import numpy as np  # noqa: E402
+
+cv2.setNumThreads(1)
 
 import mefkit  # noqa: E402
 from mefkit.align.estimate import gradient_magnitude  # noqa: E402
 from mefkit.align.normalise import luma  # noqa: E402
+from mefkit.devdata import data_root  # noqa: E402
 from mefkit.io import list_images  # noqa: E402
 from mefkit.prepare import prepare_frames  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+DATA = data_root()
 
 
 def edge_corr(a, b) -> float:

@@ -36,11 +36,12 @@ import numpy as np  # noqa: E402
 
 import mefkit  # noqa: E402
 from mefkit.align import default_reference  # noqa: E402
+from mefkit.devdata import data_root  # noqa: E402
 from mefkit.prepare import prepare_frames  # noqa: E402
 from mefkit.synth import simulate_bracket  # noqa: E402
 from mefkit.synth_motion import central, move_frame, moving_object_bracket, similarity  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "train_stacks"
+DATA = data_root() / "train_stacks"
 SCENES = ["pmef_dataset3/FORTH1", "pmef_dataset3/CreteSeashore1", "pmef_deepfuse/Seq_27", "pmef_hdrps/507",
           "pmef_hdrps/ArtistPalette"]
 PAIR_WARPS = {

@@ -58,13 +58,13 @@ def main() -> None:
         bracket = mefkit.read_bracket(paths, order="given")
         h, w = bracket.shape
         ref = mefkit.fuse(bracket, method="progressive", max_mp=0, flips=1)
-        ref_scores.append(mef_ssim(ref, bracket.frames))
+        ref_scores.append(mef_ssim(list(bracket.frames), ref))
         line = [f"{name} {w}x{h}: reference MEF-SSIM {ref_scores[-1]:.4f}"]
         for ratio in ratios:
             for radius in radii:
                 out = _fuse_radius(bracket, h * w / ratio / 1e6, radius)
                 label = f"1/{ratio:g} of the pixels, radius {radius}"
-                rows.setdefault(label, []).append((psnr(out, ref), mef_ssim(out, bracket.frames)))
+                rows.setdefault(label, []).append((psnr(out, ref), mef_ssim(list(bracket.frames), out)))
                 line.append(f"{label}: {rows[label][-1][0]:.2f} dB, {rows[label][-1][1]:.4f}")
         print("; ".join(line), flush=True)
     print(f"\nMEFB large pairs ({len(ref_scores)}), reference (full resolution) MEF-SSIM {np.mean(ref_scores):.4f}")
@@ -75,22 +75,22 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             frames = [np.load(p) for p in make_bracket(12.0, Path(tmp))]
             base = mefkit.fuse(frames, method="progressive", order="given", max_mp=1.0)
-            print(f"\n12 MP bench bracket: MEF-SSIM at 1 MP working size {mef_ssim(base, frames):.4f}")
+            print(f"\n12 MP bench bracket: MEF-SSIM at 1 MP working size {mef_ssim(frames, base):.4f}")
             for mp in (float(v) for v in args.bench_mp.split(",")):
                 out = mefkit.fuse(frames, method="progressive", order="given", max_mp=mp)
-                print(f"  {mp:g} MP working size: PSNR vs 1 MP {psnr(out, base):.2f} dB, MEF-SSIM {mef_ssim(out, frames):.4f}")
+                print(f"  {mp:g} MP working size: PSNR vs 1 MP {psnr(out, base):.2f} dB, MEF-SSIM {mef_ssim(frames, out):.4f}")
 
 
 def _fuse_radius(bracket, max_mp: float, radius: int) -> np.ndarray:
-    """``progressive`` at ``max_mp`` with the guided filter's radius set to ``radius``."""
+    """``progressive`` at ``max_mp``, one pass, with the guided filter's radius set to ``radius``."""
     from mefkit.nn import tiling
 
-    saved = tiling.fuse_full_resolution.__kwdefaults__["radius"]
-    tiling.fuse_full_resolution.__kwdefaults__["radius"] = radius
+    saved = tiling.GUIDE_RADIUS
+    tiling.GUIDE_RADIUS = radius  # read by the guided upsampling at call time
     try:
         return mefkit.fuse(bracket, method="progressive", max_mp=max_mp, flips=1)
     finally:
-        tiling.fuse_full_resolution.__kwdefaults__["radius"] = saved
+        tiling.GUIDE_RADIUS = saved
 
 
 if __name__ == "__main__":

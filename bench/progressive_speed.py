@@ -75,11 +75,12 @@ def make_bracket(mp: float, folder: Path, n: int = 2) -> list[str]:
 class Child:
     """A subprocess holding one method's frames, fusing once per :meth:`fuse` call."""
 
-    def __init__(self, method: str, frames: list[str], params: dict, threads: int) -> None:
+    def __init__(self, method: str, frames: list[str], params: dict, threads: int, src: str | None = None) -> None:
         payload = json.dumps({"method": method, "frames": frames, "params": params, "threads": threads})
         self.method = method
+        env = dict(os.environ, PYTHONPATH=src) if src else os.environ
         self.proc = subprocess.Popen([sys.executable, "-c", CHILD, payload], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True, env=os.environ)
+                                     stdout=subprocess.PIPE, text=True, env=env)
         self._expect("ready")
 
     def _expect(self, what: str | None = None) -> str:
@@ -112,24 +113,30 @@ def main() -> None:
     ap.add_argument("-p", "--param", action="append", default=[], help="progressive parameter KEY=VALUE")
     ap.add_argument("--variant", action="append", default=[], metavar="LABEL:KEY=VALUE[,KEY=VALUE]",
                     help="another progressive child with these parameters on top of -p (repeatable)")
+    ap.add_argument("--baseline-src", default=None, metavar="DIR",
+                    help="also time progressive (default parameters) from another copy of mefkit's src/ "
+                         "(e.g. an earlier commit: git archive COMMIT src | tar -x -C DIR/..), labelled 'before'")
     args = ap.parse_args()
     params = parse_params("progressive", args.param)  # as `mefkit fuse -p KEY=VALUE` reads them
     if args.weights:
         params["weights"] = args.weights
     configs = {"mertens": ("mertens", {}), "progressive": ("progressive", params)}
+    if args.baseline_src:
+        configs["before"] = ("progressive", {})
     for v in args.variant:
         label, _, rest = v.partition(":")
-        configs[label] = ("progressive", {**params, **parse_params([kv for kv in rest.split(",") if kv])})
+        configs[label] = ("progressive", {**params, **parse_params("progressive", [kv for kv in rest.split(",") if kv])})
     with tempfile.TemporaryDirectory() as tmp:
         frames = make_bracket(args.mp, Path(tmp), args.frames)
         shape = np.load(frames[0], mmap_mode="r").shape
         print(f"bracket: {len(frames)} frames {shape[1]}x{shape[0]} ({shape[0] * shape[1] / 1e6:.1f} MP), "
               f"cpu_count={os.cpu_count()}")
-        children = {label: Child(m, frames, p, args.threads) for label, (m, p) in configs.items()}
+        children = {label: Child(m, frames, p, args.threads, args.baseline_src if label == "before" else None)
+                    for label, (m, p) in configs.items()}
         times: dict[str, list[float]] = {label: [] for label in children}
-        for _ in range(args.warmup):
-            for child in children.values():
-                child.fuse()
+        for _ in range(args.warmup):  # first calls: imports, weights, graph export
+            for label, child in children.items():
+                print(f"{label:12s} first call {child.fuse():6.2f} s (untimed)")
         loads = [os.getloadavg()[0]]
         for _ in range(args.repeat):  # interleaved, so that all see the same load
             for label, child in children.items():

@@ -127,6 +127,18 @@ def test_crop_keeps_only_pixels_every_frame_has(bracket):
     assert filled.frames[2].shape == bracket[2].shape and filled.crop is None
 
 
+def test_fill_gives_the_uncovered_border_the_exposure_mapped_reference(bracket):
+    shape = bracket[0].shape[:2]
+    moved = [bracket[0], bracket[1], move_frame(bracket[2], similarity(shape, shift=(0.05, 0)))]
+    result = align_frames(moved, border="fill")
+    # The camera moved right by 15 px: the aligned frame's last columns are uncovered.
+    right = result.frames[2][:, -8:]
+    mapped_ref = match_histogram(bracket[1], bracket[2])[:, -8:]
+    assert np.abs(right - mapped_ref).mean() < 0.03
+    # a replicated border would repeat one column instead
+    assert np.abs(right - right[:, :1]).mean() > 0.02
+
+
 def test_largest_rectangle_of_a_rotated_square():
     valid = np.zeros((100, 100), np.uint8)
     cv2.fillConvexPoly(valid, np.array([[50, 5], [95, 50], [50, 95], [5, 50]], np.int32), 1)
@@ -187,3 +199,42 @@ def test_cli_fuse_dir_takes_the_options(bracket, tmp_path):
     assert res.exit_code == 0, res.output
     assert "align: frame 0: translation" in res.output
     assert (tmp_path / "out" / "scene.jpg").exists()
+
+
+@pytest.fixture(scope="module")
+def moved_bracket(bracket):
+    """A 100 x 150 bracket with its bright frame moved (small: the learned methods run too)."""
+    small = [cv2.resize(f, (150, 100), interpolation=cv2.INTER_AREA) for f in bracket]
+    moved = [small[0], small[1], move_frame(small[2], similarity((100, 150), angle=1.0, shift=(0.03, 0)))]
+    from mefkit.prepare import prepare_frames
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return moved, prepare_frames(moved, align=True, deghost=True)
+
+
+@pytest.mark.parametrize("method", [info.name for info in mefkit.registry.method_infos()])
+def test_every_method_receives_the_prepared_frames(method, moved_bracket, monkeypatch):
+    """The stages run in ``fuse`` before the method, whichever it is: the method is
+    handed exactly the aligned, deghosted frames (recorded instead of fused, so the
+    learned methods cost nothing here; they fuse any frames they are given)."""
+    from dataclasses import replace
+
+    from mefkit import registry
+
+    moved, prep = moved_bracket
+    assert prep.alignment.warps[2].resampled
+    seen = []
+
+    def record(frames, **_):
+        seen.append(list(frames))
+        return frames[0]
+
+    info = registry.get_method(method)
+    monkeypatch.setitem(registry._REGISTRY, method, replace(info, fn=record))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mefkit.fuse(moved, method, order="given", align=True, deghost=True)
+    assert len(seen) == 1 and len(seen[0]) == 3
+    for got, want in zip(seen[0], prep.frames):
+        np.testing.assert_array_equal(got, want)

@@ -79,3 +79,19 @@ def test_strips_give_the_same_result_as_one_pass(monkeypatch):
 def test_bad_arguments_are_refused(fused, frames, kwargs, match):
     with pytest.raises(ValueError, match=match):
         restore_hue(fused, frames, **kwargs)
+
+
+def test_take_hue_false_keeps_the_fused_hue_and_only_caps_neutral_scenes():
+    # Oracle: without taking the hue, a fusion of coloured inputs is left as it is (up
+    # to the Lab round trip) even where its hue differs from theirs, and a fusion of
+    # grey inputs still becomes grey; hue_refiner knows the three modes.
+    from mefkit.hue import HUE_MODES, hue_refiner
+
+    fused = _flat((0.7, 0.5, 0.3))
+    coloured = [_flat((0.3, 0.35, 0.6)), _flat((0.5, 0.55, 0.9))]  # blue inputs
+    assert np.allclose(restore_hue(fused, coloured, take_hue=False), fused, atol=2e-3)
+    grey = [_flat((0.2, 0.2, 0.2)), _flat((0.8, 0.8, 0.8))]
+    assert np.ptp(restore_hue(fused, grey, take_hue=False), axis=-1).max() <= 1 / 255
+    assert set(HUE_MODES) == {"network", "neutral", "inputs"} and hue_refiner("network") is None
+    with pytest.raises(ValueError, match="hue must be one of"):
+        hue_refiner("camera")

@@ -9,10 +9,10 @@ altered, measured with the commands in those scripts):
 =====================  ======================  ========  ===========================================
 method                 measure                 shipped   altered weights
 =====================  ======================  ========  ===========================================
-progressive            MEF-SSIM (the pair)     0.9693    untrained 0.9605, head zeroed 0.9610,
-                                                         encoders swapped 0.9790, noise 10 % 0.9684
-progressive            detail kept             0.897     untrained 0.683, head zeroed 0.808,
-                                                         encoders swapped 0.839, noise 10 % 0.916
+progressive            MEF-SSIM (the pair)     0.9708    untrained 0.9625, head zeroed 0.9640,
+                                                         encoders swapped 0.9798, noise 10 % 0.9701
+progressive            detail kept             0.898     untrained 0.690, head zeroed 0.815,
+                                                         encoders swapped 0.850, noise 10 % 0.919
 mitm                   MEF-SSIM (3 frames)     0.9096    untrained 0.8809, swapped 0.8589
 mitm translators       PSNR of LE->HE' vs HE   15.2 dB   untrained 5.9 dB, swapped 2.5 dB
                        PSNR of HE->LE' vs LE   15.0 dB   untrained 5.8 dB, swapped 3.7 dB
@@ -25,7 +25,8 @@ than the trained model. MEF-SSIM (Ma, Zeng, Wang, IEEE TIP 2015) rewards keeping
 input's best-exposed structure, and "detail kept" (:func:`tests.learned_example.detail_kept`)
 the sharpest input's edges; both fall for an average. Progressive with 10 % weight noise
 scores like the shipped model on every measure tried (within 0.001 MEF-SSIM): no honest
-quality floor separates it, and only the regression reference catches it.
+quality floor separates it, and only the regression reference catches it. (Progressive
+figures with its default ``hue="inputs"``.)
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ def test_progressive_keeps_structure_and_detail(crop, fused):
     # the inputs (0.9604, 0.683) and Mertens' (0.9494, 0.720) on this crop.
     under, _, over = crop
     out = fused("progressive")
-    assert mef_ssim([under, over], out) > 0.965
+    assert mef_ssim([under, over], out) > 0.967
     assert detail_kept(out, [under, over]) > 0.87
 
 

@@ -167,9 +167,12 @@ def test_tiled_apply_rejects_bad_arguments():
         tiled_apply(lambda a, b: a, [x, torch.zeros(1, 3, 32, 64)], tile=32)
 
 
-def test_guided_upsampling_reproduces_an_affine_function_of_the_frames():
+@pytest.mark.parametrize("subsample", [1, 2])
+def test_guided_upsampling_reproduces_an_affine_function_of_the_frames(subsample):
     # Oracle: if the output is exactly A @ frames + b with constant A, b, the local fit
-    # recovers A, b (up to the eps ridge) and the full-resolution result is that affine map.
+    # recovers A, b (up to the eps ridge) and the full-resolution result is that affine
+    # map; also when the fit runs on a further shrunk copy (fast guided filter), since
+    # area shrinking keeps a global affine relation.
     rng = np.random.default_rng(0)
     big = [rng.random((64, 96, 3), dtype=np.float32) for _ in range(2)]
     a = rng.normal(scale=0.3, size=(3, 6)).astype(np.float32)
@@ -178,7 +181,8 @@ def test_guided_upsampling_reproduces_an_affine_function_of_the_frames():
     import cv2
 
     small = [cv2.resize(f, (48, 32), interpolation=cv2.INTER_AREA) for f in big]
-    coef = guided_coefficients(np.concatenate(small, -1), affine(small), radius=3, eps=1e-8)
+    coef = guided_coefficients(np.concatenate(small, -1), affine(small), radius=3, eps=1e-8, subsample=subsample)
+    assert coef.shape[:2] == (32 // subsample, 48 // subsample)
     out = guided_upsample(coef, big, rows_per_strip=16)
     assert np.abs(out - affine(big)).max() < 1e-3
 
@@ -250,3 +254,46 @@ def test_pad_to_multiple_pads_bottom_right_as_asked():
     assert tiny.shape == (16, 16) and np.all(tiny == 1)
     same = [np.zeros((8, 8))]
     assert pad_to_multiple(same, 4)[0] is same[0] and pad_to_multiple(same, 1)[0] is same[0]
+
+
+def _guided_coefficients_per_pixel(guide, target, radius, eps):
+    """Reference: He et al. 2013 eq. 8, one ``numpy.linalg.solve`` per pixel system."""
+    import cv2
+
+    box = lambda im: cv2.boxFilter(im, -1, (2 * radius + 1,) * 2, borderType=cv2.BORDER_REFLECT)  # noqa: E731
+    g, t = guide.astype(np.float64), target.astype(np.float64)
+    gc, tc = g.shape[2], t.shape[2]
+    mg = np.stack([box(g[..., i]) for i in range(gc)], -1)
+    mt = np.stack([box(t[..., c]) for c in range(tc)], -1)
+    cov = np.stack([np.stack([box(g[..., i] * g[..., j]) - mg[..., i] * mg[..., j] for j in range(gc)], -1)
+                    for i in range(gc)], -2) + eps * np.eye(gc)
+    cross = np.stack([np.stack([box(g[..., i] * t[..., c]) - mg[..., i] * mt[..., c] for c in range(tc)], -1)
+                      for i in range(gc)], -2)
+    a = np.linalg.solve(cov, cross)  # (h, w, G, C)
+    b = mt - np.einsum("hwgc,hwg->hwc", a, mg)
+    coef = np.concatenate([np.transpose(a, (0, 1, 3, 2)), b[..., None]], -1)
+    flat = coef.reshape(*coef.shape[:2], -1)
+    return np.stack([box(flat[..., k]) for k in range(flat.shape[-1])], -1).reshape(coef.shape)
+
+
+@pytest.mark.parametrize("gc,tc", [(6, 3), (3, 1), (1, 1)])
+def test_guided_coefficients_equal_the_per_pixel_solution(rng, gc, tc):
+    # Oracle: the textbook per-pixel solve in float64; the planar Cholesky over whole
+    # images must agree to float32 rounding.
+    guide = rng.random((40, 52, gc)).astype(np.float32)
+    target = np.clip(guide[..., :tc] * 0.7 + 0.1 * rng.random((40, 52, tc)), 0, 1).astype(np.float32)
+    got = guided_coefficients(guide, target, radius=3, eps=1e-3)
+    want = _guided_coefficients_per_pixel(guide, target, 3, 1e-3)
+    assert got.shape == want.shape == (40, 52, tc, gc + 1)
+    assert np.abs(got - want).max() < 2e-3 * max(1.0, np.abs(want).max())
+
+
+def test_planar_spd_solve_matches_numpy(rng):
+    from mefkit.nn.tiling import solve_spd_planar
+
+    m = rng.random((500, 6, 6))
+    cov = (m @ np.transpose(m, (0, 2, 1)) + 0.1 * np.eye(6)).astype(np.float32)
+    rhs = rng.random((500, 6, 3)).astype(np.float32)
+    got = solve_spd_planar(np.ascontiguousarray(cov.transpose(1, 2, 0)), np.ascontiguousarray(rhs.transpose(1, 2, 0)))
+    want = np.linalg.solve(cov.astype(np.float64), rhs.astype(np.float64)).transpose(1, 2, 0)
+    assert np.allclose(got, want, rtol=1e-3, atol=1e-3)

@@ -224,10 +224,16 @@ def deghost_frames(
         if s < 1:
             m = cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR)
         m[m < 1e-3] = 0
-        filler = _map_channels(small[reference], small[i], frames[reference])
-        m3 = m[..., None]
-        blended = frames[i] * (1 - m3) + filler * m3
-        keep = m3 == 0
-        out[i] = np.where(keep, frames[i], blended).astype(np.float32)
+        # Blend only where the mask is not 0: every other pixel keeps its exact value,
+        # and on large frames the (usually small) masked area is all that costs.
+        sel = m > 0
+        ref_px = frames[reference][sel]
+        filler = np.empty_like(ref_px)
+        for c in range(3):
+            filler[:, c] = apply_lut(ref_px[:, c], match_lut(small[reference][..., c], small[i][..., c]))
+        weight = m[sel][:, None]
+        frame = frames[i].copy()
+        frame[sel] = frames[i][sel] * (1 - weight) + filler * weight
+        out[i] = frame
         masks.append(m)
     return Deghosting(out, reference, masks)

@@ -5,7 +5,7 @@ frame against its exposure neighbour towards the reference (the extreme frames o
 long bracket share few well-exposed pixels with the reference, their neighbours many),
 the neighbour maps are composed, and the composed map is refined by ECC directly
 against the reference where enough pixels are well exposed in both. Each frame is then
-resampled once, at full resolution (Lanczos). A frame whose map moves no pixel by more
+resampled once, at full resolution (Lanczos-4 by default). A frame whose map moves no pixel by more
 than ``still_px`` is returned as it is, without resampling.
 """
 
@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from .estimate import Estimate, check_warp, estimate_warp, max_displacement, refine_ecc, well_exposed
-from .normalise import apply_lut, luma, match_histogram, match_lut
+from .normalise import apply_lut, luma, match_lut
 
 #: Longer side of the working resolution at which warps are estimated.
 WORK_SIDE = 1200
@@ -163,26 +163,33 @@ def _working(frames: Sequence[np.ndarray], side: int) -> tuple[list[np.ndarray],
     return lumas, s
 
 
-def warp_frame(frame: np.ndarray, matrix: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Resample ``frame`` onto the reference grid with sampling map ``matrix`` (Lanczos).
+#: Resampling kernels: Lanczos-4 (default) scores ~2.5 dB higher than bicubic on the
+#: synthetic benchmark; bicubic is ~5x faster at 12 MP (docs/align.md).
+INTERPOLATIONS = {"lanczos": (cv2.INTER_LANCZOS4, 4), "cubic": (cv2.INTER_CUBIC, 2)}
+
+
+def warp_frame(frame: np.ndarray, matrix: np.ndarray, shape: tuple[int, int],
+               interpolation: str = "lanczos") -> np.ndarray:
+    """Resample ``frame`` onto the reference grid with sampling map ``matrix``.
 
     Pixels that fall outside ``frame`` replicate its border (:func:`align_frames` then
     fills or crops them).
     """
     h, w = shape
-    out = cv2.warpPerspective(frame, matrix, (w, h), flags=cv2.INTER_LANCZOS4 | cv2.WARP_INVERSE_MAP,
+    out = cv2.warpPerspective(frame, matrix, (w, h), flags=INTERPOLATIONS[interpolation][0] | cv2.WARP_INVERSE_MAP,
                               borderMode=cv2.BORDER_REPLICATE)
     return np.clip(out, 0.0, 1.0, out=out)
 
 
-def valid_mask(matrix: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """``(H, W)`` float32 in [0, 1]: 1 where the warped frame has its own pixels."""
+def valid_mask(matrix: np.ndarray, shape: tuple[int, int], support: int = 4) -> np.ndarray:
+    """``(H, W)`` uint8, 1 where the warped frame has its own pixels, kernel ``support`` included."""
     h, w = shape
-    ones = np.ones((h, w), np.float32)
-    m = cv2.warpPerspective(ones, matrix, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+    ones = np.ones((h, w), np.uint8)
+    m = cv2.warpPerspective(ones, matrix, (w, h), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
                             borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    # Lanczos reads 4 pixels each side: shrink the valid region by that much.
-    return cv2.erode((m > 0.999).astype(np.uint8), np.ones((9, 9), np.uint8)).astype(np.float32)
+    # The kernel reads `support` pixels each side, nearest-neighbour rounds by half a pixel.
+    k = 2 * (support + 1) + 1
+    return cv2.erode(m, np.ones((k, k), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=1)
 
 
 def largest_rectangle(valid: np.ndarray) -> tuple[int, int, int, int]:
@@ -225,6 +232,7 @@ def align_frames(
     ecc: bool = True,
     work_side: int = WORK_SIDE,
     still_px: float = STILL_PX,
+    interpolation: str = "lanczos",
 ) -> Alignment:
     """Align a darkest-first bracket onto its reference frame.
 
@@ -248,6 +256,8 @@ def align_frames(
         Longer side, in pixels, of the working resolution.
     still_px : float
         A frame whose map moves no pixel by more than this is not resampled.
+    interpolation : {"lanczos", "cubic"}
+        Resampling kernel of the one full-resolution warp.
 
     Returns
     -------
@@ -262,6 +272,8 @@ def align_frames(
     """
     if method not in METHODS:
         raise ValueError(f"unknown alignment {method!r}; choose one of {', '.join(METHODS)}")
+    if interpolation not in INTERPOLATIONS:
+        raise ValueError(f"unknown interpolation {interpolation!r}; choose one of {', '.join(INTERPOLATIONS)}")
     if border not in BORDERS:
         raise ValueError(f"unknown border policy {border!r}; choose one of {', '.join(BORDERS)}")
     frames = [np.asarray(f, np.float32) for f in frames]
@@ -314,21 +326,26 @@ def align_frames(
                              ecc_rho, max_displacement(full, shape), notes=notes)
 
     out = list(frames)
-    valid = np.ones(shape, np.float32)
+    valid = np.ones(shape, np.uint8)
     for i, w in warps.items():
         if w.model in ("reference", "none") or w.shift_px <= still_px:
             continue
         w.resampled = True
-        out[i] = warp_frame(frames[i], w.matrix, shape)
-        mask = valid_mask(w.matrix, shape)
-        valid *= mask
-        if border == "fill" and (mask < 1).any():
+        out[i] = warp_frame(frames[i], w.matrix, shape, interpolation)
+        mask = valid_mask(w.matrix, shape, INTERPOLATIONS[interpolation][1])
+        valid &= mask
+        outside = mask == 0
+        if border == "fill" and outside.any():
             # Outside the frame's own pixels: the reference in this frame's tones.
-            filler = match_histogram(frames[ref], frames[i], sample=max(1, max(shape) // 1024))
-            m3 = mask[..., None]
-            out[i] = out[i] * m3 + filler * (1 - m3)
+            step = max(1, max(shape) // 1024)
+            ref_px = frames[ref][outside]
+            filler = np.empty_like(ref_px)
+            for c in range(3):
+                lut = match_lut(frames[ref][::step, ::step, c], frames[i][::step, ::step, c])
+                filler[:, c] = apply_lut(ref_px[:, c], lut)
+            out[i][outside] = filler
     crop = None
-    if border == "crop" and (valid < 1).any():
+    if border == "crop" and not valid.all():
         crop = largest_rectangle(valid)
         t, b, l, r = crop
         out = [np.ascontiguousarray(f[t:b, l:r]) for f in out]

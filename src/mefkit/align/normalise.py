@@ -53,15 +53,22 @@ def match_lut(source: np.ndarray, target: np.ndarray, bins: int = BINS) -> np.nd
     return np.interp(cs, ct[keep], centres[keep]).astype(np.float32)
 
 
+#: Levels of the dense table :func:`apply_lut` indexes (exact for 16-bit input).
+_LEVELS = 65536
+
+
 def apply_lut(values: np.ndarray, lut: np.ndarray) -> np.ndarray:
-    """Map float values in [0, 1] through a LUT from :func:`match_lut` (linear interpolation)."""
+    """Map float values in [0, 1] through a LUT from :func:`match_lut` (linear interpolation).
+
+    The LUT is first interpolated onto a dense 65536-level table, then indexed by the
+    values rounded to 16 bits: one gather per pixel, exact for 8- and 16-bit input.
+    """
     bins = lut.shape[0]
-    x = np.clip(np.asarray(values, np.float32), 0, 1) * np.float32(bins) - np.float32(0.5)
-    x = np.clip(x, 0, bins - 1)
-    i0 = np.floor(x).astype(np.int32)
-    i1 = np.minimum(i0 + 1, bins - 1)
-    t = x - i0
-    return (lut[i0] * (1 - t) + lut[i1] * t).astype(np.float32)
+    levels = np.linspace(0.0, 1.0, _LEVELS, dtype=np.float32)
+    dense = np.interp(levels, (np.arange(bins, dtype=np.float32) + 0.5) / bins, lut).astype(np.float32)
+    v = np.asarray(values, np.float32)
+    idx = np.clip(v * np.float32(_LEVELS - 1) + np.float32(0.5), 0, _LEVELS - 1).astype(np.uint16)
+    return np.take(dense, idx)
 
 
 def match_histogram(source: np.ndarray, target: np.ndarray, *, sample: int = 1) -> np.ndarray:

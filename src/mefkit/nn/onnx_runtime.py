@@ -142,7 +142,7 @@ def _graph_cached(full_key: str, build: Callable[[], Any]) -> bytes:
     if graph is None:
         graph = _export(*build())
         if path is not None:
-            from ..evaluation.atomic import write_bytes_atomic
+            from ..atomic import write_bytes_atomic
 
             try:
                 write_bytes_atomic(path, graph)

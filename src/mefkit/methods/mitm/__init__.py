@@ -87,7 +87,7 @@ def mitm(
     stack: str = "chain",
     max_frames: int = DEFAULT_MAX_FRAMES,
     max_mp: float | None = None,
-    hue: str = "inputs",
+    hue: str = "neutral",
 ) -> np.ndarray:
     """Fuse a bracket by MITM (reconstructed from the paper's description), every frame used.
 
@@ -136,10 +136,13 @@ def mitm(
     max_mp : float or None
         Working size in megapixels: larger brackets are fused at that size and the
         result is guided-upsampled once. None (default): full resolution.
-    hue : {"inputs", "network"}
-        ``inputs`` (default): hue from the unclipped inputs and no more chroma than
-        they have where they are neutral (:func:`mefkit.hue.restore_hue`): a gray
-        bracket stays gray. ``network``: the pipeline's own colour.
+    hue : {"neutral", "inputs", "network"}
+        Colour step (:func:`mefkit.hue.restore_hue`). ``neutral`` (default): the
+        pipeline's colour, its chroma capped where the unclipped inputs are neutral,
+        so a gray bracket stays gray (the pipeline alone tints it). ``inputs``: also
+        the hue from the unclipped inputs. ``network``: the pipeline's own colour.
+        SICE ground-truth pairs: ``network`` 18.16 dB / SSIM 0.8721, ``neutral``
+        18.19 / 0.8720.
 
     Returns
     -------
