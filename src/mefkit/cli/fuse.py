@@ -106,6 +106,18 @@ def _input_files(frames: List[Path]) -> list[Path]:
     return out
 
 
+#: The alignment, deghosting and reporting options that ``fuse`` and ``fuse-dir`` share
+#: (typer reads an option's declaration from its default value, so one object serves both).
+_PREPARE_OPTIONS = {
+    "align": typer.Option(None, "--align", metavar="[NAME]", help=_ALIGN_HELP),
+    "deghost": typer.Option(None, "--deghost", metavar="[NAME]", help=_DEGHOST_HELP),
+    "reference": typer.Option(None, "--reference", help=_REFERENCE_HELP),
+    "border": typer.Option("fill", "--border", help=_BORDER_HELP),
+    "verbose": typer.Option(False, "--verbose", "-v", help=_VERBOSE_HELP),
+    "quiet": typer.Option(False, "--quiet", "-q", help=_QUIET_HELP),
+}
+
+
 @app.command("fuse")
 @reports_errors
 def fuse_cmd(
@@ -117,12 +129,12 @@ def fuse_cmd(
     quality: int = typer.Option(95, "--quality", help="JPEG quality 1..100."),
     force: bool = typer.Option(False, "--force", "-f", help="Replace an existing output file."),
     keep_order: bool = typer.Option(False, "--keep-order", help="Use the frames in the order given (default: darkest first); warns, naming the darkest-first order, when yours differs."),
-    align: Optional[str] = typer.Option(None, "--align", metavar="[NAME]", help=_ALIGN_HELP),
-    deghost: Optional[str] = typer.Option(None, "--deghost", metavar="[NAME]", help=_DEGHOST_HELP),
-    reference: Optional[int] = typer.Option(None, "--reference", help=_REFERENCE_HELP),
-    border: str = typer.Option("fill", "--border", help=_BORDER_HELP),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help=_VERBOSE_HELP),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help=_QUIET_HELP),
+    align: Optional[str] = _PREPARE_OPTIONS["align"],
+    deghost: Optional[str] = _PREPARE_OPTIONS["deghost"],
+    reference: Optional[int] = _PREPARE_OPTIONS["reference"],
+    border: str = _PREPARE_OPTIONS["border"],
+    verbose: bool = _PREPARE_OPTIONS["verbose"],
+    quiet: bool = _PREPARE_OPTIONS["quiet"],
 ) -> None:
     """Fuse one bracket into OUTPUT."""
     # Everything that can be checked without the pixels is checked first, so a mistake
@@ -198,12 +210,12 @@ def fuse_dir_cmd(
     bits: Optional[int] = typer.Option(None, "--bits", help="8 or 16 (default: 16 for 16-bit input in png/tif)."),
     quality: int = typer.Option(95, "--quality", help="JPEG quality 1..100."),
     force: bool = typer.Option(False, "--force", "-f", help="Replace existing outputs (default: skip them)."),
-    align: Optional[str] = typer.Option(None, "--align", metavar="[NAME]", help=_ALIGN_HELP),
-    deghost: Optional[str] = typer.Option(None, "--deghost", metavar="[NAME]", help=_DEGHOST_HELP),
-    reference: Optional[int] = typer.Option(None, "--reference", help=_REFERENCE_HELP),
-    border: str = typer.Option("fill", "--border", help=_BORDER_HELP),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help=_VERBOSE_HELP),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help=_QUIET_HELP),
+    align: Optional[str] = _PREPARE_OPTIONS["align"],
+    deghost: Optional[str] = _PREPARE_OPTIONS["deghost"],
+    reference: Optional[int] = _PREPARE_OPTIONS["reference"],
+    border: str = _PREPARE_OPTIONS["border"],
+    verbose: bool = _PREPARE_OPTIONS["verbose"],
+    quiet: bool = _PREPARE_OPTIONS["quiet"],
 ) -> None:
     """Fuse every bracket (sub-folder) of IN_DIR into OUT_DIR/<name>.<ext>.
 
