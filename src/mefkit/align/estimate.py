@@ -172,25 +172,19 @@ def _feature_models(target: np.ndarray, moving: np.ndarray, notes: list) -> Esti
         return None
     shape = target.shape[:2]
     found: list[Estimate] = []
-    h_mat, mask = cv2.findHomography(pt, pm, cv2.RANSAC, 2.0, maxIters=4000, confidence=0.999)
-    if h_mat is not None:
+    h_mat, h_mask = cv2.findHomography(pt, pm, cv2.RANSAC, 2.0, maxIters=4000, confidence=0.999)
+    a_mat, a_mask = cv2.estimateAffinePartial2D(pt, pm, method=cv2.RANSAC, ransacReprojThreshold=2.0)
+    for kind, mat, mask in (("homography", h_mat, h_mask),
+                            ("affine", None if a_mat is None else np.vstack([a_mat, [0, 0, 1]]), a_mask)):
+        if mat is None:
+            continue
         inl = mask.ravel().astype(bool)
-        why = _why_rejected(h_mat, inl, n, shape)
+        why = _why_rejected(mat, inl, n, shape)
         if why is None:
-            found.append(Estimate(h_mat, "homography", int(inl.sum()), n, _rms(h_mat, pt, pm, inl), notes=notes,
+            found.append(Estimate(mat, kind, int(inl.sum()), n, _rms(mat, pt, pm, inl), notes=notes,
                                   inliers_mask=inl))
         else:
-            notes.append(f"homography rejected: {why}")
-    a_mat, mask = cv2.estimateAffinePartial2D(pt, pm, method=cv2.RANSAC, ransacReprojThreshold=2.0)
-    if a_mat is not None:
-        a3 = np.vstack([a_mat, [0, 0, 1]])
-        inl = mask.ravel().astype(bool)
-        why = _why_rejected(a3, inl, n, shape)
-        if why is None:
-            found.append(Estimate(a3, "affine", int(inl.sum()), n, _rms(a3, pt, pm, inl), notes=notes,
-                                  inliers_mask=inl))
-        else:
-            notes.append(f"affine rejected: {why}")
+            notes.append(f"{kind} rejected: {why}")
     for est in found:
         est.static = _is_static(est, pt, pm)
     if len(found) == 2:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import shutil
 import time
 import warnings
 from contextlib import ExitStack
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, Callable, List, Optional
 
 import typer
 from rich.console import Console
@@ -106,8 +107,44 @@ def _input_files(frames: List[Path]) -> list[Path]:
     return out
 
 
+#: The alignment, deghosting and reporting options that ``fuse`` and ``fuse-dir`` share,
+#: added to both commands by :func:`with_stage_options`.
+_PREPARE_OPTIONS = {
+    "align": typer.Option(None, "--align", metavar="[NAME]", help=_ALIGN_HELP),
+    "deghost": typer.Option(None, "--deghost", metavar="[NAME]", help=_DEGHOST_HELP),
+    "reference": typer.Option(None, "--reference", help=_REFERENCE_HELP),
+    "border": typer.Option("fill", "--border", help=_BORDER_HELP),
+    "verbose": typer.Option(False, "--verbose", "-v", help=_VERBOSE_HELP),
+    "quiet": typer.Option(False, "--quiet", "-q", help=_QUIET_HELP),
+}
+#: Their types (this module's own annotations are strings; typer needs the types).
+_PREPARE_TYPES = {"align": Optional[str], "deghost": Optional[str], "reference": Optional[int], "border": str,
+                  "verbose": bool, "quiet": bool}
+
+
+def with_stage_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` with the shared :data:`_PREPARE_OPTIONS` added to its signature, for typer.
+
+    ``fn`` declares ``**stage_options`` and receives them there by name; typer builds a
+    command's options from its signature, so the declarations live once, here.
+    """
+    sig = inspect.signature(fn)
+    own = [p for p in sig.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    extra = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=_PREPARE_TYPES[name])
+             for name, option in _PREPARE_OPTIONS.items()]
+
+    @functools.wraps(fn)
+    def command(**kwargs: Any) -> Any:
+        return fn(**kwargs)
+
+    command.__signature__ = sig.replace(parameters=own + extra)  # type: ignore[attr-defined]
+    command.__annotations__ = {**fn.__annotations__, **_PREPARE_TYPES}
+    return command
+
+
 @app.command("fuse")
 @reports_errors
+@with_stage_options
 def fuse_cmd(
     frames: List[Path] = typer.Argument(..., help="Two or more frames of one scene, or a folder of them."),
     output: Path = typer.Option(..., "-o", "--output", help="Output file (.jpg, .png, .tif)."),
@@ -117,18 +154,14 @@ def fuse_cmd(
     quality: int = typer.Option(95, "--quality", help="JPEG quality 1..100."),
     force: bool = typer.Option(False, "--force", "-f", help="Replace an existing output file."),
     keep_order: bool = typer.Option(False, "--keep-order", help="Use the frames in the order given (default: darkest first); warns, naming the darkest-first order, when yours differs."),
-    align: Optional[str] = typer.Option(None, "--align", metavar="[NAME]", help=_ALIGN_HELP),
-    deghost: Optional[str] = typer.Option(None, "--deghost", metavar="[NAME]", help=_DEGHOST_HELP),
-    reference: Optional[int] = typer.Option(None, "--reference", help=_REFERENCE_HELP),
-    border: str = typer.Option("fill", "--border", help=_BORDER_HELP),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help=_VERBOSE_HELP),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help=_QUIET_HELP),
+    **stage_options: Any,
 ) -> None:
     """Fuse one bracket into OUTPUT."""
     # Everything that can be checked without the pixels is checked first, so a mistake
     # costs no fusion time: method, parameters, output format, bits, folder, overwrite.
     params = parse_params(method, param)
     check_method_params(method, params)
+    align, deghost, reference, border, verbose, quiet = (stage_options[k] for k in _PREPARE_OPTIONS)
     check_stages(align, deghost, reference, border)
     _check_bits(bits)
     check_output(output, bits=bits, quality=quality, force=force, inputs=_input_files(frames))
@@ -189,6 +222,7 @@ def _check_out_dir(out_dir: Path, in_dir: Path, brackets: list[Path]) -> None:
 
 @app.command("fuse-dir")
 @reports_errors
+@with_stage_options
 def fuse_dir_cmd(
     in_dir: Path = typer.Argument(..., help="Folder with one sub-folder of frames per bracket."),
     out_dir: Path = typer.Option(..., "-o", "--output", help="Folder for the fused images (created)."),
@@ -198,12 +232,7 @@ def fuse_dir_cmd(
     bits: Optional[int] = typer.Option(None, "--bits", help="8 or 16 (default: 16 for 16-bit input in png/tif)."),
     quality: int = typer.Option(95, "--quality", help="JPEG quality 1..100."),
     force: bool = typer.Option(False, "--force", "-f", help="Replace existing outputs (default: skip them)."),
-    align: Optional[str] = typer.Option(None, "--align", metavar="[NAME]", help=_ALIGN_HELP),
-    deghost: Optional[str] = typer.Option(None, "--deghost", metavar="[NAME]", help=_DEGHOST_HELP),
-    reference: Optional[int] = typer.Option(None, "--reference", help=_REFERENCE_HELP),
-    border: str = typer.Option("fill", "--border", help=_BORDER_HELP),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help=_VERBOSE_HELP),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help=_QUIET_HELP),
+    **stage_options: Any,
 ) -> None:
     """Fuse every bracket (sub-folder) of IN_DIR into OUT_DIR/<name>.<ext>.
 
@@ -212,6 +241,7 @@ def fuse_dir_cmd(
     """
     params = parse_params(method, param)
     check_method_params(method, params)
+    align, deghost, reference, border, verbose, quiet = (stage_options[k] for k in _PREPARE_OPTIONS)
     check_stages(align, deghost, reference, border)
     _check_bits(bits)
     suffix = "." + ext.lower().lstrip(".")
