@@ -297,3 +297,15 @@ def test_planar_spd_solve_matches_numpy(rng):
     got = solve_spd_planar(np.ascontiguousarray(cov.transpose(1, 2, 0)), np.ascontiguousarray(rhs.transpose(1, 2, 0)))
     want = np.linalg.solve(cov.astype(np.float64), rhs.astype(np.float64)).transpose(1, 2, 0)
     assert np.allclose(got, want, rtol=1e-3, atol=1e-3)
+
+
+def test_full_resolution_names_a_too_small_tile():
+    # A tile with no room for the two feathered overlaps is refused in the user's terms
+    # (tile), not in tiled_apply's internal ones (overlap, alignment).
+    from mefkit.nn.tiling import fuse_full_resolution
+
+    frames = [np.full((40, 48, 3), v, np.float32) for v in (0.2, 0.8)]
+    with pytest.raises(ValueError, match=r"tile must be 0 \(one pass\) or at least 80, got 32"):
+        fuse_full_resolution(lambda a, b: (a + b) / 2, frames, tile=32, overlap=32, multiple=16)
+    out = fuse_full_resolution(lambda a, b: (a + b) / 2, frames, tile=80, overlap=32, multiple=16)
+    np.testing.assert_allclose(out, 0.5, atol=1e-6)

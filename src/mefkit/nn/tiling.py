@@ -517,7 +517,18 @@ def fuse_full_resolution(
     -------
     ndarray
         ``(H, W, out_channels)`` float32 in [0, 1].
+
+    Raises
+    ------
+    ValueError
+        ``tile`` is neither 0 nor at least ``2 * overlap + multiple`` (room for the
+        feathered overlaps on both sides of a tile aligned to ``multiple``).
     """
+    # Checked here, in the methods' terms: a user sets ``tile``, not the internal overlap
+    # or alignment that tiled_apply would otherwise name in its message.
+    min_tile = 2 * overlap + multiple
+    if tile and tile < min_tile:
+        raise ValueError(f"tile must be 0 (one pass) or at least {min_tile}, got {tile}")
     h, w = frames[0].shape[:2]
     sh, sw = working_size(h, w, max_mp) if size is None else size
     if (sh, sw) == (h, w):
