@@ -31,24 +31,14 @@ from mefkit.devdata import data_root
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = data_root()
 
-WORKER = r"""
-import json, os, sys, threading, time
+#: The worker: one fusion on the frames in a fresh process; it imports bench/peak_memory.py.
+WORKER = f"import sys; sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})\n" + r"""
+import json
 import numpy as np
 import cv2
+from peak_memory import time_and_peak
 kind, npz, repeats = sys.argv[1], sys.argv[2], int(sys.argv[3])
 frames = list(np.load(npz).values())
-PAGE = os.sysconf("SC_PAGE_SIZE")
-def rss_bytes():
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * PAGE
-# ru_maxrss is updated lazily by the kernel; sample the RSS in a thread instead
-# (numpy and OpenCV release the GIL while they work).
-peak = [0]
-stop = threading.Event()
-def sample():
-    while not stop.is_set():
-        peak[0] = max(peak[0], rss_bytes())
-        time.sleep(0.002)
 if kind == "mefkit":
     import mefkit
     run = lambda: mefkit.fuse(frames, method="mertens", order="given")
@@ -61,17 +51,7 @@ elif kind == "opencv":
     bgr = [np.ascontiguousarray(f[:, :, ::-1]) for f in frames]
     merge = cv2.createMergeMertens(1.0, 1.0, 1.0)
     run = lambda: merge.process(bgr)
-run()  # warm-up (lazy imports, allocator pools)
-base = rss_bytes()
-peak[0] = base
-thread = threading.Thread(target=sample, daemon=True)
-thread.start()
-times = []
-for _ in range(repeats):
-    t = time.perf_counter(); out = run(); times.append(time.perf_counter() - t)
-    del out
-stop.set(); thread.join()
-print(json.dumps({"time": float(np.median(times)), "peak_mib": (peak[0] - base) / 2**20}))
+print(json.dumps(time_and_peak(run, repeats)))
 """
 
 

@@ -26,33 +26,18 @@ from pathlib import Path
 
 import numpy as np
 
-WORKER = r"""
-import json, os, sys, threading, time
+#: The worker: one method on the frames in a fresh process; it imports bench/peak_memory.py.
+WORKER = f"import sys; sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})\n" + r"""
+import json
 import numpy as np
 args = json.loads(sys.argv[1])
 import torch
 torch.set_num_threads(args["threads"])
 import mefkit
+from peak_memory import time_and_peak
 frames = [np.load(p) for p in args["frames"]]
-PAGE = os.sysconf("SC_PAGE_SIZE")
-def rss():
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * PAGE
-peak = [0]
-stop = threading.Event()
-def sample():
-    while not stop.is_set():
-        peak[0] = max(peak[0], rss())
-        time.sleep(0.002)
 run = lambda: mefkit.fuse(frames, args["method"], order="given", **args["params"])
-run()
-base = rss(); peak[0] = base
-th = threading.Thread(target=sample, daemon=True); th.start()
-times = []
-for _ in range(args["repeats"]):
-    t = time.perf_counter(); out = run(); times.append(time.perf_counter() - t); del out
-stop.set(); th.join()
-print(json.dumps({"time": float(np.median(times)), "peak_mib": (peak[0] - base) / 2**20}))
+print(json.dumps(time_and_peak(run, args["repeats"])))
 """
 
 

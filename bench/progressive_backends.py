@@ -36,9 +36,9 @@ def main() -> None:
     ap.add_argument("--only", default="", help="comma-separated candidate names")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    from mefkit.methods.progressive import SHIPPED_WEIGHTS, load_weights
+    from mefkit.methods.progressive import WEIGHTS, load_weights
 
-    model = load_weights(SHIPPED_WEIGHTS)
+    model = load_weights(WEIGHTS.path)
     unet, amnet = model.unet, model.amnet
     th, tw = (int(v) for v in args.shape.split("x"))
     import cv2
@@ -96,26 +96,19 @@ def main() -> None:
     cands["torch_jit_freeze"] = jit_freeze
 
     def with_threads(make, n):
+        def limited(fn):
+            def call(*a):
+                old = torch.get_num_threads()
+                torch.set_num_threads(n)
+                try:
+                    return fn(*a)
+                finally:
+                    torch.set_num_threads(old)
+
+            return call
+
         def wrapped():
-            p1, p2 = make()
-
-            def q1(*a):
-                old = torch.get_num_threads()
-                torch.set_num_threads(n)
-                try:
-                    return p1(*a)
-                finally:
-                    torch.set_num_threads(old)
-
-            def q2(*a):
-                old = torch.get_num_threads()
-                torch.set_num_threads(n)
-                try:
-                    return p2(*a)
-                finally:
-                    torch.set_num_threads(old)
-
-            return q1, q2
+            return tuple(limited(p) for p in make())
 
         return wrapped
 
