@@ -130,7 +130,7 @@ def inconsistency(ref: np.ndarray, frame: np.ndarray, *, window: int = 7,
     yr_f, yf_r = luma(ref_in_frame), luma(frame_in_ref)
     lo, hi = WELL_EXPOSED
     k = (window, window)
-    mr, mf = cv2.blur(yr, k), cv2.blur(yf, k)
+    mr, mf, va, vb, cov = _local_stats(yr, yf, window)
     ok_r, ok_f = (mr > lo) & (mr < hi), (mf > lo) & (mf < hi)
     both = ok_r & ok_f
     d_frame = cv2.blur(np.abs(yf - yr_f), k)  # in the frame's exposure domain
@@ -138,19 +138,18 @@ def inconsistency(ref: np.ndarray, frame: np.ndarray, *, window: int = 7,
     # Each domain's difference counts where the mapping into it does not stretch tones
     # by more than MAX_SLOPE (there it would amplify noise, quantisation and the
     # mapping's own error near clipping into false alarms).
+    ref_to_frame = match_lut(yr, yf)
     slope_into_ref = _lut_slope(match_lut(yf, yr), yf)
-    slope_into_frame = _lut_slope(match_lut(yr, yf), yr)
+    slope_into_frame = _lut_slope(ref_to_frame, yr)
     d = np.maximum(np.where(slope_into_frame <= MAX_SLOPE, d_frame, 0),
                    np.where(slope_into_ref <= MAX_SLOPE, d_ref, 0))
     bad = both & (d > intensity_thres)
     # Reference clipped: the frame must stay on the side the clipped level maps to.
-    lut = match_lut(yr, yf)
-    white = apply_lut(np.float32(hi), lut)
-    black = apply_lut(np.float32(lo), lut)
+    white = apply_lut(np.float32(hi), ref_to_frame)
+    black = apply_lut(np.float32(lo), ref_to_frame)
     bad |= ok_f & (mr >= hi) & (mf < white - intensity_thres)
     bad |= ok_f & (mr <= lo) & (mf > black + intensity_thres)
     # Structure (SSIM's structure term) where both have contrast.
-    _, _, va, vb, cov = _local_stats(yr, yf, window)
     c = (0.03**2) / 2
     s = (cov + c) / (np.sqrt(va * vb) + c)
     textured = both & (va > CONTRAST_MIN**2) & (vb > CONTRAST_MIN**2)
