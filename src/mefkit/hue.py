@@ -33,7 +33,7 @@ from typing import Sequence
 import numpy as np
 
 from .methods.cbm.stages.chroma import CLIP_START, clip_reliability
-from .methods.cbm.stages.lab import lab_to_rgb, rgb_to_lab
+from .io.convert import lab_to_rgb, rgb_to_lab
 
 #: Inputs' summed a*b* length (CIE-Lab chroma units) from which their hue is fully
 #: trusted; below it the result blends linearly back to the fused image's own a*b*.

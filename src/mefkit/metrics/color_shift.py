@@ -39,10 +39,10 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import cv2
 import numpy as np
 
 from ..checks import check_data_range, check_image
+from ..io.convert import rgb_to_lab
 
 #: A channel above this (fraction of white) counts as clipped: 250 of 255.
 CLIP_LEVEL = 250.0 / 255.0
@@ -55,7 +55,7 @@ WELL_EXPOSED_SIGMA = 0.2
 
 
 def to_lab(image: np.ndarray, data_range: float = 1.0) -> np.ndarray:
-    """CIE-Lab of an sRGB image through OpenCV (``cv2.COLOR_RGB2Lab`` on float32).
+    """CIE-Lab of an sRGB or gray image in ``[0, data_range]`` (:func:`mefkit.io.convert.rgb_to_lab`).
 
     Parameters
     ----------
@@ -72,7 +72,7 @@ def to_lab(image: np.ndarray, data_range: float = 1.0) -> np.ndarray:
     rgb = np.clip(np.asarray(image, dtype=np.float32) / np.float32(data_range), 0.0, 1.0)
     if rgb.ndim == 2:
         rgb = np.repeat(rgb[..., None], 3, axis=2)
-    return cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2Lab)
+    return rgb_to_lab(rgb)
 
 
 def mean_lightness(image: np.ndarray, data_range: float = 1.0) -> float:

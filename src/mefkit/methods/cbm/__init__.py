@@ -6,7 +6,7 @@ paper's abstract and conference summary, not from its full text.
 
 Pipeline (test time):
 
-1. The frames to CIE-Lab (OpenCV, :mod:`mefkit.methods.cbm.stages.lab`).
+1. The frames to CIE-Lab (OpenCV, :func:`mefkit.io.convert.rgb_to_lab`).
 2. The U-Net (:mod:`mefkit.methods.cbm.unet`) fuses two lightnesses ``L/100``. The paper
    fuses two exposures; a bracket of K > 2 frames goes through the K-frame rule of
    :mod:`mefkit.nn.stack_fusion` (our extension): at most ``max_frames`` frames, every

@@ -2,7 +2,7 @@
 
 Small modules, one job each:
 
-* :mod:`mefkit.methods.cbm.stages.lab` - sRGB <-> CIE-Lab through OpenCV, and the U-Net's luminance input.
+* :mod:`mefkit.methods.cbm.stages.lab` - the U-Net's luminance input (L* / 100; the sRGB <-> CIE-Lab conversions are :mod:`mefkit.io.convert`'s).
 * :mod:`mefkit.methods.cbm.stages.chroma` - chroma-scale colour fusion (``select`` / ``weighted``).
 * :mod:`mefkit.methods.cbm.stages.gamma` - visual gamma compensation of the fused lightness.
 * :mod:`mefkit.methods.cbm.stages.compose` - lightness + chroma -> sRGB, the test-time pipeline after the U-Net.
