@@ -1,0 +1,392 @@
+"""Camera RAW and DNG frames, decoded by LibRaw (through rawpy) into the bracket's range.
+
+Pipeline (see ``docs/raw.md``):
+
+1. **Demosaic to linear RGB** with LibRaw: black level subtracted, the chosen white
+   balance applied (the camera's as-shot multipliers by default), camera RGB converted
+   to linear sRGB primaries by the camera's colour matrix, no gamma, no automatic
+   brightening. ``1.0`` is the sensor's white level.
+2. **One common exposure for the bracket.** The raw values of a frame are already
+   proportional to its exposure ``t * ISO / N^2`` (read from EXIF, which also orders the
+   frames darkest first and names the middle exposure the reference), so every frame
+   is multiplied by the *same* gain ``g``: the frames keep their exposure differences,
+   as the camera recorded them. ``g`` puts the geometric mean luminance of the
+   reference frame's unclipped pixels at the photographic "key" 0.18 (middle grey;
+   Reinhard, Stark, Shirley and Ferwerda, "Photographic tone reproduction for digital
+   images", ACM SIGGRAPH 2002), within ``[1/16, 16]``.
+3. **Tone curve:** the sRGB opto-electronic transfer function (IEC 61966-2-1:1999),
+   values above 1 clipped: display-referred ``[0, 1]`` sRGB, what every fusion method
+   expects.
+
+A RAW bracket is read at 16 bits, so results are written as 16-bit files when the
+format allows (16-bit TIFF by default from the command line).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+from PIL import Image
+
+from ..errors import BracketError, ParameterError
+from .convert import luminance
+
+#: File extensions read as camera RAW (lower case): DNG and LibRaw's common formats.
+RAW_EXTENSIONS = (
+    ".dng", ".cr2", ".cr3", ".crw", ".nef", ".nrw", ".arw", ".srf", ".sr2", ".raf", ".orf", ".rw2",
+    ".pef", ".srw", ".x3f", ".3fr", ".fff", ".iiq", ".erf", ".mef", ".mos", ".mrw", ".kdc", ".dcr",
+    ".rwl", ".raw",
+)
+#: White-balance choices: the camera's as-shot multipliers, LibRaw's grey-world
+#: estimate over the whole image, or the camera's daylight multipliers.
+WHITE_BALANCES = ("camera", "auto", "daylight")
+#: Highlight handling (LibRaw ``highlight_mode``): clip to white (neutral, loses detail),
+#: blend the clipped channels (keeps some detail) or reconstruct them.
+HIGHLIGHT_MODES = ("clip", "blend", "reconstruct")
+#: Middle grey: the reference frame's geometric-mean luminance is put here.
+KEY = 0.18
+#: Range of the common gain (a scene that is nearly black or white is not pushed further).
+GAIN_RANGE = (1.0 / 16.0, 16.0)
+
+_IFD0_KEEP = (0x010F, 0x0110, 0x0132, 0x013B, 0x8298)  # Make, Model, DateTime, Artist, Copyright
+# EXIF-IFD tags that TIFF/EP files (DNG among them) may hold in IFD0 instead.
+_EXIF_IN_IFD0 = (
+    0x829A, 0x829D, 0x8822, 0x8827, 0x8830, 0x9000, 0x9003, 0x9004, 0x9010, 0x9011, 0x9201, 0x9202,
+    0x9204, 0x9205, 0x9206, 0x9207, 0x9209, 0x920A, 0x9290, 0x9291, 0x9292, 0xA405, 0xA431, 0xA432,
+    0xA433, 0xA434, 0xA435,
+)
+
+
+@dataclass(frozen=True)
+class RawOptions:
+    """How RAW frames are developed.
+
+    Attributes
+    ----------
+    white_balance : {"camera", "auto", "daylight"}
+        ``"camera"``: the as-shot multipliers (LibRaw uses daylight when a file has
+        none); ``"auto"``: grey-world over the image; ``"daylight"``: the camera's
+        daylight multipliers.
+    highlight : {"clip", "blend", "reconstruct"}
+        LibRaw's highlight mode (0, 2 and 5): clipped highlights turn neutral white,
+        keep a blend of the unclipped channels, or are reconstructed.
+    """
+
+    white_balance: str = "camera"
+    highlight: str = "clip"
+
+    def __post_init__(self) -> None:
+        if self.white_balance not in WHITE_BALANCES:
+            raise ParameterError(f"RAW white balance must be one of {', '.join(WHITE_BALANCES)}; "
+                                 f"got {self.white_balance!r}")
+        if self.highlight not in HIGHLIGHT_MODES:
+            raise ParameterError(f"RAW highlight mode must be one of {', '.join(HIGHLIGHT_MODES)}; "
+                                 f"got {self.highlight!r}")
+
+
+def raw_options(value: RawOptions | Mapping[str, Any] | None) -> RawOptions:
+    """A :class:`RawOptions` from itself, a mapping of its fields, or ``None`` (defaults)."""
+    if value is None:
+        return RawOptions()
+    if isinstance(value, RawOptions):
+        return value
+    if isinstance(value, Mapping):
+        unknown = sorted(set(value) - {"white_balance", "highlight"})
+        if unknown:
+            raise ParameterError(f"unknown RAW option {', '.join(map(repr, unknown))}; "
+                                 "accepted: white_balance, highlight")
+        return RawOptions(**value)
+    raise ParameterError(f"raw must be RawOptions, a dict or None; got {type(value).__name__}")
+
+
+def is_raw(path: str | Path) -> bool:
+    """True when ``path`` has a RAW/DNG extension (:data:`RAW_EXTENSIONS`)."""
+    return Path(path).suffix.lower() in RAW_EXTENSIONS
+
+
+def require_rawpy(path: str | Path):
+    """The ``rawpy`` module, or a :class:`BracketError` naming ``path`` and the extra."""
+    try:
+        import rawpy
+    except ImportError:
+        raise BracketError(f"{path}: reading RAW files needs rawpy; install it with "
+                           "pip install 'mefkit[raw]'") from None
+    return rawpy
+
+
+@dataclass
+class RawFrame:
+    """One decoded RAW frame.
+
+    Attributes
+    ----------
+    linear : ndarray
+        ``(H, W, 3)`` float32 linear sRGB, ``>= 0``; 1.0 is the sensor's white level.
+    exif : PIL.Image.Exif
+        The frame's EXIF (:func:`raw_exif`).
+    exposure : float or None
+        ``t * ISO / N^2`` from EXIF, ``None`` when a value is missing.
+    """
+
+    linear: np.ndarray
+    exif: Image.Exif
+    exposure: float | None
+
+
+def _postprocess_args(rawpy, options: RawOptions) -> dict[str, Any]:
+    highlight = {"clip": rawpy.HighlightMode.Clip, "blend": rawpy.HighlightMode.Blend,
+                 "reconstruct": rawpy.HighlightMode.ReconstructDefault}[options.highlight]
+    return {
+        "gamma": (1, 1),
+        "no_auto_bright": True,
+        "output_bps": 16,
+        "output_color": rawpy.ColorSpace.sRGB,
+        "use_camera_wb": options.white_balance == "camera",
+        "use_auto_wb": options.white_balance == "auto",
+        "highlight_mode": highlight,
+    }
+
+
+def _tiff_exif(data: bytes) -> Image.Exif | None:
+    """IFD0, EXIF and GPS tags of a TIFF-structured RAW (DNG, NEF, CR2, ARW, PEF...)."""
+    if data[:4] not in (b"II*\x00", b"MM\x00*"):
+        return None
+    exif = Image.Exif()
+    exif.load(data)
+    return exif
+
+
+def _thumb_exif(raw) -> Image.Exif | None:
+    """EXIF of the embedded JPEG preview (CR3, RAF and others that are not TIFF files)."""
+    try:
+        thumb = raw.extract_thumb()
+    except Exception:  # noqa: BLE001 - no preview, or one LibRaw cannot unpack
+        return None
+    if getattr(thumb.format, "name", "") != "JPEG":
+        return None
+    with Image.open(io.BytesIO(thumb.data)) as im:
+        return im.getexif()
+
+
+def _reloaded(exif: Image.Exif) -> Image.Exif:
+    """``exif`` written out and parsed again, so that ``get_ifd`` reads its sub-IFDs
+    (Pillow only reads sub-IFDs set as dicts back from bytes)."""
+    out = Image.Exif()
+    out.load(exif.tobytes())
+    return out
+
+
+def _ifd(exif: Image.Exif, tag: int) -> dict[int, Any]:
+    value = exif.get(tag)
+    if isinstance(value, dict):
+        return dict(value)
+    if value is None:
+        return {}
+    try:
+        return dict(exif.get_ifd(tag))
+    except Exception:  # noqa: BLE001 - a broken sub-IFD is just missing metadata
+        return {}
+
+
+def _normalised_exif(src: Image.Exif | None) -> Image.Exif:
+    """Descriptive IFD0 tags, the EXIF IFD (TIFF/EP tags from IFD0 moved into it) and GPS."""
+    out = Image.Exif()
+    if src is None:
+        return out
+    for tag in _IFD0_KEEP:
+        if tag in src:
+            out[tag] = src[tag]
+    exif_ifd: dict[int, Any] = {}
+    for tag in _EXIF_IN_IFD0:
+        if tag in src:
+            exif_ifd[tag] = src[tag]
+    exif_ifd.update(_ifd(src, 0x8769))
+    exif_ifd.pop(0x927C, None)  # MakerNote: private offsets that break once moved
+    exif_ifd.pop(0xA005, None)  # Interoperability IFD pointer
+    gps = _ifd(src, 0x8825)
+    if exif_ifd:
+        out[0x8769] = exif_ifd
+    if gps:
+        out[0x8825] = gps
+    return out
+
+
+def raw_exif(path: str | Path, raw: Any = None) -> Image.Exif:
+    """The EXIF of a RAW file: Make, Model, exposure, lens, capture time, GPS.
+
+    TIFF-structured RAWs (DNG, NEF, CR2, ARW, PEF, ...) are parsed by Pillow's EXIF
+    reader; the others (CR3, RAF, ...) give the EXIF of their embedded JPEG preview.
+    Missing exposure time, f-number, ISO, focal length and capture time are filled
+    from LibRaw's decoded values when ``raw`` (an open ``rawpy.RawPy``) is given.
+
+    Returns
+    -------
+    PIL.Image.Exif
+        IFD0 holds Make, Model, DateTime, Artist, Copyright; ``get_ifd(0x8769)`` the
+        EXIF tags; ``get_ifd(0x8825)`` the GPS tags. Empty when nothing is readable.
+    """
+    src = None
+    try:
+        src = _tiff_exif(Path(path).read_bytes())
+    except Exception:  # noqa: BLE001 - unreadable metadata is "no metadata"; pixels report errors
+        src = None
+    if (src is None or 0x010F not in src) and raw is not None:
+        src = _thumb_exif(raw) or src
+    exif = _normalised_exif(src)
+    if raw is not None:
+        _fill_from_libraw(exif, raw)
+    try:
+        return _reloaded(exif)
+    except Exception:  # noqa: BLE001 - values Pillow cannot write back: keep none of them
+        return Image.Exif()
+
+
+def _fill_from_libraw(exif: Image.Exif, raw: Any) -> None:
+    try:
+        other = raw.other
+    except Exception:  # noqa: BLE001 - older rawpy: nothing to add
+        return
+    ifd = _ifd(exif, 0x8769)
+    values = {0x829A: other.shutter_speed, 0x829D: other.aperture, 0x920A: other.focal_length}
+    for tag, value in values.items():
+        if tag not in ifd and value and math.isfinite(value) and value > 0:
+            ifd[tag] = float(value)
+    if 0x8827 not in ifd and other.iso_speed and other.iso_speed > 0:
+        ifd[0x8827] = int(round(other.iso_speed))
+    stamp = other.timestamp
+    if 0x9003 not in ifd and stamp is not None and stamp.year > 1970:
+        ifd[0x9003] = stamp.strftime("%Y:%m:%d %H:%M:%S")
+    if ifd:
+        exif[0x8769] = ifd
+
+
+def read_raw(path: str | Path, options: RawOptions | None = None) -> RawFrame:
+    """Decode one RAW/DNG file to linear sRGB with its EXIF.
+
+    Parameters
+    ----------
+    path : str or Path
+        A RAW or DNG file.
+    options : RawOptions, optional
+        White balance and highlight handling (defaults: camera, clip).
+
+    Returns
+    -------
+    RawFrame
+        ``linear``: ``(H, W, 3)`` float32, 1.0 at the sensor's white level, upright
+        (LibRaw applies the file's orientation).
+
+    Raises
+    ------
+    BracketError
+        rawpy missing, or a file LibRaw cannot open or decode (one line naming it).
+    """
+    from .order import exposure_value
+
+    options = options or RawOptions()
+    path = Path(path)
+    rawpy = require_rawpy(path)
+    if not path.is_file():
+        raise BracketError(f"{path}: file not found" if not path.exists() else f"{path}: not a file")
+    try:
+        with rawpy.imread(str(path)) as raw:
+            rgb = raw.postprocess(**_postprocess_args(rawpy, options))
+            exif = raw_exif(path, raw)
+    except (rawpy.LibRawError, rawpy.NotSupportedError, OSError, ValueError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise BracketError(f"{path}: cannot decode RAW file ({reason})") from None
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise BracketError(f"{path}: RAW file decodes to shape {rgb.shape}, not an RGB image")
+    linear = rgb.astype(np.float32)
+    linear *= np.float32(1.0 / 65535.0)
+    return RawFrame(linear, exif, exposure_value(exif))
+
+
+def srgb_oetf(linear: np.ndarray) -> np.ndarray:
+    """The sRGB transfer curve (IEC 61966-2-1:1999) of linear values, clipped to [0, 1].
+
+    Written out (two lines) because OpenCV and Pillow apply it only inside colour-space
+    conversions, not as a curve on its own.
+
+    Parameters
+    ----------
+    linear : ndarray
+        Linear light, any shape; values outside [0, 1] are clipped first.
+
+    Returns
+    -------
+    ndarray
+        float32, same shape, in [0, 1].
+    """
+    x = np.clip(np.asarray(linear, dtype=np.float32), 0.0, 1.0)
+    return np.where(x <= 0.0031308, x * np.float32(12.92),
+                    np.float32(1.055) * np.power(x, np.float32(1 / 2.4)) - np.float32(0.055)).astype(np.float32)
+
+
+def exposure_gain(reference: np.ndarray) -> float:
+    """The common gain that puts ``reference`` at middle grey.
+
+    Parameters
+    ----------
+    reference : ndarray
+        ``(H, W, 3)`` linear frame (1.0 = sensor white).
+
+    Returns
+    -------
+    float
+        ``KEY / geometric mean luminance`` of the pixels that are neither clipped
+        (luminance >= 0.99) nor black (< 1e-4), on a grid of at most about 512 pixels a
+        side, within :data:`GAIN_RANGE`; 1 when no pixel qualifies.
+    """
+    step = max(1, max(reference.shape[:2]) // 512)
+    y = luminance(reference[::step, ::step].astype(np.float32)).ravel()
+    y = y[(y >= 1e-4) & (y < 0.99)]
+    if y.size == 0:
+        return 1.0
+    mean = float(np.exp(np.mean(np.log(y))))
+    return float(np.clip(KEY / mean, *GAIN_RANGE))
+
+
+def develop(linears: Sequence[np.ndarray], reference: int) -> tuple[list[np.ndarray], float]:
+    """Bring a bracket's linear frames into display-referred sRGB with one common gain.
+
+    Parameters
+    ----------
+    linears : sequence of ndarray
+        ``(H, W, 3)`` linear frames of one bracket (their raw exposure differences kept).
+    reference : int
+        Index of the frame whose exposure fixes the gain (:func:`exposure_gain`).
+
+    Returns
+    -------
+    frames : list of ndarray
+        ``(H, W, 3)`` float32 in [0, 1]: ``srgb_oetf(gain * linear)``.
+    gain : float
+        The common gain.
+    """
+    gain = exposure_gain(linears[reference])
+    return [srgb_oetf(lin * np.float32(gain)) for lin in linears], gain
+
+
+__all__ = [
+    "GAIN_RANGE",
+    "HIGHLIGHT_MODES",
+    "KEY",
+    "RAW_EXTENSIONS",
+    "RawFrame",
+    "RawOptions",
+    "WHITE_BALANCES",
+    "develop",
+    "exposure_gain",
+    "is_raw",
+    "raw_exif",
+    "raw_options",
+    "read_raw",
+    "require_rawpy",
+    "srgb_oetf",
+]
