@@ -24,8 +24,14 @@ format allows (16-bit TIFF by default from the command line).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
+import os
+import sys
+import tempfile
+import threading
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -35,6 +41,7 @@ from PIL import Image
 
 from ..errors import BracketError, ParameterError
 from .convert import luminance
+from .metadata import carried_exif, sub_ifd
 
 #: File extensions read as camera RAW (lower case): DNG and LibRaw's common formats.
 RAW_EXTENSIONS = (
@@ -52,15 +59,6 @@ HIGHLIGHT_MODES = ("clip", "blend", "reconstruct")
 KEY = 0.18
 #: Range of the common gain (a scene that is nearly black or white is not pushed further).
 GAIN_RANGE = (1.0 / 16.0, 16.0)
-
-_IFD0_KEEP = (0x010F, 0x0110, 0x0132, 0x013B, 0x8298)  # Make, Model, DateTime, Artist, Copyright
-# EXIF-IFD tags that TIFF/EP files (DNG among them) may hold in IFD0 instead.
-_EXIF_IN_IFD0 = (
-    0x829A, 0x829D, 0x8822, 0x8827, 0x8830, 0x9000, 0x9003, 0x9004, 0x9010, 0x9011, 0x9201, 0x9202,
-    0x9204, 0x9205, 0x9206, 0x9207, 0x9209, 0x920A, 0x9290, 0x9291, 0x9292, 0xA405, 0xA431, 0xA432,
-    0xA433, 0xA434, 0xA435,
-)
-
 
 @dataclass(frozen=True)
 class RawOptions:
@@ -181,41 +179,6 @@ def _reloaded(exif: Image.Exif) -> Image.Exif:
     return out
 
 
-def _ifd(exif: Image.Exif, tag: int) -> dict[int, Any]:
-    value = exif.get(tag)
-    if isinstance(value, dict):
-        return dict(value)
-    if value is None:
-        return {}
-    try:
-        return dict(exif.get_ifd(tag))
-    except Exception:  # noqa: BLE001 - a broken sub-IFD is just missing metadata
-        return {}
-
-
-def _normalised_exif(src: Image.Exif | None) -> Image.Exif:
-    """Descriptive IFD0 tags, the EXIF IFD (TIFF/EP tags from IFD0 moved into it) and GPS."""
-    out = Image.Exif()
-    if src is None:
-        return out
-    for tag in _IFD0_KEEP:
-        if tag in src:
-            out[tag] = src[tag]
-    exif_ifd: dict[int, Any] = {}
-    for tag in _EXIF_IN_IFD0:
-        if tag in src:
-            exif_ifd[tag] = src[tag]
-    exif_ifd.update(_ifd(src, 0x8769))
-    exif_ifd.pop(0x927C, None)  # MakerNote: private offsets that break once moved
-    exif_ifd.pop(0xA005, None)  # Interoperability IFD pointer
-    gps = _ifd(src, 0x8825)
-    if exif_ifd:
-        out[0x8769] = exif_ifd
-    if gps:
-        out[0x8825] = gps
-    return out
-
-
 def raw_exif(path: str | Path, raw: Any = None) -> Image.Exif:
     """The EXIF of a RAW file: Make, Model, exposure, lens, capture time, GPS.
 
@@ -237,7 +200,7 @@ def raw_exif(path: str | Path, raw: Any = None) -> Image.Exif:
         src = None
     if (src is None or 0x010F not in src) and raw is not None:
         src = _thumb_exif(raw) or src
-    exif = _normalised_exif(src)
+    exif = carried_exif(src)
     if raw is not None:
         _fill_from_libraw(exif, raw)
     try:
@@ -251,7 +214,7 @@ def _fill_from_libraw(exif: Image.Exif, raw: Any) -> None:
         other = raw.other
     except Exception:  # noqa: BLE001 - older rawpy: nothing to add
         return
-    ifd = _ifd(exif, 0x8769)
+    ifd = sub_ifd(exif, 0x8769)
     values = {0x829A: other.shutter_speed, 0x829D: other.aperture, 0x920A: other.focal_length}
     for tag, value in values.items():
         if tag not in ifd and value and math.isfinite(value) and value > 0:
@@ -263,6 +226,52 @@ def _fill_from_libraw(exif: Image.Exif, raw: Any) -> None:
         ifd[0x9003] = stamp.strftime("%Y:%m:%d %H:%M:%S")
     if ifd:
         exif[0x8769] = ifd
+
+
+_STDERR_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _libraw_messages():
+    """Collect what LibRaw prints on the C ``stderr`` (e.g. "Unexpected end of file")
+    into a list instead of the terminal, so a bad file gives one line, not two.
+
+    The process's file descriptor 2 points at a temporary file meanwhile (one thread
+    at a time; LibRaw has no callback for these messages through rawpy).
+    """
+    lines: list[str] = []
+    with _STDERR_LOCK:
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError, AttributeError):
+            yield lines
+            return
+        with tempfile.TemporaryFile() as tmp:
+            os.dup2(tmp.fileno(), 2)
+            try:
+                yield lines
+            finally:
+                os.dup2(saved, 2)
+                os.close(saved)
+                tmp.seek(0)
+                text = tmp.read().decode("utf-8", "replace")
+                lines.extend(line.strip() for line in text.splitlines() if line.strip())
+
+
+def _reason(exc: BaseException, messages: list[str]) -> str:
+    """A short reason: LibRaw's own message (path prefix removed), else the exception's."""
+    for line in messages:
+        text = line.split(": ", 1)[-1].strip()
+        if text:
+            return text[:1].lower() + text[1:]
+    arg = exc.args[0] if exc.args else ""
+    if isinstance(arg, bytes):
+        arg = arg.decode("utf-8", "replace")
+    text = str(arg).strip() or type(exc).__name__
+    if type(exc).__name__ in ("LibRawFileUnsupportedError", "LibRawIOError"):
+        return f"not a RAW file LibRaw can read, or truncated: {text[:1].lower() + text[1:]}"
+    return text
 
 
 def read_raw(path: str | Path, options: RawOptions | None = None) -> RawFrame:
@@ -293,13 +302,18 @@ def read_raw(path: str | Path, options: RawOptions | None = None) -> RawFrame:
     rawpy = require_rawpy(path)
     if not path.is_file():
         raise BracketError(f"{path}: file not found" if not path.exists() else f"{path}: not a file")
-    try:
-        with rawpy.imread(str(path)) as raw:
-            rgb = raw.postprocess(**_postprocess_args(rawpy, options))
-            exif = raw_exif(path, raw)
-    except (rawpy.LibRawError, rawpy.NotSupportedError, OSError, ValueError) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise BracketError(f"{path}: cannot decode RAW file ({reason})") from None
+    failure: BaseException | None = None
+    with _libraw_messages() as messages:
+        try:
+            with rawpy.imread(str(path)) as raw:
+                rgb = raw.postprocess(**_postprocess_args(rawpy, options))
+                exif = raw_exif(path, raw)
+        except (rawpy.LibRawError, rawpy.NotSupportedError, OSError, ValueError) as exc:
+            failure = exc
+    if failure is not None:
+        raise BracketError(f"{path}: cannot decode RAW file ({_reason(failure, messages)})") from None
+    for line in messages:  # decoded, but LibRaw noticed something (e.g. data errors)
+        warnings.warn(f"{path}: LibRaw: {line.split(': ', 1)[-1]}", stacklevel=2)
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise BracketError(f"{path}: RAW file decodes to shape {rgb.shape}, not an RGB image")
     linear = rgb.astype(np.float32)
