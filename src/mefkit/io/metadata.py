@@ -24,7 +24,9 @@ piexif (JPEG and TIFF only) has not been released since 2019.
 
 from __future__ import annotations
 
+import functools
 import math
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
@@ -122,14 +124,22 @@ def sub_ifd(exif: Image.Exif, tag: int) -> dict[int, Any]:
         return {}
 
 
+@functools.lru_cache(maxsize=1)
 def srgb_profile() -> bytes | None:
-    """An sRGB ICC profile built by Pillow's LittleCMS (``None`` without ImageCms)."""
+    """An sRGB ICC profile built by Pillow's LittleCMS (``None`` without ImageCms).
+
+    Its creation date (header bytes 24..35) is fixed to 2000-01-01 and its profile ID
+    (bytes 84..99, optional) zeroed, so that the same result gives the same file.
+    """
     try:
         from PIL import ImageCms
 
-        return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+        data = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
     except Exception:  # noqa: BLE001 - Pillow built without LittleCMS: no profile
         return None
+    data[24:36] = struct.pack(">6H", 2000, 1, 1, 0, 0, 0)
+    data[84:100] = bytes(16)
+    return bytes(data)
 
 
 def read_frame_metadata(path: str | Path) -> FrameMetadata:
@@ -144,12 +154,12 @@ def read_frame_metadata(path: str | Path) -> FrameMetadata:
     if is_raw(path):
         return FrameMetadata(raw_exif(path), None)
     try:
-        with Image.open(path) as im:
-            exif = im.getexif()
+        with Image.open(path) as im:  # sub-IFDs of a TIFF are read from the open file
+            exif = carried_exif(im.getexif())
             icc = im.info.get("icc_profile") or None
     except Exception:  # noqa: BLE001 - metadata is best effort; pixels report errors
         return FrameMetadata()
-    return FrameMetadata(carried_exif(exif), icc)
+    return FrameMetadata(exif, icc)
 
 
 def carried_exif(src: Image.Exif | None) -> Image.Exif:
