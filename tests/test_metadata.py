@@ -169,13 +169,19 @@ def test_large_icc_profile_spans_several_jpeg_segments(tmp_path):
         assert im.info["icc_profile"] == big
 
 
-def test_exif_block_too_large_for_jpeg_is_an_output_error(tmp_path):
+def test_exif_too_large_for_a_jpeg_segment_is_left_out_with_a_warning(tmp_path):
     exif = Image.Exif()
     exif[0x013B] = "x" * 70000  # Artist
-    md = OutputMetadata(exif, None, None)
-    with pytest.raises(mefkit.OutputError, match="cannot embed the metadata"):
-        write_image(tmp_path / "a.jpg", np.zeros((4, 4, 3), np.float32), metadata=md)
-    assert not (tmp_path / "a.jpg").exists()
+    md = OutputMetadata(exif, srgb_profile(), None)
+    with pytest.warns(UserWarning, match="does not fit a JPEG segment"):
+        out = write_image(tmp_path / "a.jpg", np.zeros((4, 4, 3), np.float32), metadata=md, method="m")
+    with Image.open(out) as im:
+        assert 0x013B not in im.getexif() and im.info["icc_profile"] == srgb_profile()
+    assert is_mefkit_output(out)
+    # PNG holds it
+    out = write_image(tmp_path / "a.png", np.zeros((4, 4, 3), np.float32), metadata=md)
+    with Image.open(out) as im:
+        assert im.getexif()[0x013B] == "x" * 70000
 
 
 def test_carried_exif_moves_tiff_ep_tags_and_drops_private_ones():

@@ -272,3 +272,14 @@ def test_write_dng_helper_round_trips_raw_values(tmp_path):
         assert raw.white_level == 4095
     assert values[0, 0] == round(256 + 0.25 * 0.5 * (4095 - 256))
     assert values[0, 1] == round(256 + 0.25 * (4095 - 256))
+
+
+def test_libraw_messages_are_caught_and_other_output_passes(capfd):
+    # What LibRaw prints about the file becomes the error's reason; anything else written
+    # on the C-level stderr meanwhile (a progress display) still reaches the terminal.
+    from mefkit.io.raw import _libraw_messages
+
+    with _libraw_messages("/x/a.dng") as lines:
+        os.write(2, b"/x/a.dng: Unexpected end of file\nprogress 3/10\n")
+    assert lines == ["Unexpected end of file"]
+    assert capfd.readouterr().err == "progress 3/10\n"

@@ -232,12 +232,15 @@ _STDERR_LOCK = threading.Lock()
 
 
 @contextlib.contextmanager
-def _libraw_messages():
-    """Collect what LibRaw prints on the C ``stderr`` (e.g. "Unexpected end of file")
-    into a list instead of the terminal, so a bad file gives one line, not two.
+def _libraw_messages(name: str):
+    """Collect what LibRaw prints about file ``name`` on the C ``stderr`` (such as
+    "NAME: Unexpected end of file") into a list instead of the terminal, so a bad file
+    gives one line, not two.
 
     The process's file descriptor 2 points at a temporary file meanwhile (one thread
-    at a time; LibRaw has no callback for these messages through rawpy).
+    at a time; rawpy offers no callback for these messages). Whatever else was written
+    there meanwhile (another thread's output, a progress display) is written back to
+    the real stderr afterwards.
     """
     lines: list[str] = []
     with _STDERR_LOCK:
@@ -252,17 +255,27 @@ def _libraw_messages():
             try:
                 yield lines
             finally:
+                try:
+                    sys.stderr.flush()
+                except (OSError, ValueError, AttributeError):
+                    pass
                 os.dup2(saved, 2)
                 os.close(saved)
                 tmp.seek(0)
-                text = tmp.read().decode("utf-8", "replace")
-                lines.extend(line.strip() for line in text.splitlines() if line.strip())
+                others = b""
+                for raw_line in tmp.read().splitlines(keepends=True):
+                    text = raw_line.decode("utf-8", "replace").strip()
+                    if text.startswith(f"{name}:"):
+                        lines.append(text[len(name) + 1:].strip())
+                    else:
+                        others += raw_line
+                if others:
+                    os.write(2, others)
 
 
 def _reason(exc: BaseException, messages: list[str]) -> str:
-    """A short reason: LibRaw's own message (path prefix removed), else the exception's."""
-    for line in messages:
-        text = line.split(": ", 1)[-1].strip()
+    """A short reason: LibRaw's own message, else the exception's."""
+    for text in messages:
         if text:
             return text[:1].lower() + text[1:]
     arg = exc.args[0] if exc.args else ""
@@ -303,7 +316,7 @@ def read_raw(path: str | Path, options: RawOptions | None = None) -> RawFrame:
     if not path.is_file():
         raise BracketError(f"{path}: file not found" if not path.exists() else f"{path}: not a file")
     failure: BaseException | None = None
-    with _libraw_messages() as messages:
+    with _libraw_messages(str(path)) as messages:
         try:
             with rawpy.imread(str(path)) as raw:
                 rgb = raw.postprocess(**_postprocess_args(rawpy, options))
@@ -313,7 +326,7 @@ def read_raw(path: str | Path, options: RawOptions | None = None) -> RawFrame:
     if failure is not None:
         raise BracketError(f"{path}: cannot decode RAW file ({_reason(failure, messages)})") from None
     for line in messages:  # decoded, but LibRaw noticed something (e.g. data errors)
-        warnings.warn(f"{path}: LibRaw: {line.split(': ', 1)[-1]}", stacklevel=2)
+        warnings.warn(f"{path}: LibRaw: {line}", stacklevel=2)
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise BracketError(f"{path}: RAW file decodes to shape {rgb.shape}, not an RGB image")
     linear = rgb.astype(np.float32)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import io
 import os
 import tempfile
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
 import cv2
 import numpy as np
 import tifffile
+from PIL import Image
 
 from ..errors import OutputError
 from .provenance import software_string, tag_jpeg, tag_png
@@ -58,7 +60,14 @@ def _encode(image: np.ndarray, suffix: str, bits: int, quality: int, software: s
 
         if suffix == ".png":
             return png_with_metadata(data, exif, metadata.icc, software)
-        return jpeg_with_metadata(data, exif, metadata.icc)
+        try:
+            return jpeg_with_metadata(data, exif, metadata.icc)
+        except ValueError as exc:  # a JPEG segment holds 64 KiB of EXIF at most
+            warnings.warn(f"{exc}: the JPEG keeps the Software field and ICC profile only "
+                          "(PNG and TIFF hold any size)", stacklevel=3)
+            slim = Image.Exif()
+            slim[0x0112], slim[0x0131] = 1, software
+            return jpeg_with_metadata(data, slim, metadata.icc)
     return tag_png(data, software) if suffix == ".png" else tag_jpeg(data, software)
 
 
@@ -225,10 +234,7 @@ def write_image(
         raise OutputError(f"{path}: expected an (H, W, 3) image, got shape {img.shape}")
     if not np.isfinite(img).all():
         raise OutputError(f"{path}: image contains NaN or infinite values; nothing written")
-    try:
-        data = _encode(img, path.suffix.lower(), bits, quality, software_string(method), metadata)
-    except ValueError as exc:  # e.g. an EXIF block too large for a JPEG segment
-        raise OutputError(f"{path}: cannot embed the metadata ({exc})") from None
+    data = _encode(img, path.suffix.lower(), bits, quality, software_string(method), metadata)
     folder = path.parent if str(path.parent) else Path(".")
     tmp: str | None = None
     try:
