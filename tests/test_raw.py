@@ -283,3 +283,16 @@ def test_libraw_messages_are_caught_and_other_output_passes(capfd):
         os.write(2, b"/x/a.dng: Unexpected end of file\nprogress 3/10\n")
     assert lines == ["Unexpected end of file"]
     assert capfd.readouterr().err == "progress 3/10\n"
+
+
+def test_develop_table_for_uint16_equals_the_formula():
+    # LibRaw's uint16 frames go through a lookup table; it must equal the float path.
+    rng = np.random.default_rng(1)
+    rgb16 = rng.integers(0, 65536, (32, 32, 3), dtype=np.uint16)
+    dark16 = (rgb16 // 4).astype(np.uint16)
+    by_table, gain = develop([dark16, rgb16], reference=1)
+    by_formula, gain_f = develop([dark16 / np.float32(65535), rgb16 / np.float32(65535)], reference=1)
+    assert gain == pytest.approx(gain_f, rel=1e-6)
+    for a, b in zip(by_table, by_formula):
+        assert a.dtype == np.float32 and a.shape == (32, 32, 3)
+        np.testing.assert_allclose(a, b, atol=2e-6)

@@ -123,17 +123,33 @@ class RawFrame:
 
     Attributes
     ----------
-    linear : ndarray
-        ``(H, W, 3)`` float32 linear sRGB, ``>= 0``; 1.0 is the sensor's white level.
+    rgb16 : ndarray
+        ``(H, W, 3)`` uint16 linear sRGB as LibRaw gives it; 65535 is the sensor's white
+        level (kept as integers: half the memory of floats, and :func:`develop` maps
+        them through a table).
     exif : PIL.Image.Exif
         The frame's EXIF (:func:`raw_exif`).
     exposure : float or None
         ``t * ISO / N^2`` from EXIF, ``None`` when a value is missing.
     """
 
-    linear: np.ndarray
+    rgb16: np.ndarray
     exif: Image.Exif
     exposure: float | None
+
+    @property
+    def linear(self) -> np.ndarray:
+        """``(H, W, 3)`` float32 linear sRGB, ``>= 0``; 1.0 is the sensor's white level."""
+        return _as_linear(self.rgb16)
+
+
+def _as_linear(image: np.ndarray) -> np.ndarray:
+    """Linear float32 (1.0 = white) of a uint16 LibRaw image; float input as it is."""
+    if image.dtype == np.uint16:
+        out = image.astype(np.float32)
+        out *= np.float32(1.0 / 65535.0)
+        return out
+    return np.asarray(image, dtype=np.float32)
 
 
 def _postprocess_args(rawpy, options: RawOptions) -> dict[str, Any]:
@@ -329,9 +345,7 @@ def read_raw(path: str | Path, options: RawOptions | None = None) -> RawFrame:
         warnings.warn(f"{path}: LibRaw: {line}", stacklevel=2)
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise BracketError(f"{path}: RAW file decodes to shape {rgb.shape}, not an RGB image")
-    linear = rgb.astype(np.float32)
-    linear *= np.float32(1.0 / 65535.0)
-    return RawFrame(linear, exif, exposure_value(exif))
+    return RawFrame(np.ascontiguousarray(rgb, dtype=np.uint16), exif, exposure_value(exif))
 
 
 def srgb_oetf(linear: np.ndarray) -> np.ndarray:
@@ -361,7 +375,7 @@ def exposure_gain(reference: np.ndarray) -> float:
     Parameters
     ----------
     reference : ndarray
-        ``(H, W, 3)`` linear frame (1.0 = sensor white).
+        ``(H, W, 3)`` linear frame: float (1.0 = sensor white) or LibRaw's uint16.
 
     Returns
     -------
@@ -371,7 +385,7 @@ def exposure_gain(reference: np.ndarray) -> float:
         side, within :data:`GAIN_RANGE`; 1 when no pixel qualifies.
     """
     step = max(1, max(reference.shape[:2]) // 512)
-    y = luminance(reference[::step, ::step].astype(np.float32)).ravel()
+    y = luminance(_as_linear(reference[::step, ::step])).ravel()
     y = y[(y >= 1e-4) & (y < 0.99)]
     if y.size == 0:
         return 1.0
@@ -385,7 +399,9 @@ def develop(linears: Sequence[np.ndarray], reference: int) -> tuple[list[np.ndar
     Parameters
     ----------
     linears : sequence of ndarray
-        ``(H, W, 3)`` linear frames of one bracket (their raw exposure differences kept).
+        ``(H, W, 3)`` linear frames of one bracket (their raw exposure differences kept):
+        float (1.0 = white) or LibRaw's uint16 (65535 = white), which goes through a
+        65536-entry table instead of the power function (exact, and several times faster).
     reference : int
         Index of the frame whose exposure fixes the gain (:func:`exposure_gain`).
 
@@ -397,7 +413,16 @@ def develop(linears: Sequence[np.ndarray], reference: int) -> tuple[list[np.ndar
         The common gain.
     """
     gain = exposure_gain(linears[reference])
-    return [srgb_oetf(lin * np.float32(gain)) for lin in linears], gain
+    table = None
+    frames = []
+    for lin in linears:
+        if lin.dtype == np.uint16:
+            if table is None:
+                table = srgb_oetf(np.arange(65536, dtype=np.float32) * np.float32(gain / 65535.0))
+            frames.append(table[lin])
+        else:
+            frames.append(srgb_oetf(lin * np.float32(gain)))
+    return frames, gain
 
 
 __all__ = [

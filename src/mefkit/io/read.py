@@ -15,7 +15,7 @@ from ..errors import BracketError
 from .convert import as_float_rgb
 from .order import exposure_value, order_frames
 from .provenance import is_mefkit_output
-from .raw import RAW_EXTENSIONS, RawOptions, develop, exposure_gain, is_raw, raw_options, read_raw, srgb_oetf
+from .raw import RAW_EXTENSIONS, RawOptions, develop, is_raw, raw_options, read_raw, srgb_oetf
 
 #: File extensions recognised as images when a folder is given (lower case).
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff")
@@ -119,7 +119,7 @@ def read_image(
         raise BracketError(f"{path}: file is empty")
     if is_raw(path):
         frame = read_raw(path, raw_options(raw))
-        return srgb_oetf(frame.linear * np.float32(exposure_gain(frame.linear))), 16, frame.exposure
+        return develop([frame.rgb16], 0)[0][0], 16, frame.exposure
     # Pillow reads the metadata (EXIF, orientation) without decoding pixels; OpenCV
     # decodes the pixels because Pillow reduces 16-bit RGB PNG/TIFF to 8 bits.
     orientation, ev = 1, None
@@ -304,7 +304,7 @@ def _read_raw_bracket(paths: list[Path], order: str, options: RawOptions, caught
     if order not in ("auto", "given"):
         raise BracketError(f"order must be 'auto' or 'given', got {order!r}")
     decoded = [read_raw(p, options) for p in paths]
-    linears = [d.linear for d in decoded]
+    linears = [d.rgb16 for d in decoded]
     evs = [d.exposure for d in decoded]
     check_frames(linears, [str(p) for p in paths])
     bracket = Bracket(linears, list(paths), 16, "given", None, caught)
@@ -314,6 +314,6 @@ def _read_raw_bracket(paths: list[Path], order: str, options: RawOptions, caught
         bracket.exposure_values = [float(ev) for ev in evs]  # type: ignore[arg-type]
     # The reference, as for alignment: the middle exposure (of an even count, the
     # middle frame with more well-exposed pixels under the camera's own scale).
-    small = [srgb_oetf(f[::4, ::4]) for f in bracket.frames]
+    small = [srgb_oetf(f[::4, ::4].astype(np.float32) / np.float32(65535)) for f in bracket.frames]
     bracket.frames, bracket.raw_gain = develop(bracket.frames, default_reference(small))
     return bracket
