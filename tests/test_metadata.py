@@ -227,3 +227,13 @@ def test_raw_frames_carry_their_exif_and_srgb(tmp_path):
         assert float(exif.get_ifd(EXIF)[0x829A]) == pytest.approx(1 / 60)
         assert "frame_0.dng 1/240 s f/8 ISO 100 -2.0 EV" in exif[0x010E]
         assert im.info["icc_profile"] == srgb_profile()
+
+
+def test_unwritable_exif_value_falls_back_to_the_software_field(tmp_path):
+    exif = Image.Exif()
+    exif[EXIF] = {0x829A: object()}  # a value no EXIF writer can encode
+    md = OutputMetadata(exif, None, None)
+    for ext in ("jpg", "png", "tif"):
+        with pytest.warns(UserWarning, match="camera metadata could not be written"):
+            out = write_image(tmp_path / f"a.{ext}", np.zeros((4, 4, 3), np.float32), metadata=md, method="m")
+        assert is_mefkit_output(out)

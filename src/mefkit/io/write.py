@@ -234,7 +234,16 @@ def write_image(
         raise OutputError(f"{path}: expected an (H, W, 3) image, got shape {img.shape}")
     if not np.isfinite(img).all():
         raise OutputError(f"{path}: image contains NaN or infinite values; nothing written")
-    data = _encode(img, path.suffix.lower(), bits, quality, software_string(method), metadata)
+    try:
+        data = _encode(img, path.suffix.lower(), bits, quality, software_string(method), metadata)
+    except OutputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a frame's odd EXIF must not cost the result
+        if metadata is None:
+            raise
+        warnings.warn(f"{path}: the camera metadata could not be written ({exc}); "
+                      "the file carries the Software field only", stacklevel=2)
+        data = _encode(img, path.suffix.lower(), bits, quality, software_string(method), None)
     folder = path.parent if str(path.parent) else Path(".")
     tmp: str | None = None
     try:
