@@ -401,7 +401,8 @@ def develop(linears: Sequence[np.ndarray], reference: int) -> tuple[list[np.ndar
     linears : sequence of ndarray
         ``(H, W, 3)`` linear frames of one bracket (their raw exposure differences kept):
         float (1.0 = white) or LibRaw's uint16 (65535 = white), which goes through a
-        65536-entry table instead of the power function (exact, and several times faster).
+        65536-entry table instead of the power function (exact, and 21x faster on a 12 MP
+        frame: 0.15 s against 3.2 s measured in one run, docs/raw.md).
     reference : int
         Index of the frame whose exposure fixes the gain (:func:`exposure_gain`).
 
