@@ -296,3 +296,15 @@ def test_develop_table_for_uint16_equals_the_formula():
     for a, b in zip(by_table, by_formula):
         assert a.dtype == np.float32 and a.shape == (32, 32, 3)
         np.testing.assert_allclose(a, b, atol=2e-6)
+
+
+def test_raw_without_tiff_exif_takes_the_preview_and_libraw_values(monkeypatch, dngs):
+    # A RAW that is not TIFF-structured (CR3, RAF): the EXIF comes from LibRaw (and the
+    # embedded preview when there is one), also when the file is not open yet.
+    import mefkit.io.raw as raw_module
+
+    _, paths = dngs
+    monkeypatch.setattr(raw_module, "_tiff_exif", lambda data: None)
+    exif = raw_exif(paths[2])
+    ifd = exif.get_ifd(0x8769)
+    assert float(ifd[0x829A]) == pytest.approx(4 / 60, rel=1e-4) and float(ifd[0x829D]) == 8.0

@@ -201,7 +201,8 @@ def raw_exif(path: str | Path, raw: Any = None) -> Image.Exif:
     TIFF-structured RAWs (DNG, NEF, CR2, ARW, PEF, ...) are parsed by Pillow's EXIF
     reader; the others (CR3, RAF, ...) give the EXIF of their embedded JPEG preview.
     Missing exposure time, f-number, ISO, focal length and capture time are filled
-    from LibRaw's decoded values when ``raw`` (an open ``rawpy.RawPy``) is given.
+    from LibRaw's decoded values. ``raw`` is the file already open in rawpy, if any;
+    otherwise rawpy opens it (metadata only) when the TIFF parse found no camera.
 
     Returns
     -------
@@ -214,11 +215,29 @@ def raw_exif(path: str | Path, raw: Any = None) -> Image.Exif:
         src = _tiff_exif(Path(path).read_bytes())
     except Exception:  # noqa: BLE001 - unreadable metadata is "no metadata"; pixels report errors
         src = None
-    if (src is None or 0x010F not in src) and raw is not None:
-        src = _thumb_exif(raw) or src
-    exif = carried_exif(src)
+    if src is not None and 0x010F in src:
+        exif = carried_exif(src)
+        if raw is not None:
+            _fill_from_libraw(exif, raw)
+        return _safe_reloaded(exif)
     if raw is not None:
-        _fill_from_libraw(exif, raw)
+        return _exif_with_libraw(src, raw)
+    try:
+        import rawpy
+
+        with _libraw_messages(str(path)), rawpy.imread(str(path)) as opened:
+            return _exif_with_libraw(src, opened)
+    except Exception:  # noqa: BLE001 - rawpy missing or the file unreadable: what the TIFF parse gave
+        return _safe_reloaded(carried_exif(src))
+
+
+def _exif_with_libraw(src: Image.Exif | None, raw: Any) -> Image.Exif:
+    exif = carried_exif(_thumb_exif(raw) or src)
+    _fill_from_libraw(exif, raw)
+    return _safe_reloaded(exif)
+
+
+def _safe_reloaded(exif: Image.Exif) -> Image.Exif:
     try:
         return _reloaded(exif)
     except Exception:  # noqa: BLE001 - values Pillow cannot write back: keep none of them
@@ -244,7 +263,7 @@ def _fill_from_libraw(exif: Image.Exif, raw: Any) -> None:
         exif[0x8769] = ifd
 
 
-_STDERR_LOCK = threading.Lock()
+_STDERR_LOCK = threading.RLock()  # re-entrant: a nested capture just nests
 
 
 @contextlib.contextmanager
