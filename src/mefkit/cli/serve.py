@@ -1,0 +1,78 @@
+"""``mefkit serve``: the local web app (needs the ``web`` extra)."""
+
+from __future__ import annotations
+
+import threading
+import webbrowser
+
+import typer
+
+from ..errors import MefkitError
+from .app import app, console, reports_errors
+
+_HOST_HELP = ("Address to listen on. 127.0.0.1 (default): this computer only. 0.0.0.0: every network "
+              "interface, so anyone who can reach this machine can upload images and run fusions.")
+
+
+def _check_port(port: int) -> None:
+    if not 0 <= port <= 65535:
+        raise MefkitError(f"--port must be in 0..65535, got {port}")
+
+
+@app.command("serve")
+@reports_errors
+def serve_cmd(
+    host: str = typer.Option("127.0.0.1", "--host", help=_HOST_HELP),
+    port: int = typer.Option(8000, "--port", help="TCP port (0: any free port)."),
+    open_browser: bool = typer.Option(False, "--open", help="Open the page in the default browser once the server is up."),
+    max_upload_mb: float = typer.Option(300.0, "--max-upload-mb", help="Largest request (all frames together), in MiB."),
+    max_megapixels: float = typer.Option(120.0, "--max-megapixels", help="Largest bracket, in megapixels summed over its frames."),
+    max_frames: int = typer.Option(16, "--max-frames", help="Most frames in one bracket."),
+    queue: int = typer.Option(8, "--queue", help="Fusions that may wait behind the running one (one runs at a time)."),
+) -> None:
+    """Serve the web app: fuse brackets, compare the results, download them."""
+    from ..serve import require_web
+
+    require_web()
+    _check_port(port)
+    for name, value in (("--max-upload-mb", max_upload_mb), ("--max-megapixels", max_megapixels),
+                        ("--max-frames", max_frames), ("--queue", queue)):
+        if not value > 0:
+            raise MefkitError(f"{name} must be > 0, got {value}")
+    import uvicorn
+
+    from ..serve.app import create_app
+    from ..serve.uploads import Limits
+
+    limits = Limits(max_upload_bytes=int(max_upload_mb * 2**20), max_pixels=int(max_megapixels * 1e6),
+                    max_frames=max_frames)
+    web = create_app(limits, max_waiting=queue)
+    config = uvicorn.Config(web, host=host, port=port, log_level="warning", access_log=False)
+    server = uvicorn.Server(config)
+
+    def announce() -> None:
+        # The port is known once the socket is bound (port 0 picks a free one).
+        while not server.started and not server.should_exit:
+            threading.Event().wait(0.05)
+        if not server.started:
+            return
+        bound = port
+        for s in getattr(server, "servers", []) or []:
+            for sock in getattr(s, "sockets", []) or []:
+                bound = sock.getsockname()[1]
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        url = f"http://{shown}:{bound}/"
+        console.print(f"mefkit serve: {url} (Ctrl-C to stop)", highlight=False)
+        if host in ("0.0.0.0", "::"):
+            console.print("[yellow]warning:[/yellow] listening on every network interface: anyone who can reach "
+                          "this machine can use it", highlight=False)
+        if open_browser:
+            webbrowser.open(url)
+
+    threading.Thread(target=announce, daemon=True).start()
+    try:
+        server.run()
+    except SystemExit as exc:  # uvicorn exits when it cannot bind
+        raise MefkitError(f"cannot listen on {host}:{port} (in use, or not an address of this machine)") from exc
+    if not server.started:
+        raise MefkitError(f"cannot listen on {host}:{port} (in use, or not an address of this machine)")
