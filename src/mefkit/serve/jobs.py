@@ -44,7 +44,7 @@ class Busy(MefkitError):
     """The queue is full: HTTP 503."""
 
 
-@dataclass
+@dataclass(eq=False)  # jobs are compared by identity (their arrays have no truth value)
 class Job:
     """One fusion request and its outcome.
 

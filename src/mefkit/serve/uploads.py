@@ -86,6 +86,20 @@ def safe_name(client_name: str | None, index: int) -> str:
     return base if base.strip("._-") else f"frame{index}"
 
 
+def _tiff_size(data: bytes) -> tuple[int, int] | None:
+    """``(width, height)`` of a TIFF's first page from its tags (tifffile), or None."""
+    if data[:4] not in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        return None
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(io.BytesIO(data)) as tif:
+            page = tif.pages.first
+            return int(page.imagewidth), int(page.imagelength)
+    except Exception:  # noqa: BLE001 - any malformed TIFF is "cannot decode", as the reader says
+        return None
+
+
 def _header(name: str, data: bytes) -> tuple[str, int, int] | None:
     """``(format, width, height)`` from the file's header, without decoding the pixels.
 
@@ -101,8 +115,11 @@ def _header(name: str, data: bytes) -> tuple[str, int, int] | None:
     except Image.DecompressionBombError:
         raise TooLarge(f"{name}: too many pixels to decode safely (a decompression bomb?)") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        # The reader's own words for a file it cannot decode (as `mefkit fuse` prints them).
-        raise BracketError(f"{name}: cannot decode image (corrupt file or unsupported format)") from None
+        size = _tiff_size(data)  # float TIFFs, which Pillow does not open but the reader does
+        if size is None:
+            # The reader's own words for a file it cannot decode (as `mefkit fuse` prints them).
+            raise BracketError(f"{name}: cannot decode image (corrupt file or unsupported format)") from None
+        return "TIFF", size[0], size[1]
     if fmt not in ACCEPTED_FORMATS:
         raise NotAnImage(f"{name}: a {fmt or 'non-image'} file; only JPEG, PNG and TIFF images are accepted")
     return fmt, int(w), int(h)
