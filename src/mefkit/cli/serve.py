@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import webbrowser
 
@@ -17,6 +18,32 @@ _HOST_HELP = ("Address to listen on. 127.0.0.1 (default): this computer only. 0.
 def _check_port(port: int) -> None:
     if not 0 <= port <= 65535:
         raise MefkitError(f"--port must be in 0..65535, got {port}")
+
+
+def listen_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` (port 0: a free one), for uvicorn to serve on.
+
+    Binding here, before the server starts, turns "address in use" into one line in
+    mefkit's words (exit 2) and tells the real port when 0 was asked for.
+
+    Raises
+    ------
+    MefkitError
+        The host is not an address of this machine, or the port cannot be bound.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise MefkitError(f"--host {host}: not a usable address ({exc.strerror})") from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        raise MefkitError(f"cannot listen on {host}:{port} ({exc.strerror or exc})") from None
+    return sock
 
 
 @app.command("serve")
@@ -47,23 +74,20 @@ def serve_cmd(
     limits = Limits(max_upload_bytes=int(max_upload_mb * 2**20), max_pixels=int(max_megapixels * 1e6),
                     max_frames=max_frames)
     web = create_app(limits, max_waiting=queue)
-    config = uvicorn.Config(web, host=host, port=port, log_level="warning", access_log=False)
+    sock = listen_socket(host, port)
+    bound = sock.getsockname()[1]
+    config = uvicorn.Config(web, log_level="warning", access_log=False)
     server = uvicorn.Server(config)
 
     def announce() -> None:
-        # The port is known once the socket is bound (port 0 picks a free one).
         while not server.started and not server.should_exit:
             threading.Event().wait(0.05)
         if not server.started:
             return
-        bound = port
-        for s in getattr(server, "servers", []) or []:
-            for sock in getattr(s, "sockets", []) or []:
-                bound = sock.getsockname()[1]
-        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else (f"[{host}]" if ":" in host else host)
         url = f"http://{shown}:{bound}/"
         console.print(f"mefkit serve: {url} (Ctrl-C to stop)", highlight=False)
-        if host in ("0.0.0.0", "::"):
+        if host in ("0.0.0.0", "::", ""):
             console.print("[yellow]warning:[/yellow] listening on every network interface: anyone who can reach "
                           "this machine can use it", highlight=False)
         if open_browser:
@@ -71,8 +95,6 @@ def serve_cmd(
 
     threading.Thread(target=announce, daemon=True).start()
     try:
-        server.run()
-    except SystemExit as exc:  # uvicorn exits when it cannot bind
-        raise MefkitError(f"cannot listen on {host}:{port} (in use, or not an address of this machine)") from exc
-    if not server.started:
-        raise MefkitError(f"cannot listen on {host}:{port} (in use, or not an address of this machine)")
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
