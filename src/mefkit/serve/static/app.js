@@ -252,11 +252,11 @@ function applyZoom() {
   const zoom = $("#zoom").value;
   const box = $("#compare");
   box.classList.toggle("fit", zoom === "fit");
-  for (const img of [$("#cmp-before-img"), $("#cmp-after-img")]) {
-    // 1:1 means one image pixel per screen pixel, whatever the display's pixel ratio.
-    const size = () => { img.style.width = zoom === "fit" ? "" : `${img.naturalWidth * Number(zoom) / devicePixelRatio}px`; };
-    if (img.complete) size(); else img.addEventListener("load", size, { once: true });
-  }
+  // The "before" image covers the "after" one, which sets the size. 1:1 means one image
+  // pixel per screen pixel, whatever the display's pixel ratio.
+  const img = $("#cmp-after-img");
+  const size = () => { img.style.width = zoom === "fit" ? "" : `${img.naturalWidth * Number(zoom) / devicePixelRatio}px`; };
+  if (img.complete) size(); else img.addEventListener("load", size, { once: true });
 }
 
 function moveSlider() {
