@@ -413,3 +413,15 @@ def test_failed_job_reports_the_method_error(client, tmp_path):
     r = client.post("/api/fuse", files=upload(UNDER, OVER), data={"params": '{"sigma": -1}'})
     assert r.status_code == 400 and r.json() == {"error": s["error"]}
     still_serving(client)
+
+
+def test_a_bug_in_a_method_is_a_500_and_the_worker_survives(monkeypatch):
+    def broken(bracket, method="mertens", **params):
+        raise RuntimeError("boom")
+
+    with TestClient(create_app()) as c:
+        monkeypatch.setattr(jobs_module, "fuse_bracket", broken)
+        r = c.post("/api/fuse", files=upload(UNDER, OVER))
+        assert r.status_code == 500 and r.json() == {"error": "internal error: RuntimeError: boom"}
+        monkeypatch.undo()
+        still_serving(c)

@@ -186,7 +186,9 @@ async def _parse_request(request: Request, limits: Limits) -> dict[str, Any]:
 
 
 def encode_result(image: np.ndarray, suffix: str, bits: int, quality: int, method: str) -> bytes:
-    """``image`` encoded as mefkit writes files (tagged, atomic), via a private temporary folder."""
+    """``image`` (float in [0, 1] or uint16) encoded as mefkit writes files (tagged), via a private folder."""
+    if image.dtype == np.uint16:
+        image = image.astype(np.float32) / np.float32(65535)
     with private_folder() as folder:
         path = write_image(folder / f"result{suffix}", image, bits=bits, quality=quality, method=method)
         return path.read_bytes()
@@ -318,7 +320,8 @@ def create_app(limits: Limits | None = None, max_waiting: int = 8) -> FastAPI:
         job = jobs.submit(_job(form, score=False))
         await run_in_threadpool(job.finished.wait)
         if job.state != "done":
-            return error(400 if job.state == "failed" else 409, job.error or f"fusion {job.state}")
+            status = 500 if job.internal else 400 if job.state == "failed" else 409
+            return error(status, job.error or f"fusion {job.state}")
         suffix = form["suffix"]
         data = await run_in_threadpool(encode_result, job.result, suffix,
                                        _out_bits(form["bits"], suffix, bit_depth), form["quality"], job.method)

@@ -73,7 +73,11 @@ class Job:
     mef_ssim : float or None
         MEF-SSIM of the result for its (prepared) bracket, in [0, 1].
     result : ndarray or None
-        ``(H, W, 3)`` float32 in [0, 1] once done.
+        ``(H, W, 3)`` uint16 once done: the fused image rounded to 16 bits (half the
+        memory of float32; an 8- or 16-bit file made from it matches one made from the
+        float result up to one 8-bit level at exact rounding ties).
+    internal : bool
+        The failure was a bug (HTTP 500), not the user's input.
     previews : list of ndarray
         The frames the method received, ``(H, W, 3)`` uint8, for the page's comparisons.
     """
@@ -96,6 +100,7 @@ class Job:
     seconds: float | None = None
     mef_ssim: float | None = None
     result: np.ndarray | None = None
+    internal: bool = False
     previews: list[np.ndarray] = field(default_factory=list)
     cancel_requested: threading.Event = field(default_factory=threading.Event)
     finished: threading.Event = field(default_factory=threading.Event)
@@ -215,6 +220,7 @@ class JobQueue:
             except Exception as exc:  # noqa: BLE001 - the worker must outlive any bug
                 log.exception("fusion job %s failed", job.id)
                 state, error = "failed", f"internal error: {type(exc).__name__}: {exc}"
+                job.internal = True
             with self._lock:
                 self._running = None
                 self._end(job, state, error)
@@ -259,7 +265,7 @@ def run_job(job: Job) -> None:
             job.mef_ssim = float(mef_ssim(frames, fused))
             job.check_cancel()
     job.previews = [quantize(f, 8) for f in frames]
-    job.result = fused
+    job.result = quantize(fused, 16)
 
 
 __all__ = ["Busy", "Cancelled", "Job", "JobQueue", "STATES", "run_job"]
