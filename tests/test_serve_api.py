@@ -425,3 +425,27 @@ def test_a_bug_in_a_method_is_a_500_and_the_worker_survives(monkeypatch):
         assert r.status_code == 500 and r.json() == {"error": "internal error: RuntimeError: boom"}
         monkeypatch.undo()
         still_serving(c)
+
+
+@pytest.mark.slow
+def test_a_learned_method_reports_tiles_and_cancels_at_the_next_tile():
+    pytest.importorskip("torch", reason="the learned extra is not installed")
+    with TestClient(create_app()) as c:
+        r = c.post("/api/jobs", files=upload(UNDER, OVER),
+                   data={"method": "progressive", "params": json.dumps({"tile": 96, "tile_pad": 8}), "score": "false"})
+        assert r.status_code == 202
+        job_id = r.json()["id"]
+        seen = None
+        for _ in range(1200):
+            s = c.get(f"/api/jobs/{job_id}").json()
+            if s["total"]:
+                seen = s
+                break
+            assert s["state"] in ("queued", "running"), s
+            time.sleep(0.05)
+        assert seen is not None and seen["stage"] == "fusing with progressive" and seen["total"] > 1
+        c.post(f"/api/jobs/{job_id}/cancel")
+        s = _wait(c, job_id)
+        assert s["state"] == "cancelled" and s["done"] < s["total"], s
+        assert c.get(f"/api/jobs/{job_id}/result").status_code == 409
+        still_serving(c)
