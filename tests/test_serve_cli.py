@@ -103,6 +103,9 @@ def test_serve_page_methods_fuse_and_bad_requests(server):
     r = httpx.post(url + "/api/fuse", files=[_files(UNDER)[0], ("frames", ("note.jpg", b"just text\n", "image/jpeg"))])
     assert r.status_code == 400
     assert r.json() == {"error": "note.jpg: cannot decode image (corrupt file or unsupported format)"}
+    # another site's page: neither through the visitor's browser nor by DNS rebinding
+    assert httpx.post(url + "/api/fuse", files=_files(UNDER, OVER), headers={"Origin": "https://evil.example"}).status_code == 403
+    assert httpx.get(url + "/api/methods", headers={"Host": f"rebound.example:{port}"}).status_code == 400
     assert proc.poll() is None
     assert httpx.get(url + "/").status_code == 200
     assert httpx.post(url + "/api/fuse", files=_files(UNDER, OVER), timeout=120).status_code == 200

@@ -73,7 +73,12 @@ def serve_cmd(
 
     limits = Limits(max_upload_bytes=int(max_upload_mb * 2**20), max_pixels=int(max_megapixels * 1e6),
                     max_frames=max_frames)
-    web = create_app(limits, max_waiting=queue)
+    # On a loopback address only loopback names are served (no DNS rebinding); on another
+    # address the user chose to be reachable by any name.
+    loopback = host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
+    web = create_app(limits, max_waiting=queue,
+                     allowed_hosts=(host if ":" not in host else f"[{host}]", "127.0.0.1", "localhost", "[::1]")
+                     if loopback else None)
     sock = listen_socket(host, port)
     bound = sock.getsockname()[1]
     config = uvicorn.Config(web, log_level="warning", access_log=False)

@@ -113,6 +113,37 @@ class _BodyLimit:
         await self.app(scope, counted, send)
 
 
+class _SameOrigin:
+    """ASGI middleware against other sites driving the API through a visitor's browser.
+
+    * A request whose ``Origin`` (sent by browsers on cross-site requests) is not this
+      server's own address is refused (403): another site's page cannot start or cancel
+      fusions here. Tools such as curl send no ``Origin`` and pass.
+    * With ``allowed_hosts``, a ``Host`` header naming another host is refused (400):
+      a DNS-rebinding page, whose name resolves to 127.0.0.1, cannot read the API.
+    """
+
+    def __init__(self, app: Any, allowed_hosts: tuple[str, ...] | None) -> None:
+        self.app, self.allowed_hosts = app, allowed_hosts
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        host = headers.get(b"host", b"").decode("latin-1")
+        if self.allowed_hosts is not None:
+            name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+            if name not in self.allowed_hosts:
+                await error(400, f"host {name!r} is not served here (use {self.allowed_hosts[0]})")(scope, receive, send)
+                return
+        origin = headers.get(b"origin")
+        if origin is not None and origin.decode("latin-1").split("://", 1)[-1] != host:
+            await error(403, "cross-site request refused: open the page from this server")(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 def _text(form: Any, name: str, default: str | None = None) -> str | None:
     value = form.get(name)
     if value is None or isinstance(value, UploadFile):
@@ -230,7 +261,8 @@ def job_status(job: Job, jobs: JobQueue) -> dict[str, Any]:
             "error": job.error, "width": shape[1] if shape else None, "height": shape[0] if shape else None}
 
 
-def create_app(limits: Limits | None = None, max_waiting: int = 8) -> FastAPI:
+def create_app(limits: Limits | None = None, max_waiting: int = 8,
+               allowed_hosts: tuple[str, ...] | None = None) -> FastAPI:
     """Build the ``mefkit serve`` application.
 
     Parameters
@@ -240,6 +272,9 @@ def create_app(limits: Limits | None = None, max_waiting: int = 8) -> FastAPI:
         120 megapixels per bracket, 16 frames).
     max_waiting : int
         Jobs that may wait behind the running one; more get HTTP 503.
+    allowed_hosts : tuple of str, optional
+        Host names the ``Host`` header may give (``mefkit serve`` on a loopback address
+        passes ``("127.0.0.1", "localhost", "[::1]")``); None: any.
 
     Returns
     -------
@@ -254,6 +289,7 @@ def create_app(limits: Limits | None = None, max_waiting: int = 8) -> FastAPI:
     app = FastAPI(title="mefkit", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.jobs, app.state.limits = jobs, limits
     app.add_middleware(_BodyLimit, max_bytes=limits.max_upload_bytes)
+    app.add_middleware(_SameOrigin, allowed_hosts=allowed_hosts)  # added last: runs first
     app.router.on_shutdown.append(jobs.close)
 
     @app.exception_handler(MefkitError)
