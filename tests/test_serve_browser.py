@@ -1,7 +1,8 @@
 """The page of ``mefkit serve`` in a real browser: headless Chromium driven by Selenium.
 
-The test uploads the bundled example bracket through the file picker, waits for the
-Mertens result, moves the before/after slider with the mouse, downloads the result and
+The test uploads the bundled example bracket through the file picker, types a bad value
+into the generated parameter form (refused in the CLI's words), waits for the Mertens
+result, moves the before/after slider with the mouse, downloads the result and
 compares it with ``mefkit.fuse`` on the same frames (PSNR > 45 dB). Other oracles: the
 thumbnails are in darkest-first order, and once the slider moves left the compared area
 shows more of the result (brighter than the darkest input) than before.
@@ -127,6 +128,16 @@ def test_fuse_the_example_in_the_browser(server, browser):
     assert "darkest first" in d.find_element(By.ID, "order-note").text
     fuse = d.find_element(By.ID, "fuse")
     assert fuse.is_enabled()
+    # a bad value in the generated parameter form: refused in the CLI's words, nothing queued
+    levels = d.find_element(By.ID, "p-mertens-levels")
+    assert levels.get_attribute("placeholder") == "int or none"
+    levels.send_keys("2.5")
+    fuse.click()
+    message = d.find_element(By.ID, "message")
+    _wait(lambda: message.is_displayed(), what="the error message")
+    assert message.text == "mertens: parameter levels: expected int or none, got '2.5' (not a whole number)"
+    assert d.find_elements(By.CSS_SELECTOR, ".result") == []
+    levels.clear()
     fuse.click()
     card = _wait(lambda: d.find_elements(By.CSS_SELECTOR, '.result[data-method="mertens"][data-state="done"]'),
                  what="the result")[0]

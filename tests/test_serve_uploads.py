@@ -105,3 +105,19 @@ def test_parse_form_params_is_the_cli_parser():
     assert str(api.value) == str(cli.value) == "parameter levels: expected int or none, got 'x' (not a number)"
     with pytest.raises(ParameterError, match="params must be a JSON object"):
         parse_form_params("mertens", "{oops")
+
+
+def test_the_page_ships_as_package_data():
+    import fnmatch
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    config = tomllib.loads((root / "pyproject.toml").read_text())
+    globs = config["tool"]["setuptools"]["package-data"]["mefkit"]
+    static = root / "src" / "mefkit" / "serve" / "static"
+    files = [p.relative_to(static.parents[1]).as_posix() for p in static.iterdir()]
+    assert sorted(p.name for p in static.iterdir()) == ["app.css", "app.js", "index.html"]
+    for f in files:
+        assert any(fnmatch.fnmatch(f, g) for g in globs), f"{f} is not package data"
+    assert "fastapi" in " ".join(config["project"]["optional-dependencies"]["web"])
+    assert "mefkit[learned,fast,web]" in config["project"]["optional-dependencies"]["test"]

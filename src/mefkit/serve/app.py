@@ -22,7 +22,8 @@ The multipart form of the POST routes: ``frames`` (two or more files), ``method`
 Every user error comes back as a 4xx reply with the JSON body ``{"error": "..."}`` in
 the CLI's words (400 bad input, 404 unknown job, 409 result not ready, 413 over a cap,
 415 not an image, 503 queue full), and the server goes on serving. No CORS headers are
-sent, so other sites' pages cannot read the API's replies.
+sent, so other sites' pages cannot read the API's replies, and requests from other
+sites' pages (their ``Origin``) are refused with 403.
 """
 
 from __future__ import annotations
