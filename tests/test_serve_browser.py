@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 #: Flags that keep Chromium offline and stateless in a container (as scripts/screenshot_report.py).
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--disable-dev-shm-usage", "--window-size=1400,1560", "--force-device-scale-factor=1",
+                  "--disable-dev-shm-usage", "--window-size=1400,1900", "--force-device-scale-factor=1",
                   "--hide-scrollbars")
 
 
@@ -120,7 +120,10 @@ def test_fuse_the_example_in_the_browser(server, browser):
     d = browser
     d.get(server + "/")
     _wait(lambda: d.find_elements(By.CSS_SELECTOR, '#methods input[data-method="mertens"]:checked'), what="methods")
-    # upload the example through the file picker, in reverse order: the page shows them darkest first
+    # the example button loads the bundled bracket ...
+    d.find_element(By.ID, "use-example").click()
+    _wait(lambda: len(d.find_elements(By.CSS_SELECTOR, "#thumbs figcaption")) == 3, what="example thumbnails")
+    # ... and so does the file picker, given the files in reverse order: the page shows them darkest first
     d.find_element(By.ID, "frames").send_keys("\n".join(str(p) for p in reversed(example_bracket())))
     thumbs = _wait(lambda: d.find_elements(By.CSS_SELECTOR, "#thumbs figcaption"), what="thumbnails")
     assert [t.text for t in thumbs] == ["1 · darkest · coffee_1_under.jpg", "2 · coffee_2_mid.jpg",
@@ -138,9 +141,11 @@ def test_fuse_the_example_in_the_browser(server, browser):
     assert message.text == "mertens: parameter levels: expected int or none, got '2.5' (not a whole number)"
     assert d.find_elements(By.CSS_SELECTOR, ".result") == []
     levels.clear()
+    d.find_element(By.CSS_SELECTOR, '#methods input[data-method="dem"]').click()  # a second method
+    assert d.find_element(By.CSS_SELECTOR, '#params fieldset[data-method="dem"]').is_displayed()
     fuse.click()
-    card = _wait(lambda: d.find_elements(By.CSS_SELECTOR, '.result[data-method="mertens"][data-state="done"]'),
-                 what="the result")[0]
+    _wait(lambda: len(d.find_elements(By.CSS_SELECTOR, '.result[data-state="done"]')) == 2, what="both results")
+    card = d.find_element(By.CSS_SELECTOR, '.result[data-method="mertens"]')
     img = card.find_element(By.CSS_SELECTOR, "img.result-img")
     _wait(lambda: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img), what="image")
     assert d.execute_script("return [arguments[0].naturalWidth, arguments[0].naturalHeight]", img) == [600, 400]
@@ -149,6 +154,9 @@ def test_fuse_the_example_in_the_browser(server, browser):
 
     # before/after: the darkest input against the result, split by the slider
     before = d.find_element(By.ID, "cmp-before-img")
+    choices = [o.text for o in Select(d.find_element(By.ID, "cmp-before")).options]
+    assert choices[:3] == ["input 1: coffee_1_under.jpg", "input 2: coffee_2_mid.jpg", "input 3: coffee_3_over.jpg"]
+    assert sorted(choices[3:]) == ["result: dem", "result: mertens"]  # a result against another one, too
     assert Select(d.find_element(By.ID, "cmp-before")).first_selected_option.text == "input 1: coffee_1_under.jpg"
     _wait(lambda: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth", before), what="frame")
     stage = d.find_element(By.ID, "compare-stage")
@@ -183,6 +191,9 @@ def test_fuse_the_example_in_the_browser(server, browser):
     assert 10 * np.log10(1 / np.mean((got - want) ** 2)) > 45
 
     target = os.environ.get("MEFKIT_SERVE_SCREENSHOT")
-    if target:
+    if target:  # the whole page, as tall as it is
+        height = d.execute_script("return document.documentElement.scrollHeight")
+        d.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                          {"width": 1400, "height": height, "deviceScaleFactor": 1, "mobile": False})
         d.execute_script("window.scrollTo(0, 0)")
         d.save_screenshot(str(Path(target).resolve()))

@@ -219,7 +219,7 @@ async function fuseAll() {
     const s = await response.json();
     const job = { id: s.id, method, frames: s.frames };
     job.card = resultCard(job);
-    $("#results").prepend(job.card);
+    $("#results").append(job.card);
     state.jobs.push(job);
     poll(job);
   }
