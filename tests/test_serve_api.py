@@ -462,3 +462,12 @@ def test_cross_site_requests_are_refused(client):
         r = c.get("/api/methods", headers={"Host": "rebound.example:8000"})
         assert r.status_code == 400 and r.json() == {"error": "host 'rebound.example' is not served here (use 127.0.0.1)"}
         assert c.get("/api/methods", headers={"Host": "localhost:8000"}).status_code == 200
+
+
+def test_shutdown_stops_the_worker():
+    app = create_app()
+    with TestClient(app) as c:
+        assert c.get("/api/methods").status_code == 200
+        assert app.state.jobs.alive
+    app.state.jobs._thread.join(timeout=10)
+    assert not app.state.jobs.alive

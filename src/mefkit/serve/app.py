@@ -29,9 +29,10 @@ sites' pages (their ``Origin``) are refused with 403.
 from __future__ import annotations
 
 import base64
+import contextlib
 import importlib.resources
 import logging
-from typing import Any
+from typing import Any, AsyncIterator
 
 import cv2
 import numpy as np
@@ -287,11 +288,16 @@ def create_app(limits: Limits | None = None, max_waiting: int = 8,
     static = {name: importlib.resources.files(__package__).joinpath("static", name).read_bytes()
               for name in STATIC_FILES}
     jobs = JobQueue(max_waiting=max_waiting)
-    app = FastAPI(title="mefkit", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        jobs.close()  # waiting jobs are cancelled; the worker ends after the running one
+
+    app = FastAPI(title="mefkit", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.jobs, app.state.limits = jobs, limits
     app.add_middleware(_BodyLimit, max_bytes=limits.max_upload_bytes)
     app.add_middleware(_SameOrigin, allowed_hosts=allowed_hosts)  # added last: runs first
-    app.router.on_shutdown.append(jobs.close)
 
     @app.exception_handler(MefkitError)
     async def _mefkit_error(request: Request, exc: MefkitError) -> JSONResponse:

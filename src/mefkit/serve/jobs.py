@@ -181,6 +181,11 @@ class JobQueue:
             self._waiting.clear()
         self._queue.put(None)
 
+    @property
+    def alive(self) -> bool:
+        """Whether the worker thread still runs."""
+        return self._thread.is_alive()
+
     # -- worker side ---------------------------------------------------------------
     _running: Job | None = None
 
