@@ -299,10 +299,11 @@ def test_pixel_cap_and_decompression_bomb(monkeypatch):
         assert decoded == []
 
 
-def test_frame_count_cap():
+@pytest.mark.parametrize("n", [4, 40])
+def test_frame_count_cap(n):
     with TestClient(create_app(Limits(max_frames=3))) as c:
-        r = c.post("/api/fuse", files=[("frames", (f"f{i}.png", _png_bytes(8, 8, 20 * i), "image/png")) for i in range(4)])
-        assert r.status_code == 413 and r.json() == {"error": "4 frames uploaded; this server takes at most 3 per bracket"}
+        r = c.post("/api/fuse", files=[("frames", (f"f{i}.png", _png_bytes(8, 8, i), "image/png")) for i in range(n)])
+        assert r.status_code == 413 and r.json() == {"error": f"{n} frames uploaded; this server takes at most 3 per bracket"}
 
 
 @pytest.mark.parametrize(("name", "data", "status", "words"), [

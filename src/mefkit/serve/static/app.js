@@ -196,7 +196,13 @@ function showStatus(job, s) {
 
 async function poll(job) {
   for (;;) {
-    const response = await fetch(`/api/jobs/${job.id}`);
+    let response;
+    try {
+      response = await fetch(`/api/jobs/${job.id}`);
+    } catch (e) {
+      showStatus(job, { state: "failed", error: `cannot reach the mefkit server (${e.message || e})` });
+      return;
+    }
     if (!response.ok) { showStatus(job, { state: "failed", error: await errorText(response) }); return; }
     const s = await response.json();
     showStatus(job, s);
@@ -268,9 +274,10 @@ function moveSlider() {
 // ---- wiring -------------------------------------------------------------------------------------------
 window.addEventListener("DOMContentLoaded", () => {
   loadCatalog().catch((e) => showMessage(`cannot list the methods: ${e}`));
-  $("#frames").addEventListener("change", (e) => setFiles(e.target.files));
-  $("#use-example").addEventListener("click", useExample);
-  $("#fuse").addEventListener("click", fuseAll);
+  const reportFailure = (e) => showMessage(`cannot reach the mefkit server (${e.message || e}); is it still running?`);
+  $("#frames").addEventListener("change", (e) => setFiles(e.target.files).catch(reportFailure));
+  $("#use-example").addEventListener("click", () => useExample().catch(reportFailure));
+  $("#fuse").addEventListener("click", () => fuseAll().catch(reportFailure));
   $("#cmp-before").addEventListener("change", showCompare);
   $("#cmp-after").addEventListener("change", showCompare);
   $("#zoom").addEventListener("change", applyZoom);
@@ -278,5 +285,9 @@ window.addEventListener("DOMContentLoaded", () => {
   const drop = $("#drop");
   drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
   drop.addEventListener("dragleave", () => drop.classList.remove("over"));
-  drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove("over"); setFiles(e.dataTransfer.files); });
+  drop.addEventListener("drop", (e) => {
+    e.preventDefault();
+    drop.classList.remove("over");
+    setFiles(e.dataTransfer.files).catch(reportFailure);
+  });
 });
