@@ -41,7 +41,7 @@ def test_clipped_inputs_leave_the_fusion_and_grey_inputs_make_it_grey():
     # Oracle: inputs clipped everywhere (no colour to trust) leave the fused colour as
     # it is (up to the Lab round trip); unclipped grey inputs say the scene is grey, so
     # the fused chroma goes to theirs (0) and its lightness stays. With
-    # neutral_cap=False grey inputs leave the fusion as it is (the earlier rule).
+    # mode="uncapped" grey inputs leave the fusion as it is (the earlier rule).
     fused = _flat((0.7, 0.5, 0.3))
     grey = [_flat((0.2, 0.2, 0.2)), _flat((0.8, 0.8, 0.8))]
     clipped = [_flat((1.0, 0.6, 0.1)), _flat((1.0, 1.0, 1.0))]
@@ -51,7 +51,7 @@ def test_clipped_inputs_leave_the_fusion_and_grey_inputs_make_it_grey():
     l_f, _, _ = _lch(fused)
     l_g, c_g, _ = _lch(got)
     assert abs(l_g - l_f) < 0.5 and c_g < 0.5
-    assert np.allclose(restore_hue(fused, grey, neutral_cap=False), fused, atol=2e-3)
+    assert np.allclose(restore_hue(fused, grey, mode="uncapped"), fused, atol=2e-3)
 
 
 def test_strips_give_the_same_result_as_one_pass(monkeypatch):
@@ -81,7 +81,7 @@ def test_bad_arguments_are_refused(fused, frames, kwargs, match):
         restore_hue(fused, frames, **kwargs)
 
 
-def test_take_hue_false_keeps_the_fused_hue_and_only_caps_neutral_scenes():
+def test_neutral_mode_keeps_the_fused_hue_and_only_caps_neutral_scenes():
     # Oracle: without taking the hue, a fusion of coloured inputs is left as it is (up
     # to the Lab round trip) even where its hue differs from theirs, and a fusion of
     # grey inputs still becomes grey; hue_refiner knows the three modes.
@@ -89,9 +89,9 @@ def test_take_hue_false_keeps_the_fused_hue_and_only_caps_neutral_scenes():
 
     fused = _flat((0.7, 0.5, 0.3))
     coloured = [_flat((0.3, 0.35, 0.6)), _flat((0.5, 0.55, 0.9))]  # blue inputs
-    assert np.allclose(restore_hue(fused, coloured, take_hue=False), fused, atol=2e-3)
+    assert np.allclose(restore_hue(fused, coloured, mode="neutral"), fused, atol=2e-3)
     grey = [_flat((0.2, 0.2, 0.2)), _flat((0.8, 0.8, 0.8))]
-    assert np.ptp(restore_hue(fused, grey, take_hue=False), axis=-1).max() <= 1 / 255
+    assert np.ptp(restore_hue(fused, grey, mode="neutral"), axis=-1).max() <= 1 / 255
     assert set(HUE_MODES) == {"network", "neutral", "inputs", "clipped"} and hue_refiner("network") is None
     with pytest.raises(ValueError, match="hue must be one of"):
         hue_refiner("camera")
@@ -107,7 +107,7 @@ def test_near_clipped_takes_the_input_hue_only_around_clipped_pixels():
     fused = np.zeros((h, w, 3), np.float32)
     under[:, :40], over[:, :40], fused[:, :40] = (0.49, 0.33, 0.16), (1.0, 1.0, 0.52), (0.75, 0.68, 0.29)
     under[:, 40:], over[:, 40:], fused[:, 40:] = (0.20, 0.30, 0.45), (0.45, 0.60, 0.85), (0.30, 0.45, 0.55)
-    got = restore_hue(fused, [under, over], near_clipped=True)
+    got = restore_hue(fused, [under, over], mode="clipped")
     everywhere = restore_hue(fused, [under, over])
     _, _, h_u = _lch(under[:, :20])
     _, _, h_g = _lch(got[:, :20])

@@ -62,11 +62,9 @@ def restore_hue(
     fused: np.ndarray,
     frames: Sequence[np.ndarray],
     *,
+    mode: str = "inputs",
     clip_start: float = CLIP_START,
     min_chroma: float = HUE_MIN_CHROMA,
-    neutral_cap: bool = True,
-    take_hue: bool = True,
-    near_clipped: bool = False,
 ) -> np.ndarray:
     """The fused image with its hue angle taken from the inputs' unclipped colours.
 
@@ -76,25 +74,23 @@ def restore_hue(
         ``(H, W, 3)`` sRGB in [0, 1]: a fusion of ``frames``.
     frames : sequence of ndarray
         K >= 1 inputs, each ``(H, W, 3)`` sRGB in [0, 1], aligned with ``fused``.
+    mode : {"inputs", "clipped", "neutral", "uncapped"}
+        ``inputs`` (default): the hue angle comes from the inputs as described, and
+        where the unclipped inputs are nearly neutral the fused chroma is capped at
+        theirs (the neutral cap), so a grey scene stays grey. ``clipped``: the inputs'
+        hue only where some input is clipped and in a neighbourhood of
+        :data:`CLIP_REACH` times the shorter side around it
+        (:func:`clipped_presence`), the fused hue elsewhere; with the cap. This repairs
+        the hue a fusion copies from a clipped frame and leaves the rest alone.
+        ``neutral``: the fused hue everywhere, only the cap (a grey scene stays grey,
+        nothing else changes). ``uncapped``: the inputs' hue without the cap (the
+        earlier rule: near-neutral inputs leave the fused colour as it is).
     clip_start : float
         Largest-channel value in [0, 1) from which an input's colour is trusted less,
         down to (almost) nothing at 1.0.
     min_chroma : float
         Summed input a*b* length (> 0) at which the inputs' hue replaces the fused hue
         completely; below it the two blend.
-    neutral_cap : bool
-        Default True: where the inputs are unclipped but nearly neutral, the fused
-        chroma is capped at the inputs' summed chroma ``|v|``, so a grey scene stays
-        grey. False: the fused colour stays there (the earlier rule).
-    take_hue : bool
-        Default True: the hue angle comes from the inputs as described. False: the
-        fused hue stays everywhere and only the neutral cap applies (a gray scene stays
-        gray, nothing else changes).
-    near_clipped : bool
-        With ``take_hue``: take the inputs' hue only where some input is clipped, and
-        in a neighbourhood of :data:`CLIP_REACH` times the shorter side around it
-        (:func:`clipped_presence`); elsewhere the fused hue stays. This repairs the
-        hue a fusion copies from a clipped frame and leaves the rest alone.
 
     Returns
     -------
@@ -112,7 +108,10 @@ def restore_hue(
             raise ValueError(f"frame {k} has shape {np.shape(frame)}, fused has {fused.shape}")
     if not min_chroma > 0:
         raise ValueError(f"min_chroma must be > 0, got {min_chroma}")
-    presence = clipped_presence(frames, clip_start) if take_hue and near_clipped else None
+    if mode not in RESTORE_MODES:
+        raise ValueError(f"mode must be one of {RESTORE_MODES}, got {mode!r}")
+    neutral_cap, take_hue = mode != "uncapped", mode != "neutral"
+    presence = clipped_presence(frames, clip_start) if mode == "clipped" else None
     out = np.empty(fused.shape, np.float32)
     for top in range(0, fused.shape[0], STRIP_ROWS):
         rows = slice(top, top + STRIP_ROWS)
@@ -189,6 +188,8 @@ def _restore_strip(fused: np.ndarray, frames: Sequence[np.ndarray], clip_start: 
     return lab_to_rgb(lab)
 
 
+#: Modes of :func:`restore_hue`.
+RESTORE_MODES = ("inputs", "clipped", "neutral", "uncapped")
 #: Colour modes of the learned methods' ``hue`` parameter: the network's colour as it
 #: is; the network's colour with the neutral cap only; hue from the inputs and the cap;
 #: hue from the inputs only near clipped input pixels, and the cap.
@@ -211,15 +212,11 @@ def hue_refiner(hue: str):
     if hue == "network":
         return None
 
-    take_hue = hue in ("inputs", "clipped")
-    near_clipped = hue == "clipped"
-
     def refine(out: np.ndarray, frames: Sequence[np.ndarray]) -> np.ndarray:
-        parts = [restore_hue(out[..., c:c + 3], frames, take_hue=take_hue, near_clipped=near_clipped)
-                 for c in range(0, out.shape[-1], 3)]
+        parts = [restore_hue(out[..., c:c + 3], frames, mode=hue) for c in range(0, out.shape[-1], 3)]
         return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=-1)
 
     return refine
 
 
-__all__ = ["CLIP_REACH", "HUE_MIN_CHROMA", "HUE_MODES", "clipped_presence", "hue_refiner", "restore_hue"]
+__all__ = ["CLIP_REACH", "HUE_MIN_CHROMA", "HUE_MODES", "RESTORE_MODES", "clipped_presence", "hue_refiner", "restore_hue"]
