@@ -76,6 +76,7 @@ def test_bare_stage_options_take_the_default_names():
     argv = ["eval", "d", "-m", "mertens", "--align", "--deghost", "-o", "r"]
     assert expand_optional_values(argv) == ["eval", "d", "-m", "mertens", "--align", "features", "--deghost",
                                             "consistency", "-o", "r"]
+    assert expand_optional_values(["fuse", "--deghost", "flow", "a.jpg"]) == ["fuse", "--deghost", "flow", "a.jpg"]
 
 
 def test_alignment_raises_mef_ssim_d_of_a_shifted_pair(tmp_path):
