@@ -3,8 +3,8 @@
     OMP_NUM_THREADS=1 .venv/bin/python bench/align_eval.py [--methods mertens,progressive] [--out runs/align_eval]
 
 Runs ``mefkit eval`` on ``../shared/data/misaligned`` (5 under/over pairs) and
-``../shared/data/train_stacks_dynamic`` (9 stacks, all frames) four times: as read, with
-``--align``, with ``--deghost`` and with both, and prints one table per data set
+``../shared/data/train_stacks_dynamic`` (9 stacks, all frames) five times: as read, with
+``--align``, with ``--deghost``, with both, and with ``--align --deghost flow``, and prints one table per data set
 (method x stages, means over the scenes). Both metrics compare every result with the
 frames as read (MEF-SSIMd: Fang, Zhu, Ma, Wang, Li, IEEE TIP 2020, splits each image into
 static and moving regions; MEF-SSIM: Ma, Zeng, Wang, IEEE TIP 2015, assumes a static
@@ -22,7 +22,8 @@ from pathlib import Path
 
 from mefkit.devdata import data_root
 
-CONFIGS = {"none": [], "align": ["--align"], "deghost": ["--deghost"], "align+deghost": ["--align", "--deghost"]}
+CONFIGS = {"none": [], "align": ["--align"], "deghost": ["--deghost"], "align+deghost": ["--align", "--deghost"],
+           "align+flow": ["--align", "--deghost", "flow"]}
 DATASETS = {"misaligned": ["--pairs", "under-over"], "train_stacks_dynamic": ["--pairs", "all"]}
 METRICS = ("mef_ssim", "mef_ssim_d")
 

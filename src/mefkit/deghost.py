@@ -48,6 +48,9 @@ FLOW_MIN = 0.5
 #: Smallest drop of the local mean |difference| from the mapped reference (luma) for which
 #: a pixel takes the flow-resampled frame.
 FLOW_GAIN = 0.01
+#: Largest local mean |difference| left after the flow for a pixel to take the resampled
+#: frame; where the flow explains less, the consistency test decides.
+FLOW_RESIDUAL = 0.02
 #: Largest local mean |difference| of mapped intensities in a consistent region
 #: (SPD-MEF's ``consistencyThres``).
 INTENSITY_THRES = 0.1
@@ -205,6 +208,7 @@ def flow_warp(ref_small: np.ndarray, frame: np.ndarray, frame_small: np.ndarray
     a = np.clip(ref_in_frame * 255 + 0.5, 0, 255).astype(np.uint8)
     b = np.clip(y_frame * 255 + 0.5, 0, 255).astype(np.uint8)
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    dis.setFinestScale(0)  # full working resolution (the preset stops at half)
     flow = dis.calc(a, b, None)  # a(x) ~ b(x + flow(x))
     gx, gy = np.meshgrid(np.arange(ws, dtype=np.float32), np.arange(hs, dtype=np.float32))
     y_warped = cv2.remap(y_frame, gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR,
@@ -214,7 +218,15 @@ def flow_warp(ref_small: np.ndarray, frame: np.ndarray, frame_small: np.ndarray
     err_after = cv2.blur(np.abs(y_warped - ref_in_frame), k)
     scale = max(w / ws, h / hs)
     mag = np.hypot(flow[..., 0], flow[..., 1]) * scale
-    better = (mag > FLOW_MIN) & (err_after < 0.5 * err_before) & (err_before - err_after > FLOW_GAIN)
+    # The flow is trusted only where the reference shows the scene: well exposed and
+    # textured (over a clipped or flat reference, pulling any pixels in "agrees").
+    y_ref = luma(ref_small)
+    mean_ref = cv2.blur(y_ref, k)
+    sd_ref = np.sqrt(np.maximum(cv2.blur(ref_in_frame * ref_in_frame, k) - cv2.blur(ref_in_frame, k) ** 2, 0))
+    seen = (mean_ref > WELL_EXPOSED[0]) & (mean_ref < WELL_EXPOSED[1]) & (sd_ref > CONTRAST_MIN)
+    seen = cv2.erode(seen.astype(np.uint8), np.ones(k, np.uint8)).astype(bool)
+    better = (seen & (mag > FLOW_MIN) & (err_after < 0.5 * err_before) & (err_before - err_after > FLOW_GAIN)
+              & (err_after < FLOW_RESIDUAL))
     if not better.any():
         return frame, np.zeros((h, w), np.float32)
     m = cv2.morphologyEx(better.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)).astype(np.float32)
