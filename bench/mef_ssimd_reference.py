@@ -5,7 +5,7 @@
 ``DIR`` is a checkout of github.com/h4nwei/MEF-SSIMd (Fang, Zhu, Ma, Wang, Li, IEEE TIP
 2020). Writes the test inputs (8-bit gray PNGs, darkest first) under
 ``OUT/mef_ssimd/<bracket>/`` and the scores under ``OUT/mef_ssimd_reference.json``; the test
-``tests/test_mef_ssimd.py`` checks :func:`mefkit.metrics.mef_ssim_d` against them.
+``tests/test_metrics_mef_ssim_d.py`` checks :func:`mefkit.metrics.mef_ssim_d` against them.
 
 GNU Octave 7 with its image package runs the authors' code with two stand-ins from
 ``bench/mef_ssimd_octave/`` (written from MATLAB's documentation, not from MATLAB's code):

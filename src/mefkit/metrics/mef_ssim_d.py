@@ -30,7 +30,7 @@ combination ``r = sum_k a_k z_k - D`` of the layers ``z_k``, so its length and i
 Gaussian moments are combinations of box and Gaussian filterings of ``z_k z_l`` and
 ``z_k f`` (``||r||^2 = N a' Cov_box a + N E^2`` where ``E`` is the patch mean of ``r``;
 the Gaussian variance of ``r`` and covariance with ``f`` do not depend on ``E``). Checked
-against the authors' code run in GNU Octave to 1e-6 (``tests/test_mef_ssim_d.py``).
+against the authors' code run in GNU Octave to 1e-6 (``tests/test_metrics_mef_ssim_d.py``).
 
 No maintained Python package implements this metric, hence the hand-written code.
 """
