@@ -136,7 +136,7 @@ def mitm(
     max_mp : float or None
         Working size in megapixels: larger brackets are fused at that size and the
         result is guided-upsampled once. None (default): full resolution.
-    hue : {"neutral", "inputs", "network"}
+    hue : {"neutral", "clipped", "inputs", "network"}
         Colour step (:func:`mefkit.hue.restore_hue`). ``neutral`` (default): the
         pipeline's colour, its chroma capped where the unclipped inputs are neutral,
         so a gray bracket stays gray (the pipeline alone tints it). ``inputs``: also
