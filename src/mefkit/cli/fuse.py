@@ -20,6 +20,8 @@ from ..api import check_method_params
 from ..api import fuse as fuse_bracket
 from ..errors import BracketError, MefkitError, OutputError
 from ..io import FORMAT_BITS, check_folder_writable, check_output, is_mefkit_output, list_images, read_bracket, write_image
+from ..io.metadata import bracket_metadata
+from ..io.raw import HIGHLIGHT_MODES, WHITE_BALANCES, RawOptions, is_raw
 from ..io.order import order_warning
 from ..params import describe_params, parse_params, type_name
 from ..progress import report_tiles
@@ -37,6 +39,10 @@ _REFERENCE_HELP = ("Reference frame for --align/--deghost, index darkest first (
                    "of an even count the middle frame with more well-exposed pixels).")
 _BORDER_HELP = "With --align: fill (keep the size; uncovered borders take the exposure-mapped reference) or crop."
 _VERBOSE_HELP = "Print the per-frame transforms and deghosting masks."
+_RAW_WB_HELP = (f"White balance of RAW/DNG frames: {'|'.join(WHITE_BALANCES)} (camera: as shot; auto: grey world; "
+                "daylight: the camera's daylight multipliers).")
+_RAW_HIGHLIGHT_HELP = (f"Clipped highlights of RAW/DNG frames: {'|'.join(HIGHLIGHT_MODES)} "
+                       "(LibRaw highlight mode 0, 2 or 5).")
 
 #: Options whose value may be left out (``--align`` alone means ``--align features``).
 OPTIONAL_VALUES = {"--align": ALIGN_METHODS, "--deghost": DEGHOST_METHODS}
@@ -116,10 +122,24 @@ _PREPARE_OPTIONS = {
     "border": typer.Option("fill", "--border", help=_BORDER_HELP),
     "verbose": typer.Option(False, "--verbose", "-v", help=_VERBOSE_HELP),
     "quiet": typer.Option(False, "--quiet", "-q", help=_QUIET_HELP),
+    "raw_wb": typer.Option("camera", "--raw-wb", help=_RAW_WB_HELP),
+    "raw_highlight": typer.Option("clip", "--raw-highlight", help=_RAW_HIGHLIGHT_HELP),
 }
 #: Their types (this module's own annotations are strings; typer needs the types).
 _PREPARE_TYPES = {"align": Optional[str], "deghost": Optional[str], "reference": Optional[int], "border": str,
-                  "verbose": bool, "quiet": bool}
+                  "verbose": bool, "quiet": bool, "raw_wb": str, "raw_highlight": str}
+_STAGE_KEYS = ("align", "deghost", "reference", "border", "verbose", "quiet")
+
+
+def _raw_settings(stage_options: dict[str, Any]) -> RawOptions:
+    """The RAW development options of ``--raw-wb`` / ``--raw-highlight`` (checked)."""
+    return RawOptions(white_balance=stage_options["raw_wb"], highlight=stage_options["raw_highlight"])
+
+
+def _has_raw(files: List[Path]) -> bool:
+    """True when a file is RAW / DNG (by extension): the bracket is then read as RAW
+    (a folder of RAW + JPEG pairs uses its RAW files; a mix given file by file is refused)."""
+    return any(is_raw(f) for f in files)
 
 
 def with_stage_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -147,7 +167,7 @@ def with_stage_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 @with_stage_options
 def fuse_cmd(
     frames: List[Path] = typer.Argument(..., help="Two or more frames of one scene, or a folder of them."),
-    output: Path = typer.Option(..., "-o", "--output", help="Output file (.jpg, .png, .tif)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Output file (.jpg, .png, .tif; RAW frames and no extension: .tif)."),
     method: str = typer.Option("mertens", "-m", "--method", help="Fusion method (see `mefkit methods`)."),
     param: Optional[List[str]] = typer.Option(None, "-p", "--param", help=_PARAM_HELP),
     bits: Optional[int] = typer.Option(None, "--bits", help="8 or 16 (default: 16 if an input is 16-bit and the format allows)."),
@@ -161,10 +181,14 @@ def fuse_cmd(
     # costs no fusion time: method, parameters, output format, bits, folder, overwrite.
     params = parse_params(method, param)
     check_method_params(method, params)
-    align, deghost, reference, border, verbose, quiet = (stage_options[k] for k in _PREPARE_OPTIONS)
+    align, deghost, reference, border, verbose, quiet = (stage_options[k] for k in _STAGE_KEYS)
+    raw = _raw_settings(stage_options)
     check_stages(align, deghost, reference, border)
     _check_bits(bits)
-    check_output(output, bits=bits, quality=quality, force=force, inputs=_input_files(frames))
+    inputs = _input_files(frames)
+    if not output.suffix and _has_raw(inputs):
+        output = output.with_name(output.name + ".tif")  # RAW in: 16-bit TIFF out unless told otherwise
+    check_output(output, bits=bits, quality=quality, force=force, inputs=inputs)
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with ExitStack() as stack:
         progress = None
@@ -176,7 +200,7 @@ def fuse_cmd(
             if progress is not None:
                 progress.update(stage, description=description, completed=completed or 0, total=total)
 
-        bracket = read_bracket(frames, order="given" if keep_order else "auto")
+        bracket = read_bracket(frames, order="given" if keep_order else "auto", raw=raw)
         if keep_order:
             message = order_warning(bracket)  # methods are written for frames darkest first
             if message:
@@ -195,7 +219,9 @@ def fuse_cmd(
         fused = fuse_bracket(bracket, method=method, **params)
         seconds = time.perf_counter() - start
         say(f"writing {output.name}")
-        write_image(output, fused, bits=out_bits, quality=quality, force=force, inputs=bracket.paths, method=method)
+        metadata = bracket_metadata(bracket, method, reference)
+        write_image(output, fused, bits=out_bits, quality=quality, force=force, inputs=bracket.paths, method=method,
+                    metadata=metadata)
     if not quiet:
         h, w = bracket.shape
         console.print(
@@ -228,7 +254,7 @@ def fuse_dir_cmd(
     out_dir: Path = typer.Option(..., "-o", "--output", help="Folder for the fused images (created)."),
     method: str = typer.Option("mertens", "-m", "--method", help="Fusion method (see `mefkit methods`)."),
     param: Optional[List[str]] = typer.Option(None, "-p", "--param", help=_PARAM_HELP),
-    ext: str = typer.Option("jpg", "--ext", help="Output format: jpg, png or tif."),
+    ext: Optional[str] = typer.Option(None, "--ext", help="Output format: jpg, png or tif (default: tif for RAW brackets, else jpg)."),
     bits: Optional[int] = typer.Option(None, "--bits", help="8 or 16 (default: 16 for 16-bit input in png/tif)."),
     quality: int = typer.Option(95, "--quality", help="JPEG quality 1..100."),
     force: bool = typer.Option(False, "--force", "-f", help="Replace existing outputs (default: skip them)."),
@@ -241,14 +267,16 @@ def fuse_dir_cmd(
     """
     params = parse_params(method, param)
     check_method_params(method, params)
-    align, deghost, reference, border, verbose, quiet = (stage_options[k] for k in _PREPARE_OPTIONS)
+    align, deghost, reference, border, verbose, quiet = (stage_options[k] for k in _STAGE_KEYS)
+    raw = _raw_settings(stage_options)
     check_stages(align, deghost, reference, border)
     _check_bits(bits)
-    suffix = "." + ext.lower().lstrip(".")
+    chosen = "." + ext.lower().lstrip(".") if ext is not None else None
+    suffix = chosen or ".jpg"
     if suffix not in FORMAT_BITS:
         raise OutputError(f"unsupported output format {ext!r}; use jpg, png or tif")
     if bits is not None and bits not in FORMAT_BITS[suffix]:
-        raise OutputError(f"--ext {ext} holds only 8-bit data; use png or tif for --bits {bits}")
+        raise OutputError(f"--ext {ext or 'jpg'} holds only 8-bit data; use png or tif for --bits {bits}")
     if not 1 <= quality <= 100:
         raise OutputError(f"JPEG quality must be in 1..100, got {quality}")
     if not in_dir.exists():
@@ -271,14 +299,15 @@ def fuse_dir_cmd(
     with Progress(*columns, console=console, transient=False, disable=not show_progress(quiet)) as progress:
         task = progress.add_task(f"fusing with {method}", total=len(brackets))
         for folder in brackets:
-            target = out_dir / f"{folder.name}{suffix}"
+            frame_files = [f for f in list_images(folder) if not is_mefkit_output(f)]
+            target = out_dir / f"{folder.name}{chosen or ('.tif' if _has_raw(frame_files) else '.jpg')}"
             progress.update(task, description=f"{folder.name}")
             if target.exists() and not force:
                 skipped.append((folder.name, "output exists"))
                 progress.advance(task)
                 continue
             try:
-                bracket = read_bracket(folder)
+                bracket = read_bracket(folder, raw=raw)
                 if align or deghost:
                     prep = prepare_frames(bracket.frames, align=align or False, deghost=deghost or False,
                                           reference=reference, border=border)
@@ -290,7 +319,7 @@ def fuse_dir_cmd(
                 fused = fuse_bracket(bracket, method=method, **params)
                 out_bits = _choose_bits(bits, target, bracket.bit_depth)
                 write_image(target, fused, bits=out_bits, quality=quality, force=force, inputs=bracket.paths,
-                            method=method)
+                            method=method, metadata=bracket_metadata(bracket, method, reference))
                 done.append(folder.name)
             except MefkitError as exc:
                 failed.append((folder.name, str(exc)))
