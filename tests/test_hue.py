@@ -134,3 +134,28 @@ def test_hue_modes_keep_a_gray_bracket_gray():
             continue
         out = refine(tinted, gray)
         assert np.ptp(out, axis=-1).max() <= 2 / 255, mode
+
+
+def test_keep_luma_restores_the_reference_luma_and_keeps_rgb_ratios():
+    from mefkit.hue import LUMA_WEIGHTS, keep_luma
+
+    rng = np.random.default_rng(3)
+    ref = rng.uniform(0.05, 0.35, (8, 9, 3)).astype(np.float32)
+    img = rng.uniform(0.35, 0.6, (8, 9, 3)).astype(np.float32)  # darkened only: no channel clips
+    out = keep_luma(img, ref)
+    w = np.asarray(LUMA_WEIGHTS, np.float32)
+    np.testing.assert_allclose(out @ w, ref @ w, atol=1e-5)
+    np.testing.assert_allclose(out[..., 0] / out[..., 1], img[..., 0] / img[..., 1], rtol=1e-5)
+    np.testing.assert_array_equal(keep_luma(np.zeros_like(img), ref), 0.0)
+
+
+def test_refiner_keeps_the_luma_of_the_fusion():
+    from mefkit.hue import LUMA_WEIGHTS, hue_refiner
+
+    under = _flat((0.49, 0.33, 0.16), 10, 12)
+    over = _flat((1.0, 1.0, 0.52), 10, 12)
+    fused = _flat((0.75, 0.68, 0.29), 10, 12)
+    w = np.asarray(LUMA_WEIGHTS, np.float32)
+    out = hue_refiner("inputs")(fused, [under, over])
+    np.testing.assert_allclose(out @ w, fused @ w, atol=1e-4)
+    assert abs(_lch(out)[2] - _lch(under)[2]) < 3.0  # and the hue still comes from the input
