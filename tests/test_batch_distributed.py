@@ -1,0 +1,76 @@
+"""``fuse-dir --workers``: brackets fused on a Dask LocalCluster give the serial run's pixels."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import cv2
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from mefkit.batch.run import Job, Outcome, run_job, run_jobs
+from mefkit.cli import app
+
+from .batch_shoot import write_shoot
+
+runner = CliRunner()
+
+
+def _pixels(path):
+    return cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+
+
+def test_run_job_reports_a_bad_bracket_instead_of_raising(tmp_path):
+    (tmp_path / "a.jpg").write_bytes(b"garbage")
+    (tmp_path / "b.jpg").write_bytes(b"garbage")
+    outcome = run_job(Job("bad", (str(tmp_path / "a.jpg"), str(tmp_path / "b.jpg")), str(tmp_path / "o.jpg")))
+    assert outcome.status == "failed" and "a.jpg: cannot decode image" in outcome.message
+    assert not (tmp_path / "o.jpg").exists()
+
+
+def test_run_jobs_serial_calls_back_in_order(tmp_path):
+    brackets = write_shoot(tmp_path / "in", [0.0, 100.0])
+    jobs = [Job(f"b{k}", tuple(map(str, files)), str(tmp_path / f"b{k}.png")) for k, files in enumerate(brackets)]
+    seen: list[Outcome] = []
+    run_jobs(jobs, seen.append)
+    assert [o.name for o in seen] == ["b0", "b1"] and all(o.status == "fused" for o in seen)
+    assert all(o.seconds > 0 and o.bits == 8 for o in seen)
+
+
+def test_workers_without_dask_is_one_line_naming_the_extra(tmp_path, monkeypatch):
+    write_shoot(tmp_path / "shoot", [0.0])
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
+    res = runner.invoke(app, ["fuse-dir", str(tmp_path / "shoot"), "-o", str(tmp_path / "out"), "--workers", "2"])
+    assert res.exit_code == 2
+    assert res.stderr.strip() == 'error: --workers 2 needs Dask distributed: pip install "mefkit[distributed]"'
+    assert not (tmp_path / "out").exists()
+
+
+def test_workers_2_on_a_local_cluster_match_the_serial_run(tmp_path):
+    pytest.importorskip("distributed", reason="needs the distributed extra (Dask)")
+    src = tmp_path / "shoot"
+    for name, start in (("a", 0.0), ("b", 1.0), ("c", 2.0)):
+        write_shoot(src / name, [start], seeds=[ord(name)])
+    bad = src / "d_bad"
+    bad.mkdir()
+    (bad / "x.jpg").write_bytes(b"garbage")
+    (bad / "y.jpg").write_bytes(b"garbage")
+    serial, parallel = tmp_path / "serial", tmp_path / "parallel"
+    res = runner.invoke(app, ["fuse-dir", str(src), "-o", str(serial), "--ext", "png"])
+    assert res.exit_code == 1, res.stderr
+    res = runner.invoke(app, ["fuse-dir", str(src), "-o", str(parallel), "--ext", "png", "--workers", "2"])
+    # the failing bracket is reported, the others are fused
+    assert res.exit_code == 1, res.stderr
+    assert "3 fused, 0 skipped, 1 failed" in res.stderr and "d_bad" in res.stderr and "x.jpg" in res.stderr
+    for name in ("a", "b", "c"):
+        assert np.array_equal(_pixels(parallel / f"{name}.png"), _pixels(serial / f"{name}.png"))
+    rows = {r["bracket"]: r for r in json.loads((parallel / "manifest.json").read_text())["brackets"]}
+    assert [rows[n]["status"] for n in ("a", "b", "c", "d_bad")] == ["fused", "fused", "fused", "failed"]
+    assert "cannot decode image" in rows["d_bad"]["message"] and rows["d_bad"]["output"] is None
+    # a re-run skips what is finished and tries the failed bracket again
+    stamp = (parallel / "a.png").stat().st_mtime_ns
+    res = runner.invoke(app, ["fuse-dir", str(src), "-o", str(parallel), "--ext", "png", "--workers", "2"])
+    assert "0 fused, 3 skipped, 1 failed" in res.stderr
+    assert (parallel / "a.png").stat().st_mtime_ns == stamp
