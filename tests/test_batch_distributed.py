@@ -74,3 +74,34 @@ def test_workers_2_on_a_local_cluster_match_the_serial_run(tmp_path):
     res = runner.invoke(app, ["fuse-dir", str(src), "-o", str(parallel), "--ext", "png", "--workers", "2"])
     assert "0 fused, 3 skipped, 1 failed" in res.stderr
     assert (parallel / "a.png").stat().st_mtime_ns == stamp
+
+
+def test_scheduler_joins_a_running_cluster(tmp_path):
+    distributed = pytest.importorskip("distributed", reason="needs the distributed extra (Dask)")
+    import logging
+
+    src = tmp_path / "shoot"
+    write_shoot(src, [0.0, 200.0])
+    serial, joined = tmp_path / "serial", tmp_path / "joined"
+    assert runner.invoke(app, ["fuse-dir", str(src), "-o", str(serial), "--ext", "png"]).exit_code == 0
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None,
+                                  silence_logs=logging.ERROR) as cluster:
+        res = runner.invoke(app, ["fuse-dir", str(src), "-o", str(joined), "--ext", "png",
+                                  "--scheduler", cluster.scheduler_address])
+        assert res.exit_code == 0, res.stderr
+        done = [t for w in cluster.workers.values() for t in w.state.log if "mefkit-fuse" in str(t)]
+    assert done, "the cluster's worker ran no bracket"
+    names = sorted(p.name for p in serial.glob("*.png"))
+    assert names == sorted(p.name for p in joined.glob("*.png")) and len(names) == 2
+    for name in names:
+        assert np.array_equal(_pixels(joined / name), _pixels(serial / name))
+
+
+def test_bad_scheduler_address_is_one_line(tmp_path):
+    pytest.importorskip("distributed", reason="needs the distributed extra (Dask)")
+    write_shoot(tmp_path / "shoot", [0.0])
+    res = runner.invoke(app, ["fuse-dir", str(tmp_path / "shoot"), "-o", str(tmp_path / "out"),
+                              "--scheduler", "nonsense://nowhere"])
+    assert res.exit_code == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: --scheduler nonsense://nowhere: cannot connect")

@@ -47,6 +47,10 @@ class Job:
         JPEG quality; ``force`` replaces an existing output.
     align, deghost, reference, border
         The preparation stages (:func:`mefkit.prepare.prepare_frames`).
+    threads : int or None
+        Threads for OpenCV (and torch, for a learned method) in the process that runs the
+        job; ``None`` leaves the libraries' defaults. Local workers get cores / workers
+        each, so that N workers do not each start a thread per core.
     """
 
     name: str
@@ -61,6 +65,7 @@ class Job:
     deghost: str | None = None
     reference: int | None = None
     border: str = "fill"
+    threads: int | None = None
 
 
 @dataclass
@@ -104,6 +109,25 @@ def output_bits(bits: int | None, target: Path, input_bits: int) -> int:
     return 16 if input_bits == 16 and 16 in FORMAT_BITS.get(target.suffix.lower(), (8,)) else 8
 
 
+def limit_threads(threads: int, method: str) -> None:
+    """Use ``threads`` threads in OpenCV, and in torch when ``method`` is a learned method."""
+    import cv2
+
+    from ..registry import get_method
+
+    cv2.setNumThreads(threads)
+    try:
+        learned = get_method(method).kind == "learned"
+    except MefkitError:
+        return  # an unknown method fails in run_job with its own message
+    if learned:
+        try:
+            import torch
+        except ImportError:
+            return
+        torch.set_num_threads(threads)
+
+
 def run_job(job: Job) -> Outcome:
     """Read, prepare, fuse and write one bracket; never raises for a bad bracket.
 
@@ -121,6 +145,8 @@ def run_job(job: Job) -> Outcome:
     import cv2
 
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # errors are reported as messages
+    if job.threads:
+        limit_threads(job.threads, job.method)
     start = time.perf_counter()
     outcome = Outcome(job.name, "failed")
     with warnings.catch_warnings(record=True) as caught:
@@ -190,7 +216,7 @@ def dask_client(workers: int, scheduler: str | None = None, processes: bool = Tr
     if scheduler:
         try:
             client = Client(scheduler, timeout="10s")
-        except (OSError, TimeoutError) as exc:
+        except (OSError, TimeoutError, ValueError) as exc:
             raise MefkitError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
         try:
             yield client
@@ -250,5 +276,6 @@ def run_jobs(jobs: Sequence[Job], on_done: Callable[[Outcome], None], client: ob
     return outcomes
 
 
-__all__ = ["EXTRA_HINT", "Job", "Outcome", "dask_client", "distributed_available", "output_bits", "require_distributed",
+__all__ = ["EXTRA_HINT", "Job", "Outcome", "dask_client", "distributed_available", "limit_threads", "output_bits",
+           "require_distributed",
            "run_job", "run_jobs"]

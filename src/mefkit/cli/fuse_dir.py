@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import warnings
 from contextlib import nullcontext
@@ -141,12 +142,12 @@ def fuse_dir_cmd(
         raise BracketError(f"{in_dir}: no bracket found; its {frames} frame{'s' if frames != 1 else ''} fit no bracket "
                            "(see --dry-run, or set --group)")
     _check_out_dir(out_dir, in_dir, [s for g in brackets for s in g.sources if s.is_dir()])
-    created = not out_dir.exists()
-    out_dir.mkdir(parents=True, exist_ok=True)
-
     manifest = Manifest(out_dir / MANIFEST_NAME, source=str(in_dir), grouping=grouping.how, method=method,
                         params=dict(params))
     previous = read_manifest(manifest.path)
+    # Local workers share this machine's cores: each gets its share of threads (a cluster's
+    # workers keep their libraries' defaults).
+    threads = max(1, (os.cpu_count() or 1) // workers) if workers > 1 and not scheduler else None
     jobs: list[Job] = []
     skipped: list[tuple[str, str]] = []
     for g in grouping.groups:
@@ -154,7 +155,7 @@ def fuse_dir_cmd(
         entry = Entry(bracket=g.name, frames=[_relative(f, in_dir) for f in g.frames],
                       output=None if g.stray else target.name, method=method, reason=g.reason)
         if g.stray:
-            entry.status, entry.output = "stray", None
+            entry.status = "stray"
         elif target.exists() and not force:
             old = previous.get(g.name)
             entry.status, entry.message = "skipped", "output exists"
@@ -164,40 +165,43 @@ def fuse_dir_cmd(
         else:
             jobs.append(Job(name=g.name, sources=tuple(str(s) for s in g.sources), target=str(target), method=method,
                             params=tuple(params.items()), bits=bits, quality=quality, force=force, align=align,
-                            deghost=deghost, reference=reference, border=border))
+                            deghost=deghost, reference=reference, border=border, threads=threads))
         manifest.add(entry)
-    manifest.save()
 
     done: list[str] = []
     failed: list[tuple[str, str]] = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     where = f" on {scheduler}" if scheduler else (f" on {workers} workers" if workers > 1 else "")
-    with Progress(*columns, console=console, transient=False, disable=not show_progress(quiet)) as progress:
-        task = progress.add_task(f"fusing with {method}{where}", total=len(jobs))
+    # The cluster is reached before the output folder is made: a bad --scheduler leaves nothing behind.
+    with dask_client(workers, scheduler) if parallel and jobs else nullcontext(None) as client:
+        created = not out_dir.exists()
+        out_dir.mkdir(parents=True, exist_ok=True)
+        manifest.save()
+        with Progress(*columns, console=console, transient=False, disable=not show_progress(quiet)) as progress:
+            task = progress.add_task(f"fusing with {method}{where}", total=len(jobs))
 
-        def finished(outcome: Outcome) -> None:
-            for message in outcome.warnings:
-                warnings.warn(message, stacklevel=1)
-            if verbose and outcome.details:
-                progress.console.print(f"{escape(outcome.name)}:", highlight=False)
-                for line in outcome.details:
-                    progress.console.print("  " + escape(line), highlight=False)
-            if outcome.status == "fused":
-                done.append(outcome.name)
-            else:
-                failed.append((outcome.name, outcome.message))
-            fields: dict[str, object] = {"status": outcome.status, "seconds": round(outcome.seconds, 3),
-                                         "message": outcome.message}
-            if outcome.frames:
-                fields["frames"] = [_relative(f, in_dir) for f in outcome.frames]
-            if outcome.status != "fused":
-                fields["output"] = None
-            manifest.update(outcome.name, **fields)
-            manifest.save()
-            progress.update(task, description=f"{outcome.name}")
-            progress.advance(task)
+            def finished(outcome: Outcome) -> None:
+                for message in outcome.warnings:
+                    warnings.warn(message, stacklevel=1)
+                if verbose and outcome.details:
+                    progress.console.print(f"{escape(outcome.name)}:", highlight=False)
+                    for line in outcome.details:
+                        progress.console.print("  " + escape(line), highlight=False)
+                if outcome.status == "fused":
+                    done.append(outcome.name)
+                else:
+                    failed.append((outcome.name, outcome.message))
+                fields: dict[str, object] = {"status": outcome.status, "seconds": round(outcome.seconds, 3),
+                                             "message": outcome.message}
+                if outcome.frames:
+                    fields["frames"] = [_relative(f, in_dir) for f in outcome.frames]
+                if outcome.status != "fused":
+                    fields["output"] = None
+                manifest.update(outcome.name, **fields)
+                manifest.save()
+                progress.update(task, description=f"{outcome.name}")
+                progress.advance(task)
 
-        with (dask_client(workers, scheduler) if parallel and jobs else nullcontext(None)) as client:
             run_jobs(jobs, finished, client=client)
     if failed and not done and not skipped:
         # Nothing could be fused: an error, and the output folder made for it goes again.
