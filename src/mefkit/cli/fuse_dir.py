@@ -25,7 +25,7 @@ from ..io.capture import read_capture
 from ..params import parse_params
 from ..prepare import check_stages
 from .app import app, console, exit_code_for, reports_errors, show_progress
-from .fuse import _PARAM_HELP, _PREPARE_OPTIONS, _check_bits, with_stage_options
+from .fuse import _PARAM_HELP, _check_bits, with_stage_options
 
 _GROUP_HELP = ("How brackets are found: auto (sub-folders if any, else a flat folder split by capture time, "
                "exposure pattern and file number), folder (one per sub-folder), N (N frames at a time) or "
@@ -109,7 +109,8 @@ def fuse_dir_cmd(
     """
     params = parse_params(method, param)
     check_method_params(method, params)
-    align, deghost, reference, border, verbose, quiet = (stage_options[k] for k in _PREPARE_OPTIONS)
+    align, deghost, reference, border, verbose, quiet = (stage_options[k] for k in
+                                                         ("align", "deghost", "reference", "border", "verbose", "quiet"))
     check_stages(align, deghost, reference, border)
     _check_bits(bits)
     suffix = "." + ext.lower().lstrip(".")
