@@ -105,3 +105,37 @@ def test_bad_scheduler_address_is_one_line(tmp_path):
     assert res.exit_code == 2
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: --scheduler nonsense://nowhere: cannot connect")
+
+
+def test_output_bits_follow_input_and_format(tmp_path):
+    from mefkit.batch.run import output_bits
+
+    assert output_bits(None, tmp_path / "a.png", 16) == 16
+    assert output_bits(None, tmp_path / "a.jpg", 16) == 8
+    assert output_bits(8, tmp_path / "a.tif", 16) == 8
+
+
+def test_limit_threads_sets_opencv_threads():
+    from mefkit.batch.run import limit_threads
+
+    before = cv2.getNumThreads()
+    try:
+        limit_threads(1, "mertens")
+        assert cv2.getNumThreads() == 1
+    finally:
+        cv2.setNumThreads(before)
+
+
+def test_read_manifest_of_a_missing_or_foreign_file_is_empty(tmp_path):
+    from mefkit.batch.manifest import Entry, Manifest, read_manifest
+
+    assert read_manifest(tmp_path / "none.json") == {}
+    (tmp_path / "other.json").write_text('{"format": "something else", "brackets": [{"bracket": "x"}]}')
+    assert read_manifest(tmp_path / "other.json") == {}
+    (tmp_path / "broken.json").write_text("{")
+    assert read_manifest(tmp_path / "broken.json") == {}
+    m = Manifest(tmp_path / "m.json", source="in", grouping="g", method="mertens")
+    m.add(Entry("b", ["f1.jpg", "f2.jpg"], "b.jpg", "mertens"))
+    m.update("b", status="fused", seconds=1.5)
+    m.save()
+    assert read_manifest(m.path) == {"b": Entry("b", ["f1.jpg", "f2.jpg"], "b.jpg", "mertens", 1.5, "fused")}

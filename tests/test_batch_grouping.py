@@ -290,3 +290,23 @@ def test_only_strays_is_an_error(tmp_path):
     res = runner.invoke(app, ["fuse-dir", str(tmp_path / "shoot"), "-o", str(tmp_path / "out")])
     assert res.exit_code == 2 and "no bracket found; its 2 frames fit no bracket" in res.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_capture_info_end_and_stops(tmp_path):
+    from mefkit.io.capture import CaptureInfo
+
+    info = CaptureInfo(tmp_path / "a.jpg", time=100.0, exposure_time=30.0, exposure=0.25)
+    assert info.end == 130.0 and info.stops == -2.0
+    assert CaptureInfo(tmp_path / "a.jpg").end is None and CaptureInfo(tmp_path / "a.jpg", time=5.0).end == 5.0
+
+
+def test_sub_brackets_leave_out_folders_of_mefkit_results(tmp_path):
+    from mefkit.batch.grouping import sub_brackets
+    from mefkit.io import write_image
+
+    write_shoot(tmp_path / "a", [0.0])
+    (tmp_path / "results").mkdir()
+    write_image(tmp_path / "results" / "r.jpg", np.zeros((8, 8, 3), np.float32))
+    (tmp_path / ".hidden").mkdir()
+    write_shoot(tmp_path / ".hidden", [0.0])
+    assert sub_brackets(tmp_path) == [tmp_path / "a"]
