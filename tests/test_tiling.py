@@ -309,3 +309,13 @@ def test_full_resolution_names_a_too_small_tile():
         fuse_full_resolution(lambda a, b: (a + b) / 2, frames, tile=32, overlap=32, multiple=16)
     out = fuse_full_resolution(lambda a, b: (a + b) / 2, frames, tile=80, overlap=32, multiple=16)
     np.testing.assert_allclose(out, 0.5, atol=1e-6)
+
+
+def test_guide_subsample_only_for_large_working_sizes():
+    """The guided fit is shrunk only where it is costly: CBM's 512 px working size keeps a full fit."""
+    from mefkit.nn.tiling import GUIDE_SUBSAMPLE, guide_subsample
+
+    assert guide_subsample(341, 512) == 1
+    assert guide_subsample(400, 600) == 1
+    assert guide_subsample(866, 1155) == GUIDE_SUBSAMPLE  # progressive's 1 MP working size
+    assert guide_subsample(612, 816) == GUIDE_SUBSAMPLE  # 3 frames at 12 MP: 0.5 MP per pair

@@ -17,7 +17,7 @@ import numpy as np
 from .. import pyramid_matlab as pyr
 from ..pyramid import max_levels
 from ..checks import require_non_negative, require_positive
-from ..registry import register_method
+from ..registry import keyword_defaults, register_method
 
 #: RGB -> analog BT.601 YUV rows (Y; U; V), as typed in the authors' ``main.m``.
 RGB_TO_YUV = np.array(
@@ -47,33 +47,33 @@ def _smooth3(image: np.ndarray) -> np.ndarray:
     )
 
 
-def dem_weights(
-    yuv: Sequence[np.ndarray],
-    contrast_weight: float = 1.0,
-    saturation_weight: float = 1.0,
-    exposure_weight: float = 1.0,
-    sigma: float = SIGMA_WELL_EXPOSED,
-    prior_exponent: float = BRIGHTNESS_PRIOR_EXPONENT,
-) -> np.ndarray:
+#: :func:`dem`'s parameters that :func:`dem_weights` takes (declared once, in :func:`dem`).
+WEIGHT_PARAMS = ("contrast_weight", "saturation_weight", "exposure_weight", "sigma", "prior_exponent")
+
+
+def dem_weights(yuv: Sequence[np.ndarray], **params: float) -> np.ndarray:
     """DEM's normalised weights: Mertens-style measures on YUV times a brightness prior.
 
     Parameters
     ----------
     yuv : sequence of ndarray
         N frames ``(H, W, 3)`` float32 YUV (Y in [0, 1]).
-    contrast_weight, saturation_weight, exposure_weight : float
-        Exponents of |Laplacian(Y)|, ``|U| + |V| + 1`` and ``exp(-(Y - .5)^2 / 2 sigma^2)``;
-        a zero exponent skips the term, as the code does.
-    sigma : float
-        Well-exposedness spread.
-    prior_exponent : float
-        ``W_k *= mean(Y_k) ** prior_exponent`` before the second normalisation.
+    **params : float
+        :data:`WEIGHT_PARAMS` as in :func:`dem`, with its defaults:
+        ``contrast_weight``, ``saturation_weight``, ``exposure_weight`` are the exponents
+        of |Laplacian(Y)|, ``|U| + |V| + 1`` and ``exp(-(Y - .5)^2 / 2 sigma^2)`` (a zero
+        exponent skips the term, as the code does); ``sigma`` the well-exposedness
+        spread; ``prior_exponent`` gives ``W_k *= mean(Y_k) ** prior_exponent`` before
+        the second normalisation.
 
     Returns
     -------
     ndarray
         ``(N, H, W)`` float32, summing to 1 over N.
     """
+    p = keyword_defaults(dem, params, only=WEIGHT_PARAMS)
+    contrast_weight, saturation_weight, exposure_weight = p["contrast_weight"], p["saturation_weight"], p["exposure_weight"]
+    sigma, prior_exponent = p["sigma"], p["prior_exponent"]
     n = len(yuv)
     h, w = yuv[0].shape[:2]
     weights = np.ones((n, h, w), np.float32)
@@ -174,7 +174,8 @@ def dem(
     order = np.argsort([float(np.mean(f, dtype=np.float64)) for f in frames], kind="stable")
     yuv = [cv2.transform(np.asarray(frames[i], np.float32), RGB_TO_YUV) for i in order]
     weights = dem_weights(
-        yuv, contrast_weight, saturation_weight, exposure_weight, sigma, prior_exponent
+        yuv, contrast_weight=contrast_weight, saturation_weight=saturation_weight,
+        exposure_weight=exposure_weight, sigma=sigma, prior_exponent=prior_exponent,
     )
     n = len(frames)
     # 1-based i <= ceil(N/2) - 1 in the code, i.e. 0-based k < ceil(N/2) - 1.

@@ -331,7 +331,7 @@ def fuse_stack(
     ndarray
         ``(H, W, C)`` float32 in [0, 1].
     """
-    from .tiling import GUIDE_EPS, GUIDE_RADIUS, GUIDE_SUBSAMPLE, guided_coefficients, guided_upsample
+    from .tiling import GUIDE_EPS, GUIDE_RADIUS, guide_subsample, guided_coefficients, guided_upsample
 
     plan = plan or select_frames(frames, max_frames)
     used = [np.asarray(frames[i], np.float32) for i in plan.used]
@@ -344,7 +344,7 @@ def fuse_stack(
     guide_small, guide_full = guide_frames(small), guide_frames(used)
     coef = guided_coefficients(np.concatenate(guide_small, -1), low,
                                radius=GUIDE_RADIUS if radius is None else radius,
-                               eps=GUIDE_EPS if eps is None else eps, subsample=GUIDE_SUBSAMPLE)
+                               eps=GUIDE_EPS if eps is None else eps, subsample=guide_subsample(*low.shape[:2]))
     return np.clip(guided_upsample(coef, guide_full), 0.0, 1.0)
 
 

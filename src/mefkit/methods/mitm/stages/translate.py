@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .smap import INPUT_SIGMA_FRACTION, SMAP_CENTRE, SMAP_SLOPE, input_map
+from .smap import input_map
 
 #: Quantiles per channel of the curve translator (enough for 8-bit data).
 CURVE_QUANTILES = 257
@@ -80,9 +80,7 @@ def apply_translator(
     tile: int = 512,
     tile_pad: int = 48,
     overlap: int = 32,
-    sigma_fraction: float = INPUT_SIGMA_FRACTION,
-    slope: float = SMAP_SLOPE,
-    centre: float = SMAP_CENTRE,
+    **map_params: float,
 ) -> np.ndarray:
     """Translate one image with one generator, at full resolution.
 
@@ -101,6 +99,9 @@ def apply_translator(
         torch device.
     tile, tile_pad, overlap : int
         Tile side, context and feathered overlap in pixels (``tile=0``: whole image).
+    **map_params : float
+        ``fraction``, ``slope``, ``centre`` of the input switching map
+        (:func:`mefkit.methods.mitm.stages.smap.input_map`, with its defaults).
 
     Returns
     -------
@@ -109,7 +110,7 @@ def apply_translator(
     """
     from ....nn.tiling import fuse_full_resolution
 
-    smap = input_map(image, fraction=sigma_fraction, slope=slope, centre=centre)
+    smap = input_map(image, **map_params)
     # Full resolution, padded (edge replication, as the generator pads itself) to a
     # multiple of its stride with the tiles on that grid, so that every tile samples the
     # strided layers where a whole pass does; only the receptive field beyond tile_pad
