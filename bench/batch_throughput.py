@@ -12,7 +12,9 @@ run, ``mefkit fuse-dir`` fuses the folder once serially and once with ``--worker
 time includes start-up (for the parallel run the cluster's start) and grouping.
 CPU/wall is the child processes' user+system CPU time over wall time: how many cores a
 run kept busy (the methods' own OpenCV threads included). The outputs of both runs are
-compared pixel for pixel. ``--repeats`` runs of each are interleaved (serial, parallel,
+compared pixel for pixel. The start-up column is measured apart: importing mefkit (serial),
+or starting a LocalCluster, importing mefkit in its workers and closing it (parallel).
+``--repeats`` runs of each are interleaved (serial, parallel,
 parallel, serial, ...) and the median wall time is reported, because the machine may be
 shared and its load drift during the run.
 """
@@ -100,6 +102,30 @@ def run_fuse_dir(src: Path, out: Path, method: str, workers: int) -> dict:
             "bracket_seconds": sum(r["seconds"] or 0 for r in rows)}
 
 
+STARTUP = r"""
+import sys, time, logging
+start = time.perf_counter()
+if sys.argv[1] == "cluster":
+    from distributed import Client, LocalCluster
+    cluster = LocalCluster(n_workers=int(sys.argv[2]), threads_per_worker=1, dashboard_address=None,
+                           silence_logs=logging.ERROR)
+    client = Client(cluster)
+    client.run(lambda: __import__("mefkit.batch.run"))  # the workers' own imports
+    client.close(); cluster.close()
+else:
+    import mefkit.batch.run
+print(time.perf_counter() - start)
+"""
+
+
+def startup_seconds(kind: str, workers: int) -> float:
+    """Seconds to import mefkit here (``plain``) or to start, use and close a local cluster (``cluster``)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    out = subprocess.run([sys.executable, "-c", STARTUP, kind, str(workers)], env=env, capture_output=True, text=True,
+                         check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--brackets", type=int, default=20)
@@ -126,17 +152,18 @@ def main() -> None:
                 print(f"  {label}: {runs[label][-1]}", flush=True)
         results = {label: {"wall": statistics.median(x["wall"] for x in rs), "cpu": statistics.median(x["cpu"] for x in rs),
                            "fused": min(x["fused"] for x in rs)} for label, rs in runs.items()}
+        fixed = {"serial": startup_seconds("plain", 1), f"--workers {args.workers}": startup_seconds("cluster", args.workers)}
         outs = [Path(tmp) / "out_1", Path(tmp) / f"out_{args.workers}"]
         names = sorted(p.name for p in outs[0].glob("*.jpg"))
         same = names == sorted(p.name for p in outs[1].glob("*.jpg")) and all(
             np.array_equal(cv2.imread(str(outs[0] / n)), cv2.imread(str(outs[1] / n))) for n in names)
     serial = results["serial"]["wall"]
     print()
-    print("| run | brackets | wall s | brackets / min | CPU / wall | speed-up vs serial |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| run | brackets | wall s | brackets / min | CPU / wall | speed-up vs serial | of which start-up s |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for label, r in results.items():
         print(f"| `fuse-dir {label}` | {r['fused']} | {r['wall']:.1f} | {60 * r['fused'] / r['wall']:.1f} | "
-              f"{r['cpu'] / r['wall']:.2f} | x{serial / r['wall']:.2f} |")
+              f"{r['cpu'] / r['wall']:.2f} | x{serial / r['wall']:.2f} | {fixed[label]:.1f} |")
     print(f"\nmedian of {args.repeats} runs each; outputs identical pixel for pixel: {same} ({len(names)} files)")
 
 
