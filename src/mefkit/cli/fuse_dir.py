@@ -174,7 +174,7 @@ def fuse_dir_cmd(
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     where = f" on {scheduler}" if scheduler else (f" on {workers} workers" if workers > 1 else "")
     # The cluster is reached before the output folder is made: a bad --scheduler leaves nothing behind.
-    with dask_client(workers, scheduler) if parallel and jobs else nullcontext(None) as client:
+    with dask_client(workers, scheduler, threads=threads or 1) if parallel and jobs else nullcontext(None) as client:
         created = not out_dir.exists()
         out_dir.mkdir(parents=True, exist_ok=True)
         manifest.save()
