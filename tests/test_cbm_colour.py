@@ -158,3 +158,26 @@ def test_clip_guard_keeps_the_unclipped_hue():
     rel = [clip_reliability(dark), clip_reliability(bright)]
     guarded = fuse_chroma(labs, "select", 0.0, rel)
     np.testing.assert_allclose(guarded, labs[0][..., 1:], atol=1e-4)
+
+
+@pytest.mark.parametrize("chroma,smoothing", [("select", 1.0), ("select", 2.5), ("select", 0.0), ("weighted", 1.0)])
+def test_compose_in_strips_equals_one_pass(monkeypatch, chroma, smoothing):
+    # Strips of 7 rows (with the select mask's halo) against one strip for the whole
+    # image: the same colours, and the auto gamma taken from the whole lightness map.
+    import importlib
+
+    compose_module = importlib.import_module("mefkit.methods.cbm.stages.compose")
+    from mefkit.methods.cbm.stages.chroma import clip_reliability
+
+    rng = np.random.default_rng(1)
+    frames = [cv2.GaussianBlur(rng.random((61, 45, 3), np.float32) * s, (0, 0), 2) for s in (0.4, 0.8, 1.3)]
+    frames = [np.clip(f, 0, 1) for f in frames]
+    labs = [rgb_to_lab(f) for f in frames]
+    lum = np.clip(labs[1][..., 0] / 100 * np.linspace(0.5, 1.2, 61, dtype=np.float32)[:, None], 0, 1)
+    rel = [clip_reliability(f) for f in frames]
+    kw = dict(chroma=chroma, smoothing=smoothing, reliabilities=rel)
+    monkeypatch.setattr(compose_module, "STRIP_ROWS", 10_000)
+    whole = compose(labs, lum, **kw)
+    monkeypatch.setattr(compose_module, "STRIP_ROWS", 7)
+    strips = compose(labs, lum, **kw)
+    np.testing.assert_allclose(strips, whole, atol=1e-6, rtol=0)

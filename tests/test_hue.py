@@ -41,7 +41,7 @@ def test_clipped_inputs_leave_the_fusion_and_grey_inputs_make_it_grey():
     # Oracle: inputs clipped everywhere (no colour to trust) leave the fused colour as
     # it is (up to the Lab round trip); unclipped grey inputs say the scene is grey, so
     # the fused chroma goes to theirs (0) and its lightness stays. With
-    # neutral_cap=False grey inputs leave the fusion as it is (the earlier rule).
+    # mode="uncapped" grey inputs leave the fusion as it is (the earlier rule).
     fused = _flat((0.7, 0.5, 0.3))
     grey = [_flat((0.2, 0.2, 0.2)), _flat((0.8, 0.8, 0.8))]
     clipped = [_flat((1.0, 0.6, 0.1)), _flat((1.0, 1.0, 1.0))]
@@ -51,7 +51,7 @@ def test_clipped_inputs_leave_the_fusion_and_grey_inputs_make_it_grey():
     l_f, _, _ = _lch(fused)
     l_g, c_g, _ = _lch(got)
     assert abs(l_g - l_f) < 0.5 and c_g < 0.5
-    assert np.allclose(restore_hue(fused, grey, neutral_cap=False), fused, atol=2e-3)
+    assert np.allclose(restore_hue(fused, grey, mode="uncapped"), fused, atol=2e-3)
 
 
 def test_strips_give_the_same_result_as_one_pass(monkeypatch):
@@ -81,7 +81,7 @@ def test_bad_arguments_are_refused(fused, frames, kwargs, match):
         restore_hue(fused, frames, **kwargs)
 
 
-def test_take_hue_false_keeps_the_fused_hue_and_only_caps_neutral_scenes():
+def test_neutral_mode_keeps_the_fused_hue_and_only_caps_neutral_scenes():
     # Oracle: without taking the hue, a fusion of coloured inputs is left as it is (up
     # to the Lab round trip) even where its hue differs from theirs, and a fusion of
     # grey inputs still becomes grey; hue_refiner knows the three modes.
@@ -89,9 +89,48 @@ def test_take_hue_false_keeps_the_fused_hue_and_only_caps_neutral_scenes():
 
     fused = _flat((0.7, 0.5, 0.3))
     coloured = [_flat((0.3, 0.35, 0.6)), _flat((0.5, 0.55, 0.9))]  # blue inputs
-    assert np.allclose(restore_hue(fused, coloured, take_hue=False), fused, atol=2e-3)
+    assert np.allclose(restore_hue(fused, coloured, mode="neutral"), fused, atol=2e-3)
     grey = [_flat((0.2, 0.2, 0.2)), _flat((0.8, 0.8, 0.8))]
-    assert np.ptp(restore_hue(fused, grey, take_hue=False), axis=-1).max() <= 1 / 255
-    assert set(HUE_MODES) == {"network", "neutral", "inputs"} and hue_refiner("network") is None
+    assert np.ptp(restore_hue(fused, grey, mode="neutral"), axis=-1).max() <= 1 / 255
+    assert set(HUE_MODES) == {"network", "neutral", "inputs", "clipped"} and hue_refiner("network") is None
     with pytest.raises(ValueError, match="hue must be one of"):
         hue_refiner("camera")
+
+
+def test_near_clipped_takes_the_input_hue_only_around_clipped_pixels():
+    # Left half: the coffee case (over frame clipped, fusion copied its yellow hue).
+    # Right half, 60 px away: nothing clipped, and the fusion's hue differs from the
+    # inputs' on purpose (a network's own colour choice), which near_clipped must keep.
+    h, w = 20, 120
+    under = np.zeros((h, w, 3), np.float32)
+    over = np.zeros((h, w, 3), np.float32)
+    fused = np.zeros((h, w, 3), np.float32)
+    under[:, :40], over[:, :40], fused[:, :40] = (0.49, 0.33, 0.16), (1.0, 1.0, 0.52), (0.75, 0.68, 0.29)
+    under[:, 40:], over[:, 40:], fused[:, 40:] = (0.20, 0.30, 0.45), (0.45, 0.60, 0.85), (0.30, 0.45, 0.55)
+    got = restore_hue(fused, [under, over], mode="clipped")
+    everywhere = restore_hue(fused, [under, over])
+    _, _, h_u = _lch(under[:, :20])
+    _, _, h_g = _lch(got[:, :20])
+    assert abs(h_g - h_u) < 1.0  # the clipped side gets the unclipped input's hue
+    np.testing.assert_allclose(got[:, 80:], fused[:, 80:], atol=2e-3)  # far side untouched
+    assert np.abs(everywhere[:, 80:] - fused[:, 80:]).max() > 0.02  # ... where hue=inputs changes it
+
+
+def test_clipped_presence_is_one_at_clipped_pixels_and_zero_far_away():
+    frame = np.full((50, 200, 3), 0.4, np.float32)
+    frame[20:30, 10:20] = 1.0
+    p = hue_module.clipped_presence([frame, frame * 0.5])
+    assert p[25, 15] > 0.99 and p[25, 150] == 0.0 and p.min() >= 0.0 and p.max() <= 1.0
+
+
+def test_hue_modes_keep_a_gray_bracket_gray():
+    from mefkit.hue import HUE_MODES, hue_refiner
+
+    gray = [_flat(v, 30, 40) for v in (0.1, 0.45, 0.95)]
+    tinted = _flat((0.55, 0.5, 0.42), 30, 40)
+    for mode in HUE_MODES:
+        refine = hue_refiner(mode)
+        if refine is None:
+            continue
+        out = refine(tinted, gray)
+        assert np.ptp(out, axis=-1).max() <= 2 / 255, mode

@@ -130,7 +130,7 @@ def test_folder_input(pair_files):
         ("empty", "file is empty"),
         ("size", "differs from"),
         ("duplicate", "given more than once"),
-        ("emptydir", "no JPEG, PNG or TIFF"),
+        ("emptydir", "no JPEG, PNG, TIFF or RAW"),
     ],
 )
 def test_bad_brackets_name_file_and_problem(tmp_path, pair_files, case, match):

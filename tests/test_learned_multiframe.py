@@ -110,3 +110,15 @@ def test_cli_summary_reports_the_frames_the_rule_used(tmp_path):
     assert "fused a bracket of 6 frames, used 3 of 6 frames (exposure ranks 1, " in res.stderr.replace("\n", " ")
     res = runner.invoke(app, ["fuse", *map(str, paths), "-o", str(tmp_path / "b.png"), "-m", "cbm"])
     assert "used all 6 frames" in res.stderr
+
+
+def test_mitm_pairs_share_one_pair_budget():
+    # Two frames run at full resolution (max_mp='shared' is None then); three frames
+    # run each of their two pairs at half the pixels, as an explicit budget would.
+    from mefkit.methods.mitm import mitm
+
+    frames = make_bracket(40, 56, n=3, seed=5)
+    pair = [frames[0], frames[2]]
+    np.testing.assert_array_equal(mitm(pair), mitm(pair, max_mp=None))
+    np.testing.assert_array_equal(mitm(frames), mitm(frames, max_mp=40 * 56 / 2 / 1e6))
+    assert not np.array_equal(mitm(frames), mitm(frames, max_mp=None))

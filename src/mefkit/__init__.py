@@ -6,7 +6,7 @@
 
 from .api import fuse, load_frames
 from .errors import BracketError, MefkitError, MethodError, OutputError, ParameterError
-from .io import Bracket, read_bracket, read_image, write_image
+from .io import Bracket, OutputMetadata, RawOptions, bracket_metadata, read_bracket, read_image, write_image
 from .registry import available_methods, get_method, register_method
 from .example import example_bracket
 
@@ -19,7 +19,10 @@ __all__ = [
     "MethodError",
     "ParameterError",
     "OutputError",
+    "OutputMetadata",
+    "RawOptions",
     "available_methods",
+    "bracket_metadata",
     "example_bracket",
     "fuse",
     "get_method",

@@ -15,7 +15,7 @@ from .prepare import check_stages, prepare_frames
 from .registry import get_method
 
 
-def load_frames(frames: Sequence[Any] | Bracket, order: str = "auto") -> Bracket:
+def load_frames(frames: Sequence[Any] | Bracket, order: str = "auto", *, raw: Any = None) -> Bracket:
     """Turn paths, arrays or a :class:`~mefkit.io.Bracket` into a validated Bracket.
 
     Parameters
@@ -25,14 +25,17 @@ def load_frames(frames: Sequence[Any] | Bracket, order: str = "auto") -> Bracket
     order : {"auto", "given"}
         ``"auto"`` sorts darkest first (EXIF for files, else mean luminance);
         ``"given"`` keeps the order.
+    raw : RawOptions or dict, optional
+        White balance and highlight handling of RAW / DNG files
+        (:class:`mefkit.io.raw.RawOptions`).
     """
     if isinstance(frames, Bracket):
         return frames
     if isinstance(frames, (str, Path)):
-        return read_bracket([frames], order=order)
+        return read_bracket([frames], order=order, raw=raw)
     items = list(frames)
     if items and all(isinstance(f, (str, Path)) for f in items):
-        return read_bracket(items, order=order)
+        return read_bracket(items, order=order, raw=raw)
     if any(isinstance(f, (str, Path)) for f in items):
         raise BracketError("frames must be all paths or all arrays, not a mix")
     names = [f"frame {i}" for i in range(len(items))]
@@ -93,6 +96,7 @@ def fuse(
     deghost: bool | str = False,
     reference: int | None = None,
     border: str = "fill",
+    raw: Any = None,
     **params: Any,
 ) -> np.ndarray:
     """Fuse an exposure bracket into one image.
@@ -101,7 +105,8 @@ def fuse(
     ----------
     frames : sequence of paths or arrays, or Bracket
         Two or more frames of one scene, same size. Arrays: ``(H, W)`` or
-        ``(H, W, 3)``, uint8, uint16 or float in [0, 1].
+        ``(H, W, 3)``, uint8, uint16 or float in [0, 1]. Files: JPEG, PNG, TIFF, or
+        camera RAW / DNG (the ``raw`` extra; developed by :mod:`mefkit.io.raw`).
     method : str
         A registered method name (see :func:`mefkit.available_methods`).
     order : {"auto", "given"}
@@ -125,6 +130,9 @@ def fuse(
         reference mapped to each frame's exposure), ``"crop"`` cuts every frame to the
         largest rectangle valid in all. For the per-frame transforms call
         :func:`mefkit.prepare.prepare_frames` and fuse its frames.
+    raw : RawOptions or dict, optional
+        For RAW / DNG files: ``{"white_balance": "camera" | "auto" | "daylight",
+        "highlight": "clip" | "blend" | "reconstruct"}`` (defaults: camera, clip).
     **params
         Keyword parameters of the method, e.g. ``levels=8`` for Mertens.
 
@@ -150,7 +158,7 @@ def fuse(
     """
     info = check_method_params(method, params)
     check_stages(align, deghost, reference, border)
-    bracket = load_frames(frames, order=order)
+    bracket = load_frames(frames, order=order, raw=raw)
     if order == "given" and not isinstance(frames, Bracket):
         # Methods are called with frames darkest first (the registry's contract).
         message = order_warning(bracket)

@@ -48,6 +48,11 @@ HUE_MIN_CHROMA = 25.0
 #: (progressive, ``hue=neutral``) a bound of 4 gave 18.86 dB / SSIM 0.8914, 16 gave
 #: 18.89 / 0.8924, 100 gave 18.89 / 0.8923, no cap 18.93 / 0.8934.
 NEUTRAL_GAIN_MAX = 100.0
+#: ``near_clipped``: the reach (fraction of the image's shorter side) of a clipped
+#: input pixel's influence on the hue. A network copies a clipped frame's hue into a
+#: neighbourhood of the clipped pixels as wide as its receptive field, so the mask of
+#: clipped pixels is grown by this much (a maximum filter) and feathered. [DEFAULT], ours.
+CLIP_REACH = 0.01
 #: Rows per strip: bounds the temporary Lab copies (a 6000-px-wide strip of 256 rows
 #: holds about 18 MB per image).
 STRIP_ROWS = 256
@@ -57,10 +62,9 @@ def restore_hue(
     fused: np.ndarray,
     frames: Sequence[np.ndarray],
     *,
+    mode: str = "inputs",
     clip_start: float = CLIP_START,
     min_chroma: float = HUE_MIN_CHROMA,
-    neutral_cap: bool = True,
-    take_hue: bool = True,
 ) -> np.ndarray:
     """The fused image with its hue angle taken from the inputs' unclipped colours.
 
@@ -70,20 +74,23 @@ def restore_hue(
         ``(H, W, 3)`` sRGB in [0, 1]: a fusion of ``frames``.
     frames : sequence of ndarray
         K >= 1 inputs, each ``(H, W, 3)`` sRGB in [0, 1], aligned with ``fused``.
+    mode : {"inputs", "clipped", "neutral", "uncapped"}
+        ``inputs`` (default): the hue angle comes from the inputs as described, and
+        where the unclipped inputs are nearly neutral the fused chroma is capped at
+        theirs (the neutral cap), so a grey scene stays grey. ``clipped``: the inputs'
+        hue only where some input is clipped and in a neighbourhood of
+        :data:`CLIP_REACH` times the shorter side around it
+        (:func:`clipped_presence`), the fused hue elsewhere; with the cap. This repairs
+        the hue a fusion copies from a clipped frame and leaves the rest alone.
+        ``neutral``: the fused hue everywhere, only the cap (a grey scene stays grey,
+        nothing else changes). ``uncapped``: the inputs' hue without the cap (the
+        earlier rule: near-neutral inputs leave the fused colour as it is).
     clip_start : float
         Largest-channel value in [0, 1) from which an input's colour is trusted less,
         down to (almost) nothing at 1.0.
     min_chroma : float
         Summed input a*b* length (> 0) at which the inputs' hue replaces the fused hue
         completely; below it the two blend.
-    neutral_cap : bool
-        Default True: where the inputs are unclipped but nearly neutral, the fused
-        chroma is capped at the inputs' summed chroma ``|v|``, so a grey scene stays
-        grey. False: the fused colour stays there (the earlier rule).
-    take_hue : bool
-        Default True: the hue angle comes from the inputs as described. False: the
-        fused hue stays everywhere and only the neutral cap applies (a gray scene stays
-        gray, nothing else changes).
 
     Returns
     -------
@@ -101,16 +108,52 @@ def restore_hue(
             raise ValueError(f"frame {k} has shape {np.shape(frame)}, fused has {fused.shape}")
     if not min_chroma > 0:
         raise ValueError(f"min_chroma must be > 0, got {min_chroma}")
+    if mode not in RESTORE_MODES:
+        raise ValueError(f"mode must be one of {RESTORE_MODES}, got {mode!r}")
+    neutral_cap, take_hue = mode != "uncapped", mode != "neutral"
+    presence = clipped_presence(frames, clip_start) if mode == "clipped" else None
     out = np.empty(fused.shape, np.float32)
     for top in range(0, fused.shape[0], STRIP_ROWS):
         rows = slice(top, top + STRIP_ROWS)
         out[rows] = _restore_strip(fused[rows], [f[rows] for f in frames], clip_start, min_chroma, neutral_cap,
-                                   take_hue)
+                                   take_hue, None if presence is None else presence[rows])
     return out
 
 
+def clipped_presence(frames: Sequence[np.ndarray], clip_start: float = CLIP_START,
+                     reach: float = CLIP_REACH) -> np.ndarray:
+    """Where some input is clipped, grown and feathered: the reach of a clipped frame's hue.
+
+    Parameters
+    ----------
+    frames : sequence of ndarray
+        K >= 1 frames ``(H, W, 3)`` sRGB in [0, 1].
+    clip_start : float
+        As in :func:`clip_reliability`: a pixel counts as clipped by ``1 - r``.
+    reach : float
+        Radius of the growth, as a fraction of the shorter side (at least 1 px); the
+        feathering is a Gaussian of half that radius.
+
+    Returns
+    -------
+    ndarray
+        ``(H, W)`` float32 in [0, 1]: 1 at and near pixels clipped in some input, 0 far
+        from any.
+    """
+    import cv2
+
+    clipped = np.zeros(np.shape(frames[0])[:2], np.float32)
+    for frame in frames:
+        np.maximum(clipped, 1.0 - clip_reliability(frame, clip_start), out=clipped)
+    radius = max(1, round(reach * min(clipped.shape)))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    grown = cv2.dilate(clipped, kernel, borderType=cv2.BORDER_REPLICATE)
+    return np.clip(cv2.GaussianBlur(grown, (0, 0), radius / 2.0, borderType=cv2.BORDER_REPLICATE), 0.0, 1.0)
+
+
 def _restore_strip(fused: np.ndarray, frames: Sequence[np.ndarray], clip_start: float,
-                   min_chroma: float, neutral_cap: bool = True, take_hue: bool = True) -> np.ndarray:
+                   min_chroma: float, neutral_cap: bool = True, take_hue: bool = True,
+                   presence: np.ndarray | None = None) -> np.ndarray:
     """:func:`restore_hue` on one strip of rows (same arguments, already checked)."""
     lab = rgb_to_lab(fused)
     ab = lab[..., 1:]
@@ -130,6 +173,8 @@ def _restore_strip(fused: np.ndarray, frames: Sequence[np.ndarray], clip_start: 
     strength = np.sqrt(np.sum(hue_vec * hue_vec, axis=-1))
     chroma = np.sqrt(np.sum(ab * ab, axis=-1))
     t = np.minimum(strength / np.float32(min_chroma), 1.0) if take_hue else np.zeros_like(strength)
+    if presence is not None:
+        t = t * presence
     scale = t * chroma / np.maximum(strength, np.float32(1e-12))
     own = 1.0 - t
     if neutral_cap:
@@ -143,9 +188,12 @@ def _restore_strip(fused: np.ndarray, frames: Sequence[np.ndarray], clip_start: 
     return lab_to_rgb(lab)
 
 
+#: Modes of :func:`restore_hue`.
+RESTORE_MODES = ("inputs", "clipped", "neutral", "uncapped")
 #: Colour modes of the learned methods' ``hue`` parameter: the network's colour as it
-#: is; the network's colour with the neutral cap only; hue from the inputs and the cap.
-HUE_MODES = ("network", "neutral", "inputs")
+#: is; the network's colour with the neutral cap only; hue from the inputs and the cap;
+#: hue from the inputs only near clipped input pixels, and the cap.
+HUE_MODES = ("network", "neutral", "inputs", "clipped")
 
 
 def hue_refiner(hue: str):
@@ -164,13 +212,11 @@ def hue_refiner(hue: str):
     if hue == "network":
         return None
 
-    take_hue = hue == "inputs"
-
     def refine(out: np.ndarray, frames: Sequence[np.ndarray]) -> np.ndarray:
-        parts = [restore_hue(out[..., c:c + 3], frames, take_hue=take_hue) for c in range(0, out.shape[-1], 3)]
+        parts = [restore_hue(out[..., c:c + 3], frames, mode=hue) for c in range(0, out.shape[-1], 3)]
         return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=-1)
 
     return refine
 
 
-__all__ = ["HUE_MIN_CHROMA", "HUE_MODES", "hue_refiner", "restore_hue"]
+__all__ = ["CLIP_REACH", "HUE_MIN_CHROMA", "HUE_MODES", "RESTORE_MODES", "clipped_presence", "hue_refiner", "restore_hue"]

@@ -31,16 +31,15 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..errors import BracketError
-from ..io.capture import RAW_EXTENSIONS, CaptureInfo, read_capture
+from ..io.capture import CaptureInfo, read_capture
 from ..io.provenance import is_mefkit_output
-from ..io.read import IMAGE_EXTENSIONS, list_images
+from ..io.raw import RAW_EXTENSIONS
+from ..io.read import list_images
 
 #: Default pause (seconds, end of one exposure to the start of the next) that starts a new bracket.
 DEFAULT_GAP = 5.0
 #: Longest bracket the luminance pattern looks for.
 MAX_PERIOD = 9
-#: Every extension a frame in a flat folder may have (images and camera RAW).
-FRAME_EXTENSIONS = tuple(dict.fromkeys(IMAGE_EXTENSIONS + RAW_EXTENSIONS))
 
 
 @dataclass(frozen=True)
@@ -136,8 +135,7 @@ class Grouping:
 
 def list_frames(folder: Path) -> list[Path]:
     """Frame files directly in ``folder`` (images and camera RAW), by name, without mefkit's results."""
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in FRAME_EXTENSIONS)
-    return [p for p in files if not is_mefkit_output(p)]
+    return [p for p in list_images(folder) if not is_mefkit_output(p)]
 
 
 def sub_brackets(folder: Path) -> list[Path]:
@@ -400,5 +398,5 @@ def group_folder(folder: Path, spec: GroupSpec = GroupSpec(),
     return grouping
 
 
-__all__ = ["DEFAULT_GAP", "FRAME_EXTENSIONS", "Group", "GroupSpec", "Grouping", "frame_brightness", "group_flat",
+__all__ = ["DEFAULT_GAP", "Group", "GroupSpec", "Grouping", "frame_brightness", "group_flat",
            "group_folder", "list_frames", "luminance_period", "parse_group", "sub_brackets"]

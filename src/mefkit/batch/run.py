@@ -22,6 +22,8 @@ from typing import Callable, Iterator, Sequence
 from ..api import fuse as fuse_bracket
 from ..errors import MefkitError
 from ..io import FORMAT_BITS, read_bracket, write_image
+from ..io.metadata import bracket_metadata
+from ..io.raw import RawOptions
 from ..prepare import prepare_frames
 
 EXTRA_HINT = 'pip install "mefkit[distributed]"'
@@ -47,6 +49,8 @@ class Job:
         JPEG quality; ``force`` replaces an existing output.
     align, deghost, reference, border
         The preparation stages (:func:`mefkit.prepare.prepare_frames`).
+    raw : RawOptions
+        White balance and highlight handling of RAW frames (:mod:`mefkit.io.raw`).
     threads : int or None
         Threads for OpenCV (and torch, for a learned method) in the process that runs the
         job; ``None`` leaves the libraries' defaults. Local workers get cores / workers
@@ -65,6 +69,7 @@ class Job:
     deghost: str | None = None
     reference: int | None = None
     border: str = "fill"
+    raw: RawOptions = RawOptions()
     threads: int | None = None
 
 
@@ -129,7 +134,7 @@ def limit_threads(threads: int, method: str) -> None:
 
 
 def run_job(job: Job) -> Outcome:
-    """Read, prepare, fuse and write one bracket; never raises for a bad bracket.
+    """Read, prepare, fuse and write one bracket (with its metadata); never raises for a bad bracket.
 
     Parameters
     ----------
@@ -152,7 +157,7 @@ def run_job(job: Job) -> Outcome:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            bracket = read_bracket(list(job.sources))
+            bracket = read_bracket(list(job.sources), raw=job.raw)
             outcome.frames = [str(p) for p in bracket.paths]
             if job.align or job.deghost:
                 prep = prepare_frames(bracket.frames, align=job.align or False, deghost=job.deghost or False,
@@ -163,7 +168,8 @@ def run_job(job: Job) -> Outcome:
             target = Path(job.target)
             outcome.bits = output_bits(job.bits, target, bracket.bit_depth)
             write_image(target, fused, bits=outcome.bits, quality=job.quality, force=job.force,
-                        inputs=bracket.paths, method=job.method)
+                        inputs=bracket.paths, method=job.method,
+                        metadata=bracket_metadata(bracket, job.method, job.reference))
             outcome.status = "fused"
         except MefkitError as exc:
             outcome.message = str(exc)

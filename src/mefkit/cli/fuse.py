@@ -19,6 +19,8 @@ from ..api import check_method_params
 from ..api import fuse as fuse_bracket
 from ..errors import OutputError
 from ..io import FORMAT_BITS, check_output, is_mefkit_output, list_images, read_bracket, write_image
+from ..io.metadata import bracket_metadata
+from ..io.raw import HIGHLIGHT_MODES, WHITE_BALANCES, RawOptions, is_raw
 from ..io.order import order_warning
 from ..params import describe_params, parse_params, type_name
 from ..progress import report_tiles
@@ -36,6 +38,10 @@ _REFERENCE_HELP = ("Reference frame for --align/--deghost, index darkest first (
                    "of an even count the middle frame with more well-exposed pixels).")
 _BORDER_HELP = "With --align: fill (keep the size; uncovered borders take the exposure-mapped reference) or crop."
 _VERBOSE_HELP = "Print the per-frame transforms and deghosting masks."
+_RAW_WB_HELP = (f"White balance of RAW/DNG frames: {'|'.join(WHITE_BALANCES)} (camera: as shot; auto: grey world; "
+                "daylight: the camera's daylight multipliers).")
+_RAW_HIGHLIGHT_HELP = (f"Clipped highlights of RAW/DNG frames: {'|'.join(HIGHLIGHT_MODES)} "
+                       "(LibRaw highlight mode 0, 2 or 5).")
 
 #: Options whose value may be left out (``--align`` alone means ``--align features``).
 OPTIONAL_VALUES = {"--align": ALIGN_METHODS, "--deghost": DEGHOST_METHODS}
@@ -115,10 +121,24 @@ _PREPARE_OPTIONS = {
     "border": typer.Option("fill", "--border", help=_BORDER_HELP),
     "verbose": typer.Option(False, "--verbose", "-v", help=_VERBOSE_HELP),
     "quiet": typer.Option(False, "--quiet", "-q", help=_QUIET_HELP),
+    "raw_wb": typer.Option("camera", "--raw-wb", help=_RAW_WB_HELP),
+    "raw_highlight": typer.Option("clip", "--raw-highlight", help=_RAW_HIGHLIGHT_HELP),
 }
 #: Their types (this module's own annotations are strings; typer needs the types).
 _PREPARE_TYPES = {"align": Optional[str], "deghost": Optional[str], "reference": Optional[int], "border": str,
-                  "verbose": bool, "quiet": bool}
+                  "verbose": bool, "quiet": bool, "raw_wb": str, "raw_highlight": str}
+_STAGE_KEYS = ("align", "deghost", "reference", "border", "verbose", "quiet")
+
+
+def _raw_settings(stage_options: dict[str, Any]) -> RawOptions:
+    """The RAW development options of ``--raw-wb`` / ``--raw-highlight`` (checked)."""
+    return RawOptions(white_balance=stage_options["raw_wb"], highlight=stage_options["raw_highlight"])
+
+
+def _has_raw(files: List[Path]) -> bool:
+    """True when a file is RAW / DNG (by extension): the bracket is then read as RAW
+    (a folder of RAW + JPEG pairs uses its RAW files; a mix given file by file is refused)."""
+    return any(is_raw(f) for f in files)
 
 
 def with_stage_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -146,7 +166,7 @@ def with_stage_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 @with_stage_options
 def fuse_cmd(
     frames: List[Path] = typer.Argument(..., help="Two or more frames of one scene, or a folder of them."),
-    output: Path = typer.Option(..., "-o", "--output", help="Output file (.jpg, .png, .tif)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Output file (.jpg, .png, .tif; RAW frames and no extension: .tif)."),
     method: str = typer.Option("mertens", "-m", "--method", help="Fusion method (see `mefkit methods`)."),
     param: Optional[List[str]] = typer.Option(None, "-p", "--param", help=_PARAM_HELP),
     bits: Optional[int] = typer.Option(None, "--bits", help="8 or 16 (default: 16 if an input is 16-bit and the format allows)."),
@@ -160,10 +180,14 @@ def fuse_cmd(
     # costs no fusion time: method, parameters, output format, bits, folder, overwrite.
     params = parse_params(method, param)
     check_method_params(method, params)
-    align, deghost, reference, border, verbose, quiet = (stage_options[k] for k in _PREPARE_OPTIONS)
+    align, deghost, reference, border, verbose, quiet = (stage_options[k] for k in _STAGE_KEYS)
+    raw = _raw_settings(stage_options)
     check_stages(align, deghost, reference, border)
     _check_bits(bits)
-    check_output(output, bits=bits, quality=quality, force=force, inputs=_input_files(frames))
+    inputs = _input_files(frames)
+    if not output.suffix and _has_raw(inputs):
+        output = output.with_name(output.name + ".tif")  # RAW in: 16-bit TIFF out unless told otherwise
+    check_output(output, bits=bits, quality=quality, force=force, inputs=inputs)
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with ExitStack() as stack:
         progress = None
@@ -175,7 +199,7 @@ def fuse_cmd(
             if progress is not None:
                 progress.update(stage, description=description, completed=completed or 0, total=total)
 
-        bracket = read_bracket(frames, order="given" if keep_order else "auto")
+        bracket = read_bracket(frames, order="given" if keep_order else "auto", raw=raw)
         if keep_order:
             message = order_warning(bracket)  # methods are written for frames darkest first
             if message:
@@ -194,7 +218,9 @@ def fuse_cmd(
         fused = fuse_bracket(bracket, method=method, **params)
         seconds = time.perf_counter() - start
         say(f"writing {output.name}")
-        write_image(output, fused, bits=out_bits, quality=quality, force=force, inputs=bracket.paths, method=method)
+        metadata = bracket_metadata(bracket, method, reference)
+        write_image(output, fused, bits=out_bits, quality=quality, force=force, inputs=bracket.paths, method=method,
+                    metadata=metadata)
     if not quiet:
         h, w = bracket.shape
         console.print(

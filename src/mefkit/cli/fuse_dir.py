@@ -8,7 +8,7 @@ import warnings
 from contextlib import nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any, Callable, List, Optional
 
 import typer
 from rich.console import Console
@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..api import check_method_params
-from ..batch.grouping import Grouping, group_folder, parse_group
+from ..batch.grouping import Group, Grouping, group_folder, parse_group
 from ..batch.manifest import MANIFEST_NAME, Entry, Manifest, read_manifest
 from ..batch.run import Job, Outcome, dask_client, require_distributed, run_jobs
 from ..errors import BracketError, MefkitError, OutputError
@@ -25,7 +25,7 @@ from ..io.capture import read_capture
 from ..params import parse_params
 from ..prepare import check_stages
 from .app import app, console, exit_code_for, reports_errors, show_progress
-from .fuse import _PARAM_HELP, _check_bits, with_stage_options
+from .fuse import _PARAM_HELP, _check_bits, _has_raw, _raw_settings, with_stage_options
 
 _GROUP_HELP = ("How brackets are found: auto (sub-folders if any, else a flat folder split by capture time, "
                "exposure pattern and file number), folder (one per sub-folder), N (N frames at a time) or "
@@ -67,7 +67,7 @@ def _frame_line(path: Path) -> str:
     return "  ".join(parts)
 
 
-def _print_groups(grouping: Grouping, out_dir: Path, suffix: str) -> None:
+def _print_groups(grouping: Grouping, out_dir: Path, suffix_of: Callable[[Group], str]) -> None:
     """``--dry-run``: each group, why it was formed, and its frames (stdout)."""
     out = Console(soft_wrap=True, highlight=False)
     n, s = len(grouping.brackets), sum(len(g.frames) for g in grouping.strays)
@@ -77,7 +77,7 @@ def _print_groups(grouping: Grouping, out_dir: Path, suffix: str) -> None:
         if g.stray:
             out.print(f"stray    {', '.join(f.name for f in g.frames)}: {g.reason}; not fused", markup=False)
             continue
-        out.print(f"bracket  {g.name} -> {out_dir / (g.name + suffix)}  ({len(g.frames)} frames: {g.reason})",
+        out.print(f"bracket  {g.name} -> {out_dir / (g.name + suffix_of(g))}  ({len(g.frames)} frames: {g.reason})",
                   markup=False)
         for f in g.frames:
             out.print(f"    {_frame_line(f)}", markup=False)
@@ -91,7 +91,7 @@ def fuse_dir_cmd(
     out_dir: Path = typer.Option(..., "-o", "--output", help="Folder for the fused images and manifest.json (created)."),
     method: str = typer.Option("mertens", "-m", "--method", help="Fusion method (see `mefkit methods`)."),
     param: Optional[List[str]] = typer.Option(None, "-p", "--param", help=_PARAM_HELP),
-    ext: str = typer.Option("jpg", "--ext", help="Output format: jpg, png or tif."),
+    ext: Optional[str] = typer.Option(None, "--ext", help="Output format: jpg, png or tif (default: tif for RAW brackets, else jpg)."),
     bits: Optional[int] = typer.Option(None, "--bits", help="8 or 16 (default: 16 for 16-bit input in png/tif)."),
     quality: int = typer.Option(95, "--quality", help="JPEG quality 1..100."),
     force: bool = typer.Option(False, "--force", "-f", help="Replace existing outputs (default: skip them)."),
@@ -111,13 +111,15 @@ def fuse_dir_cmd(
     check_method_params(method, params)
     align, deghost, reference, border, verbose, quiet = (stage_options[k] for k in
                                                          ("align", "deghost", "reference", "border", "verbose", "quiet"))
+    raw = _raw_settings(stage_options)
     check_stages(align, deghost, reference, border)
     _check_bits(bits)
-    suffix = "." + ext.lower().lstrip(".")
+    chosen = "." + ext.lower().lstrip(".") if ext is not None else None
+    suffix = chosen or ".jpg"
     if suffix not in FORMAT_BITS:
         raise OutputError(f"unsupported output format {ext!r}; use jpg, png or tif")
     if bits is not None and bits not in FORMAT_BITS[suffix]:
-        raise OutputError(f"--ext {ext} holds only 8-bit data; use png or tif for --bits {bits}")
+        raise OutputError(f"--ext {ext or 'jpg'} holds only 8-bit data; use png or tif for --bits {bits}")
     if not 1 <= quality <= 100:
         raise OutputError(f"JPEG quality must be in 1..100, got {quality}")
     spec = parse_group(group)
@@ -133,8 +135,11 @@ def fuse_dir_cmd(
     grouping = group_folder(in_dir, spec)
     for note in grouping.notes:
         warnings.warn(note, stacklevel=1)
+    def suffix_of(g: Group) -> str:
+        return chosen or (".tif" if _has_raw(g.frames) else ".jpg")  # RAW in: 16-bit TIFF out unless told
+
     if dry_run:
-        _print_groups(grouping, out_dir, suffix)
+        _print_groups(grouping, out_dir, suffix_of)
         raise typer.Exit(0)
     brackets = grouping.brackets
     strays = grouping.strays
@@ -152,7 +157,7 @@ def fuse_dir_cmd(
     jobs: list[Job] = []
     skipped: list[tuple[str, str]] = []
     for g in grouping.groups:
-        target = out_dir / f"{g.name}{suffix}"
+        target = out_dir / f"{g.name}{suffix_of(g)}"
         entry = Entry(bracket=g.name, frames=[_relative(f, in_dir) for f in g.frames],
                       output=None if g.stray else target.name, method=method, reason=g.reason)
         if g.stray:
@@ -166,7 +171,7 @@ def fuse_dir_cmd(
         else:
             jobs.append(Job(name=g.name, sources=tuple(str(s) for s in g.sources), target=str(target), method=method,
                             params=tuple(params.items()), bits=bits, quality=quality, force=force, align=align,
-                            deghost=deghost, reference=reference, border=border, threads=threads))
+                            deghost=deghost, reference=reference, border=border, raw=raw, threads=threads))
         manifest.add(entry)
 
     done: list[str] = []

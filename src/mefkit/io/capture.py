@@ -26,9 +26,7 @@ from pathlib import Path
 from PIL import Image
 
 from .order import exposure_value
-
-#: Camera RAW (and DNG) file extensions, lower case: grouped like any frame.
-RAW_EXTENSIONS = (".dng", ".cr2", ".cr3", ".nef", ".arw", ".raf", ".orf", ".rw2")
+from .raw import RAW_EXTENSIONS
 
 _EXIF_IFD = 0x8769
 _DATETIME_ORIGINAL = 0x9003
@@ -204,4 +202,4 @@ def read_capture(path: str | Path) -> CaptureInfo:
     return info or CaptureInfo(path=path, sequence=file_number(path))
 
 
-__all__ = ["CaptureInfo", "RAW_EXTENSIONS", "file_number", "parse_exif_time", "read_capture"]
+__all__ = ["CaptureInfo", "file_number", "parse_exif_time", "read_capture"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import cv2
 import numpy as np
@@ -15,9 +15,12 @@ from ..errors import BracketError
 from .convert import as_float_rgb
 from .order import exposure_value, order_frames
 from .provenance import is_mefkit_output
+from .raw import RAW_EXTENSIONS, RawOptions, develop, is_raw, raw_options, read_raw, srgb_oetf
 
 #: File extensions recognised as images when a folder is given (lower case).
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff")
+#: Extensions a bracket's frames may have: images and camera RAW / DNG.
+FRAME_EXTENSIONS = IMAGE_EXTENSIONS + RAW_EXTENSIONS
 
 _ORIENTATION_TAG = 0x0112
 
@@ -40,6 +43,9 @@ class Bracket:
     exposure_values : list of float or None
         The EXIF exposure values in frame order: set when ``order_by == "exif"``, and
         for the given order when every frame has one.
+    raw_gain : float or None
+        For a RAW bracket, the common gain applied to the linear frames before the
+        tone curve (:func:`mefkit.io.raw.develop`); ``None`` otherwise.
     """
 
     frames: list[np.ndarray]
@@ -48,6 +54,7 @@ class Bracket:
     order_by: str = "luminance"
     exposure_values: list[float] | None = None
     warnings: list[str] = field(default_factory=list)
+    raw_gain: float | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -70,20 +77,27 @@ def _apply_orientation(arr: np.ndarray, orientation: int) -> np.ndarray:
     return np.ascontiguousarray(op(arr)) if op else arr
 
 
-def read_image(path: str | Path) -> tuple[np.ndarray, int, float | None]:
+def read_image(
+    path: str | Path, *, raw: RawOptions | Mapping[str, Any] | None = None
+) -> tuple[np.ndarray, int, float | None]:
     """Read one image file.
 
     Parameters
     ----------
     path : str or Path
         JPEG, PNG or TIFF; 8- or 16-bit; gray, RGB or RGBA (alpha dropped with a warning).
+        Or a camera RAW / DNG file (:data:`RAW_EXTENSIONS`, needs rawpy): developed
+        by :mod:`mefkit.io.raw`, alone, so its own exposure sets the gain (in a
+        bracket, :func:`read_bracket` uses one gain for all frames).
+    raw : RawOptions or dict, optional
+        White balance and highlight handling of RAW files.
 
     Returns
     -------
     image : ndarray
         ``(H, W, 3)`` float32 RGB in [0, 1], upright per its EXIF orientation.
     bit_depth : int
-        8 or 16.
+        8 or 16 (16 for RAW).
     ev : float or None
         Exposure time x ISO / aperture^2 from EXIF, or ``None`` when any is missing.
 
@@ -103,6 +117,9 @@ def read_image(path: str | Path) -> tuple[np.ndarray, int, float | None]:
         raise BracketError(f"{path}: cannot read ({exc.strerror or exc})") from None
     if not data:
         raise BracketError(f"{path}: file is empty")
+    if is_raw(path):
+        frame = read_raw(path, raw_options(raw))
+        return develop([frame.rgb16], 0)[0][0], 16, frame.exposure
     # Pillow reads the metadata (EXIF, orientation) without decoding pixels; OpenCV
     # decodes the pixels because Pillow reduces 16-bit RGB PNG/TIFF to 8 bits.
     orientation, ev = 1, None
@@ -138,11 +155,23 @@ def read_image(path: str | Path) -> tuple[np.ndarray, int, float | None]:
 
 
 def list_images(folder: str | Path) -> list[Path]:
-    """Image files directly inside ``folder`` (by extension), sorted by name."""
+    """Frame files directly inside ``folder`` (by extension, :data:`FRAME_EXTENSIONS`:
+    JPEG, PNG, TIFF and camera RAW / DNG), sorted by name."""
     folder = Path(folder)
     return sorted(
-        p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+        p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in FRAME_EXTENSIONS
     )
+
+
+def prefer_raw(found: list[Path], folder: Path) -> list[Path]:
+    """The RAW files of a folder holding both RAW files and images (a camera's
+    RAW + JPEG pairs), with a warning naming the images left out; else ``found``."""
+    raws = [f for f in found if is_raw(f)]
+    if not raws or len(raws) == len(found):
+        return found
+    others = [f.name for f in found if not is_raw(f)]
+    warnings.warn(f"{folder}: using its {len(raws)} RAW files; leaving out {', '.join(others)}", stacklevel=3)
+    return raws
 
 
 def _expand(sources: Sequence[str | Path]) -> list[Path]:
@@ -151,7 +180,7 @@ def _expand(sources: Sequence[str | Path]) -> list[Path]:
     for src in sources:
         p = Path(src)
         if not p.exists():
-            what = "file" if p.suffix.lower() in IMAGE_EXTENSIONS else "file or folder"
+            what = "file" if p.suffix.lower() in FRAME_EXTENSIONS else "file or folder"
             raise BracketError(f"{p}: {what} not found")
         if p.is_dir():
             found = list_images(p)
@@ -168,8 +197,8 @@ def _expand(sources: Sequence[str | Path]) -> list[Path]:
                 subs = [d for d in p.iterdir() if d.is_dir() and not d.name.startswith(".") and list_images(d)]
                 hint = (f"; its {len(subs)} sub-folder{'s' if len(subs) > 1 else ''} hold images: "
                         "for one bracket per sub-folder use mefkit fuse-dir") if subs else ""
-                raise BracketError(f"{p}: folder holds no JPEG, PNG or TIFF images{hint}")
-            paths.extend(found)
+                raise BracketError(f"{p}: folder holds no JPEG, PNG, TIFF or RAW images{hint}")
+            paths.extend(prefer_raw(found, p))
         else:
             paths.append(p)
     return paths
@@ -189,7 +218,12 @@ def check_frames(frames: Sequence[np.ndarray], names: Sequence[str]) -> None:
             )
 
 
-def read_bracket(sources: Sequence[str | Path] | str | Path, order: str = "auto") -> Bracket:
+def read_bracket(
+    sources: Sequence[str | Path] | str | Path,
+    order: str = "auto",
+    *,
+    raw: RawOptions | Mapping[str, Any] | None = None,
+) -> Bracket:
     """Read and validate a bracket from files and/or folders.
 
     Parameters
@@ -200,6 +234,13 @@ def read_bracket(sources: Sequence[str | Path] | str | Path, order: str = "auto"
         ``"auto"`` sorts darkest to brightest: by EXIF exposure value when every frame
         has one, otherwise by mean luminance. ``"given"`` keeps the order passed
         (:func:`mefkit.io.order.order_warning` says when it is not darkest first).
+    raw : RawOptions or dict, optional
+        White balance and highlight handling of RAW frames (defaults: camera, clip).
+
+    A bracket of RAW / DNG files is developed together (:func:`mefkit.io.raw.develop`):
+    one gain for every frame, set by the reference (middle) exposure, then the sRGB
+    curve; RAW and other images cannot be mixed in one bracket. A folder holding both
+    uses its RAW files.
 
     Folders given in ``sources`` leave out images mefkit wrote itself (tagged by
     :mod:`mefkit.io.provenance`), with a warning naming them.
@@ -229,6 +270,8 @@ def read_bracket(sources: Sequence[str | Path] | str | Path, order: str = "auto"
     if len(set(resolved)) != len(resolved):
         dup = next(p for p in paths if resolved.count(p.resolve()) > 1)
         raise BracketError(f"{dup}: given more than once")
+    if any(is_raw(p) for p in paths):
+        return _read_raw_bracket(paths, order, raw_options(raw), caught)
     frames, depths, evs = [], [], []
     for p in paths:
         with warnings.catch_warnings(record=True) as rec:
@@ -248,4 +291,29 @@ def read_bracket(sources: Sequence[str | Path] | str | Path, order: str = "auto"
         raise BracketError(f"order must be 'auto' or 'given', got {order!r}")
     if all(ev is not None for ev in evs):
         bracket.exposure_values = [float(ev) for ev in evs]  # type: ignore[arg-type]
+    return bracket
+
+
+def _read_raw_bracket(paths: list[Path], order: str, options: RawOptions, caught: list[str]) -> Bracket:
+    """Decode RAW frames, order them, and develop them with one common gain."""
+    from ..align import default_reference
+
+    other = next((p for p in paths if not is_raw(p)), None)
+    if other is not None:
+        raise BracketError(f"{other}: a bracket of RAW files cannot include JPEG, PNG or TIFF images")
+    if order not in ("auto", "given"):
+        raise BracketError(f"order must be 'auto' or 'given', got {order!r}")
+    decoded = [read_raw(p, options) for p in paths]
+    linears = [d.rgb16 for d in decoded]
+    evs = [d.exposure for d in decoded]
+    check_frames(linears, [str(p) for p in paths])
+    bracket = Bracket(linears, list(paths), 16, "given", None, caught)
+    if order == "auto":
+        bracket = order_frames(bracket, evs)
+    elif all(ev is not None for ev in evs):
+        bracket.exposure_values = [float(ev) for ev in evs]  # type: ignore[arg-type]
+    # The reference, as for alignment: the middle exposure (of an even count, the
+    # middle frame with more well-exposed pixels under the camera's own scale).
+    small = [srgb_oetf(f[::4, ::4].astype(np.float32) / np.float32(65535)) for f in bracket.frames]
+    bracket.frames, bracket.raw_gain = develop(bracket.frames, default_reference(small))
     return bracket

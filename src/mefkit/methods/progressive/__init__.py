@@ -142,7 +142,7 @@ def progressive(
         Tile side and context margin of the network pass (``tile=0``: one pass).
     device : str
         Torch device, e.g. ``"cpu"`` or ``"cuda"``.
-    hue : {"neutral", "inputs", "network"}
+    hue : {"neutral", "clipped", "inputs", "network"}
         Colour step at the working size (:func:`mefkit.hue.restore_hue`). The
         networks tint a gray bracket (up to 25/255 per channel) and copy part of a
         clipped frame's hue (an orange whose red channel clipped turns yellow, as on
@@ -305,7 +305,7 @@ def _onnx_pass(model: Any, path: Path, outputs: str) -> Any:
 
 
 #: Colour modes of the progressive method (see ``hue`` of :func:`progressive`).
-HUE_MODES = ("network", "neutral", "inputs")
+from ...hue import HUE_MODES  # noqa: E402  (re-exported under the method's name)
 
 
 def _hue_refiner(hue: str) -> Any:
