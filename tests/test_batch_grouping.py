@@ -310,3 +310,33 @@ def test_sub_brackets_leave_out_folders_of_mefkit_results(tmp_path):
     (tmp_path / ".hidden").mkdir()
     write_shoot(tmp_path / ".hidden", [0.0])
     assert sub_brackets(tmp_path) == [tmp_path / "a"]
+
+
+def test_flat_folder_of_dng_brackets(tmp_path):
+    # Camera RAW in a flat folder: capture time and exposure read from the DNGs' EXIF
+    # (no exposure bias: the relative exposure t x ISO / N^2 gives the pattern).
+    pytest.importorskip("pidng", reason="needs pidng (test extra) to write DNG files")
+    pytest.importorskip("rawpy", reason="needs rawpy (raw extra) to read DNG files")
+    from .conftest import make_bracket
+    from .dng import mosaic, srgb_to_linear, write_dng
+
+    shoot = tmp_path / "card"
+    shoot.mkdir()
+    truth, number = [], 1
+    for b, minute in enumerate((0, 5)):
+        lin = srgb_to_linear(make_bracket(32, 48, 3, seed=b)[1])
+        files = []
+        for k, gain in enumerate((1.0, 0.25, 4.0)):  # camera order 0, -2, +2 EV
+            path = shoot / f"IMG_{number:04d}.dng"
+            write_dng(path, mosaic(lin * gain), exposure_time=gain / 60, when=f"2026:05:01 10:{minute:02d}:0{k}")
+            files.append(path)
+            number += 1
+        truth.append(files)
+    infos = [read_capture(p) for p in truth[0]]
+    assert all(i.time is not None for i in infos) and infos[1].exposure_time == pytest.approx(1 / 240, rel=1e-3)
+    grouping = group_folder(shoot)
+    assert [g.frames for g in grouping.brackets] == truth
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["fuse-dir", str(shoot), "-o", str(out), "-q"])
+    assert res.exit_code == 0, res.stderr
+    assert sorted(p.name for p in out.glob("*.tif")) == ["IMG_0001-0003.tif", "IMG_0004-0006.tif"]

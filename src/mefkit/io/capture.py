@@ -138,12 +138,14 @@ def _with_pillow(path: Path) -> CaptureInfo | None:
             ifd = exif.get_ifd(_EXIF_IFD)
     except Exception:  # noqa: BLE001 - not a format Pillow knows (or broken): try the next reader
         return None
-    time = parse_exif_time(ifd.get(_DATETIME_ORIGINAL), ifd.get(_SUBSEC_ORIGINAL))
+    # DNG writers may put the EXIF tags in IFD0 itself rather than in an EXIF sub-IFD.
+    time = parse_exif_time(ifd.get(_DATETIME_ORIGINAL, exif.get(_DATETIME_ORIGINAL)),
+                           ifd.get(_SUBSEC_ORIGINAL, exif.get(_SUBSEC_ORIGINAL)))
     if time is None:
         time = parse_exif_time(exif.get(_DATETIME))
     shutter = _number(ifd.get(_EXPOSURE_TIME, exif.get(_EXPOSURE_TIME)))
     return CaptureInfo(path=path, time=time, exposure_time=shutter if shutter and shutter > 0 else None,
-                       bias=_number(ifd.get(_EXPOSURE_BIAS)), exposure=exposure_value(exif),
+                       bias=_number(ifd.get(_EXPOSURE_BIAS, exif.get(_EXPOSURE_BIAS))), exposure=exposure_value(exif),
                        sequence=file_number(path))
 
 
@@ -161,7 +163,11 @@ def _with_exifread(path: Path) -> CaptureInfo | None:
         return None
 
     def value(name: str) -> object:
+        # ExifRead names a tag by its IFD: "EXIF ..." in the EXIF sub-IFD, "Image ..." in
+        # IFD0, where DNG writers may put the EXIF tags.
         tag = tags.get(name)
+        if tag is None and name.startswith("EXIF "):
+            tag = tags.get("Image " + name[5:])
         if tag is None:
             return None
         values = getattr(tag, "values", None)
