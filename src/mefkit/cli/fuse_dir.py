@@ -31,7 +31,7 @@ _GROUP_HELP = ("How brackets are found: auto (sub-folders if any, else a flat fo
                "exposure pattern and file number), folder (one per sub-folder), N (N frames at a time) or "
                "gap=SECONDS (auto with that pause between brackets).")
 _WORKERS_HELP = ("Brackets fused in parallel on a local Dask cluster of N worker processes "
-                 "(needs mefkit[distributed]).")
+                 "(needs the distributed extra).")
 _SCHEDULER_HELP = ("Address of a running Dask scheduler (tcp://host:8786): fuse on that cluster "
                    "(workers need mefkit and the same paths).")
 
