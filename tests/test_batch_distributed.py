@@ -86,11 +86,12 @@ def test_scheduler_joins_a_running_cluster(tmp_path):
     assert runner.invoke(app, ["fuse-dir", str(src), "-o", str(serial), "--ext", "png"]).exit_code == 0
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None,
                                   silence_logs=logging.ERROR) as cluster:
-        res = runner.invoke(app, ["fuse-dir", str(src), "-o", str(joined), "--ext", "png",
-                                  "--scheduler", cluster.scheduler_address])
+        with distributed.Client(cluster) as client, distributed.get_task_stream(client=client) as stream:
+            res = runner.invoke(app, ["fuse-dir", str(src), "-o", str(joined), "--ext", "png",
+                                      "--scheduler", cluster.scheduler_address])
         assert res.exit_code == 0, res.stderr
-        done = [t for w in cluster.workers.values() for t in w.state.log if "mefkit-fuse" in str(t)]
-    assert done, "the cluster's worker ran no bracket"
+        done = [t["key"] for t in stream.data if "mefkit-fuse" in str(t["key"])]
+    assert len(done) == 2, "the cluster's worker did not run the two brackets"
     names = sorted(p.name for p in serial.glob("*.png"))
     assert names == sorted(p.name for p in joined.glob("*.png")) and len(names) == 2
     for name in names:
