@@ -14,11 +14,15 @@ makes an exactly aligned bracket, so the fusion of the unmoved frames is the tru
 4. Moving objects: a textured square at a different place in each of 3 frames; the
    truth keeps it where the reference (middle) frame has it. PSNR in the ghost regions
    (every place the object occupies in some frame) and elsewhere.
+5. Small non-rigid motion: both outer frames of a 3-frame stack under a smooth
+   displacement of 1, 2 or 3 px (``mefkit.synth_motion.nonrigid_warp``), fused plain,
+   with ``deghost="consistency"`` and with ``deghost="flow"`` (DIS optical flow first);
+   PSNR against the static fusion and the share of the outer frames replaced.
 
 PSNR is measured on the central 80 % (the border of a moved frame holds content no
-alignment can recover). Finally the time ``align=True, deghost=True`` adds on a 3-frame
-bracket of ``--timing-mp`` megapixels (outer frames moved), next to the method's own
-time in the same run, one thread.
+alignment can recover). Finally the time ``align=True, deghost=True`` (and
+``deghost="flow"``) adds on a 3-frame bracket of ``--timing-mp`` megapixels (outer frames
+moved), next to the method's own time in the same run, one thread.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from mefkit.align import default_reference  # noqa: E402
 from mefkit.devdata import data_root  # noqa: E402
 from mefkit.prepare import prepare_frames  # noqa: E402
 from mefkit.synth import simulate_bracket  # noqa: E402
-from mefkit.synth_motion import central, move_frame, moving_object_bracket, similarity  # noqa: E402
+from mefkit.synth_motion import central, move_frame, moving_object_bracket, nonrigid_warp, similarity  # noqa: E402
 
 DATA = data_root() / "train_stacks"
 SCENES = ["pmef_dataset3/FORTH1", "pmef_dataset3/CreteSeashore1", "pmef_deepfuse/Seq_27", "pmef_hdrps/507",
@@ -116,6 +120,27 @@ def run_ghosts(all_scenes, method):
     return rows
 
 
+def run_nonrigid(all_scenes, method):
+    """3-frame stacks whose outer frames have a smooth non-rigid warp (1-3 px): PSNR of the
+    central 80 % against the static fusion, and the share of the outer frames replaced by
+    the reference, with deghost "consistency" and "flow"."""
+    from mefkit.deghost import deghost_frames
+
+    rows = []
+    for name, scene in all_scenes.items():
+        stack = simulate_bracket(scene, (-2, 0, 2), seed=2)
+        static = fuse(stack, method)
+        for amp in (1.0, 2.0, 3.0):
+            moved = [nonrigid_warp(stack[0], amp, 1), stack[1], nonrigid_warp(stack[2], amp, 2)]
+            row = [name, amp, psnr(central(fuse(moved, method)), central(static))]
+            for d in ("consistency", "flow"):
+                row.append(psnr(central(fuse(moved, method, deghost=d, reference=1)), central(static)))
+                masks = deghost_frames(moved, 1, method=d).masks
+                row.append(100 * float(np.mean([np.mean(masks[i] > 0.5) for i in (0, 2)])))
+            rows.append(row)
+    return rows
+
+
 def run_timing(scene, mp, method):
     cv2.setNumThreads(1)
     h0, w0 = scene.shape[:2]
@@ -134,7 +159,17 @@ def run_timing(scene, mp, method):
     t = time.perf_counter()
     prepare_frames(prep.frames, deghost=True, reference=1)
     t_deghost = time.perf_counter() - t
-    return big.shape, t_method, t_align, t_deghost
+    t = time.perf_counter()
+    prepare_frames(prep.frames, deghost="flow", reference=1)
+    t_flow = time.perf_counter() - t
+    return big.shape, t_method, t_align, t_deghost, t_flow
+
+
+def print_timing(shape, tm, ta, td, tf, method):
+    print(f"timing, 3 frames {shape[1]}x{shape[0]} ({shape[0] * shape[1] / 1e6:.1f} MP), 1 thread: "
+          f"{method} {tm:.2f} s, align {ta:.2f} s, deghost {td:.2f} s, deghost flow {tf:.2f} s; "
+          f"align+deghost = {(ta + td) / tm:.2f}x {method}'s time, align+deghost flow = {(ta + tf) / tm:.2f}x, "
+          f"flow deghost alone = {tf / tm:.2f}x")
 
 
 def main() -> None:
@@ -149,10 +184,7 @@ def main() -> None:
         all_scenes = {"example": all_scenes["example"]}
     print(f"method {args.method}; {len(all_scenes)} scenes: {', '.join(all_scenes)}\n")
     if args.timing_only:
-        shape, tm, ta, td = run_timing(all_scenes["example"], args.timing_mp, args.method)
-        print(f"timing, 3 frames {shape[1]}x{shape[0]} ({shape[0] * shape[1] / 1e6:.1f} MP), 1 thread: "
-              f"{args.method} {tm:.2f} s, align {ta:.2f} s, deghost {td:.2f} s; "
-              f"align+deghost = {(ta + td) / tm:.2f}x {args.method}'s time")
+        print_timing(*run_timing(all_scenes["example"], args.timing_mp, args.method), args.method)
         return
     pairs, stacks, still = run_warps(all_scenes, args.method)
     print("| 2-frame pair | warp | PSNR unaligned | PSNR aligned |\n|---|---|---|---|")
@@ -176,11 +208,17 @@ def main() -> None:
     g = np.array([r[1:] for r in ghosts])
     print(f"\nghost regions: plain mean {g[:, 0].mean():.2f}, deghost mean {g[:, 1].mean():.2f} min {g[:, 1].min():.2f}; "
           f"elsewhere: plain {g[:, 2].mean():.2f}, deghost mean {g[:, 3].mean():.2f} min {g[:, 3].min():.2f}\n")
+    nonrigid = run_nonrigid(all_scenes, args.method)
+    print("| non-rigid warp | amplitude px | PSNR plain | PSNR consistency | replaced % | PSNR flow | replaced % |\n"
+          "|---|---|---|---|---|---|---|")
+    for row in nonrigid:
+        print(f"| {row[0]} | {row[1]:.0f} | " + " | ".join(f"{v:.2f}" if i % 2 == 0 else f"{v:.1f}"
+                                                      for i, v in enumerate(row[2:])) + " |")
+    n = np.array([r[2:] for r in nonrigid])
+    print(f"\nnon-rigid: plain {n[:, 0].mean():.2f} dB, consistency {n[:, 1].mean():.2f} dB ({n[:, 2].mean():.1f} % "
+          f"replaced), flow {n[:, 3].mean():.2f} dB ({n[:, 4].mean():.1f} % replaced)\n")
     if not args.no_timing:
-        shape, tm, ta, td = run_timing(all_scenes["example"], args.timing_mp, args.method)
-        print(f"timing, 3 frames {shape[1]}x{shape[0]} ({shape[0] * shape[1] / 1e6:.1f} MP), 1 thread: "
-              f"{args.method} {tm:.2f} s, align {ta:.2f} s, deghost {td:.2f} s; "
-              f"align+deghost = {(ta + td) / tm:.2f}x {args.method}'s time")
+        print_timing(*run_timing(all_scenes["example"], args.timing_mp, args.method), args.method)
 
 
 if __name__ == "__main__":

@@ -98,7 +98,7 @@ def test_methods_lists_every_method_with_typed_parameters(client):
     levels = next(p for p in mertens["params"] if p["name"] == "levels")
     assert levels["type"] == "int or none"
     assert {m["kind"] for m in body["methods"]} == {"classic", "learned"}
-    assert body["align"] == ["features", "mtb"] and body["deghost"] == ["consistency"]
+    assert body["align"] == ["features", "mtb"] and body["deghost"] == ["consistency", "flow"]
 
 
 def test_fuse_under_over_matches_the_library(client):

@@ -119,7 +119,8 @@ def fuse(
         refinement), ``"mtb"`` (translation only), ``False`` (default).
     deghost : bool or str
         Replace moving content by the reference's: ``True`` or ``"consistency"``,
-        ``False`` (default).
+        ``"flow"`` (first move each frame onto the reference by DIS optical flow, for
+        small non-rigid motion), ``False`` (default).
     reference : int, optional
         Index, in the order the method receives the frames (darkest first unless
         ``order="given"``), of the frame that fixes the geometry and the content of

@@ -17,7 +17,7 @@ from .errors import MefkitError, ParameterError
 #: Names accepted by ``align`` (``True`` is the first).
 ALIGN_METHODS = ("features", "mtb")
 #: Names accepted by ``deghost`` (``True`` is the first).
-DEGHOST_METHODS = ("consistency",)
+DEGHOST_METHODS = ("consistency", "flow")
 #: Border policies of the alignment.
 BORDERS = ("fill", "crop")
 
@@ -103,7 +103,8 @@ def prepare_frames(
         ``True`` (``"features"``), ``"features"``, ``"mtb"`` or ``False``
         (see :func:`mefkit.align.align_frames`).
     deghost : bool or str
-        ``True`` (``"consistency"``), ``"consistency"`` or ``False``
+        ``True`` (``"consistency"``), ``"consistency"``, ``"flow"`` (DIS optical flow
+        for small non-rigid motion, then the consistency test) or ``False``
         (see :func:`mefkit.deghost.deghost_frames`).
     reference : int, optional
         Index of the frame that fixes geometry and moving content. Default: the middle

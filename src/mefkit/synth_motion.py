@@ -46,6 +46,36 @@ def move_frame(frame: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     return np.clip(out, 0, 1)
 
 
+def nonrigid_warp(frame: np.ndarray, amplitude: float, seed: int = 0) -> np.ndarray:
+    """``frame`` under a smooth non-rigid displacement of at most ``amplitude`` pixels.
+
+    Each of x and y is displaced by a product of a sine and a cosine with wavelengths
+    of 120-190 pixels and random phases (small local motion: leaves, cloth, parallax).
+
+    Parameters
+    ----------
+    frame : ndarray
+        ``(H, W, 3)`` float in [0, 1].
+    amplitude : float
+        Largest displacement along each axis, pixels.
+    seed : int
+        Seed of the phases.
+
+    Returns
+    -------
+    ndarray
+        ``(H, W, 3)`` float32 in [0, 1] (bilinear, reflected borders).
+    """
+    h, w = frame.shape[:2]
+    ph = np.random.default_rng(seed).random(4) * 2 * np.pi
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    dx = amplitude * np.sin(2 * np.pi * gy / 140 + ph[0]) * np.cos(2 * np.pi * gx / 190 + ph[1])
+    dy = amplitude * np.sin(2 * np.pi * gx / 160 + ph[2]) * np.cos(2 * np.pi * gy / 120 + ph[3])
+    out = cv2.remap(np.asarray(frame, np.float32), (gx + dx).astype(np.float32), (gy + dy).astype(np.float32),
+                    cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    return np.clip(out, 0, 1)
+
+
 def textured_object(size: int, seed: int = 0) -> np.ndarray:
     """A ``(size, size, 3)`` float32 patch of smooth coloured texture in [0.1, 0.9]."""
     rng = np.random.default_rng(seed)

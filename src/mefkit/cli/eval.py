@@ -21,6 +21,7 @@ from ..evaluation import DEFAULT_METRICS, evaluate, plan_jobs, write_report_file
 from ..evaluation.runner import check_metrics, common_scene_jobs, default_metric_fns
 from ..registry import get_method, method_infos
 from ..params import parse_params
+from ..prepare import ALIGN_METHODS, DEGHOST_METHODS, check_stages
 from .app import app, console, exit_code_for, reports_errors, show_progress
 
 
@@ -86,6 +87,21 @@ def _outputs(items: Optional[List[str]]) -> list[tuple[str, Path]]:
     return out
 
 
+def _stage_params(align: Optional[str], deghost: Optional[str], reference: Optional[int]) -> dict[str, Any]:
+    """``mefkit.fuse`` keywords of ``--align``, ``--deghost`` and ``--reference`` (checked)."""
+    check_stages(align or False, deghost or False, reference, "fill")
+    if reference is not None and not (align or deghost):
+        raise MefkitError("--reference needs --align or --deghost")
+    out: dict[str, Any] = {}
+    if align:
+        out["align"] = align
+    if deghost:
+        out["deghost"] = deghost
+    if reference is not None:
+        out["reference"] = reference
+    return out
+
+
 @app.command("eval")
 @reports_errors
 def eval_cmd(
@@ -105,6 +121,9 @@ def eval_cmd(
     fresh: bool = typer.Option(False, "--fresh", help="Recompute every cell, even finished ones."),
     title: Optional[str] = typer.Option(None, "--title", help="Report title (default: from the data folder)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display and no summary line (errors, warnings and failed cells still print)."),
+    align: Optional[str] = typer.Option(None, "--align", metavar="[NAME]", help=f"Align each bracket before every method fuses it: --align [{'|'.join(ALIGN_METHODS)}] (bare: {ALIGN_METHODS[0]}). Metrics still compare with the frames as read."),
+    deghost: Optional[str] = typer.Option(None, "--deghost", metavar="[NAME]", help=f"Deghost each bracket before every method fuses it: --deghost [{'|'.join(DEGHOST_METHODS)}] (bare: {DEGHOST_METHODS[0]})."),
+    reference: Optional[int] = typer.Option(None, "--reference", help="Reference frame of --align/--deghost, index in the frames given to the method (default: the middle exposure)."),
 ) -> None:
     """Fuse every scene of DATA_DIR with each method, score it, and write REPORT_DIR/results.csv,
     summary.md and report.html. Re-running with the same REPORT_DIR reuses finished cells.
@@ -123,6 +142,11 @@ def eval_cmd(
     params = _method_params(param, method_list)
     for name, values in params.items():
         check_method_params(name, values)
+    stages = _stage_params(align, deghost, reference)
+    if stages:
+        # The stages go to mefkit.fuse with each method's own parameters; they are part
+        # of every cell's parameters, so a report folder never mixes runs with and without.
+        params = {name: {**params.get(name, {}), **stages} for name in method_list}
     out_dirs = _outputs(outputs)
     if not method_list and not out_dirs and not published:
         raise MefkitError("nothing to evaluate: give --methods, --outputs or --published")

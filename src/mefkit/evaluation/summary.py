@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 #: Column titles of the metrics, as the papers print them.
 METRIC_TITLES = {
-    "psnr": "PSNR", "ssim": "SSIM", "ms_ssim": "MS-SSIM", "vif": "VIF", "mef_ssim": "MEF-SSIM",
+    "psnr": "PSNR", "ssim": "SSIM", "ms_ssim": "MS-SSIM", "vif": "VIF", "mef_ssim": "MEF-SSIM", "mef_ssim_d": "MEF-SSIMd",
     "color_shift": "Δab", "l_mean": "L*", "gt_l": "L* GT", "dl_gt": "ΔL* GT",
 }
 #: Metrics where a smaller value is better: the CIE-Lab a*b* shift from the inputs.

@@ -16,7 +16,7 @@ Routes
 The multipart form of the POST routes: ``frames`` (two or more files), ``method``
 (default ``mertens``), ``params`` (a JSON object), ``bits`` (8 or 16), ``format``
 (``png``, ``jpg``, ``tif``), ``quality`` (JPEG, 1..100), ``align`` (``features`` or
-``mtb``), ``deghost`` (``consistency``), ``border`` (``fill`` or ``crop``), ``score``
+``mtb``), ``deghost`` (``consistency`` or ``flow``), ``border`` (``fill`` or ``crop``), ``score``
 (``true``/``false``: MEF-SSIM of the result, jobs only).
 
 Every user error comes back as a 4xx reply with the JSON body ``{"error": "..."}`` in
