@@ -156,12 +156,12 @@ def test_output_problems_are_found_before_reading(tmp_path, out, extra, message)
 def test_fuse_dir_output_problems_stop_before_any_fusion(tmp_path, monkeypatch, extra, message):
     _bracket_dir(tmp_path / "in", "a")
     _bracket_dir(tmp_path / "in", "b")
-    import mefkit.cli.fuse as fuse_mod
+    import mefkit.batch.run as run_mod
 
     def must_not_fuse(*args, **kwargs):
         raise AssertionError("fused although the output options are wrong")
 
-    monkeypatch.setattr(fuse_mod, "fuse_bracket", must_not_fuse)
+    monkeypatch.setattr(run_mod, "fuse_bracket", must_not_fuse)
     res = runner.invoke(app, ["fuse-dir", str(tmp_path / "in"), "-o", str(tmp_path / "out"), *extra])
     assert res.exit_code == 2
     assert message in _one_error_line(res)

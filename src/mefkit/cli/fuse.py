@@ -1,10 +1,9 @@
-"""``mefkit fuse``, ``mefkit fuse-dir`` and ``mefkit methods``."""
+"""``mefkit fuse`` and ``mefkit methods`` (``mefkit fuse-dir`` is in :mod:`.fuse_dir`)."""
 
 from __future__ import annotations
 
 import functools
 import inspect
-import shutil
 import time
 import warnings
 from contextlib import ExitStack
@@ -18,8 +17,8 @@ from rich.table import Table
 
 from ..api import check_method_params
 from ..api import fuse as fuse_bracket
-from ..errors import BracketError, MefkitError, OutputError
-from ..io import FORMAT_BITS, check_folder_writable, check_output, is_mefkit_output, list_images, read_bracket, write_image
+from ..errors import OutputError
+from ..io import FORMAT_BITS, check_output, is_mefkit_output, list_images, read_bracket, write_image
 from ..io.metadata import bracket_metadata
 from ..io.raw import HIGHLIGHT_MODES, WHITE_BALANCES, RawOptions, is_raw
 from ..io.order import order_warning
@@ -28,7 +27,7 @@ from ..progress import report_tiles
 from ..nn.stack_fusion import frames_note
 from ..prepare import ALIGN_METHODS, BORDERS, DEGHOST_METHODS, check_stages, prepare_frames
 from ..registry import get_method, method_infos
-from .app import app, console, exit_code_for, reports_errors, show_progress
+from .app import app, console, reports_errors, show_progress
 
 _PARAM_HELP = "Method parameter KEY=VALUE (repeatable), e.g. -p levels=9; see `mefkit methods NAME`."
 _QUIET_HELP = "No progress display and no summary line (errors and warnings still print)."
@@ -229,121 +228,6 @@ def fuse_cmd(
             f"with {method} in {seconds:.2f} s -> {output} ({out_bits}-bit)",
             highlight=False,
         )
-
-
-def _brackets_in(folder: Path) -> list[Path]:
-    subs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-    return [p for p in subs if any(not is_mefkit_output(f) for f in list_images(p))]
-
-
-def _check_out_dir(out_dir: Path, in_dir: Path, brackets: list[Path]) -> None:
-    """Refuse an output folder that is a file, an input folder, or not creatable/writable."""
-    if out_dir.exists() and not out_dir.is_dir():
-        raise OutputError(f"{out_dir}: exists and is not a folder")
-    resolved = out_dir.resolve()
-    if resolved == in_dir.resolve() or any(resolved == b.resolve() for b in brackets):
-        raise OutputError(f"{out_dir}: is an input folder; write the results to another folder")
-    check_folder_writable(out_dir)
-
-
-@app.command("fuse-dir")
-@reports_errors
-@with_stage_options
-def fuse_dir_cmd(
-    in_dir: Path = typer.Argument(..., help="Folder with one sub-folder of frames per bracket."),
-    out_dir: Path = typer.Option(..., "-o", "--output", help="Folder for the fused images (created)."),
-    method: str = typer.Option("mertens", "-m", "--method", help="Fusion method (see `mefkit methods`)."),
-    param: Optional[List[str]] = typer.Option(None, "-p", "--param", help=_PARAM_HELP),
-    ext: Optional[str] = typer.Option(None, "--ext", help="Output format: jpg, png or tif (default: tif for RAW brackets, else jpg)."),
-    bits: Optional[int] = typer.Option(None, "--bits", help="8 or 16 (default: 16 for 16-bit input in png/tif)."),
-    quality: int = typer.Option(95, "--quality", help="JPEG quality 1..100."),
-    force: bool = typer.Option(False, "--force", "-f", help="Replace existing outputs (default: skip them)."),
-    **stage_options: Any,
-) -> None:
-    """Fuse every bracket (sub-folder) of IN_DIR into OUT_DIR/<name>.<ext>.
-
-    A bracket that fails is reported and skipped; the exit status is 1 if some failed,
-    2 if none could be fused.
-    """
-    params = parse_params(method, param)
-    check_method_params(method, params)
-    align, deghost, reference, border, verbose, quiet = (stage_options[k] for k in _STAGE_KEYS)
-    raw = _raw_settings(stage_options)
-    check_stages(align, deghost, reference, border)
-    _check_bits(bits)
-    chosen = "." + ext.lower().lstrip(".") if ext is not None else None
-    suffix = chosen or ".jpg"
-    if suffix not in FORMAT_BITS:
-        raise OutputError(f"unsupported output format {ext!r}; use jpg, png or tif")
-    if bits is not None and bits not in FORMAT_BITS[suffix]:
-        raise OutputError(f"--ext {ext or 'jpg'} holds only 8-bit data; use png or tif for --bits {bits}")
-    if not 1 <= quality <= 100:
-        raise OutputError(f"JPEG quality must be in 1..100, got {quality}")
-    if not in_dir.exists():
-        raise BracketError(f"{in_dir}: not found")
-    if not in_dir.is_dir():
-        raise BracketError(f"{in_dir}: not a folder")
-    brackets = _brackets_in(in_dir)
-    own_frames = [p for p in list_images(in_dir) if not is_mefkit_output(p)]
-    if own_frames:
-        warnings.warn(f"{in_dir}: its own {len(own_frames)} image{'s' if len(own_frames) > 1 else ''} "
-                      "are not fused (fuse-dir fuses each sub-folder as a bracket; for one bracket use mefkit fuse)",
-                      stacklevel=1)
-    if not brackets:
-        raise BracketError(f"{in_dir}: no sub-folder holds images (expected one folder per bracket)")
-    _check_out_dir(out_dir, in_dir, brackets)
-    created = not out_dir.exists()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    done, skipped, failed = [], [], []
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=False, disable=not show_progress(quiet)) as progress:
-        task = progress.add_task(f"fusing with {method}", total=len(brackets))
-        for folder in brackets:
-            frame_files = [f for f in list_images(folder) if not is_mefkit_output(f)]
-            target = out_dir / f"{folder.name}{chosen or ('.tif' if _has_raw(frame_files) else '.jpg')}"
-            progress.update(task, description=f"{folder.name}")
-            if target.exists() and not force:
-                skipped.append((folder.name, "output exists"))
-                progress.advance(task)
-                continue
-            try:
-                bracket = read_bracket(folder, raw=raw)
-                if align or deghost:
-                    prep = prepare_frames(bracket.frames, align=align or False, deghost=deghost or False,
-                                          reference=reference, border=border)
-                    bracket.frames = prep.frames
-                    if verbose:
-                        progress.console.print(f"{folder.name}:", highlight=False)
-                        for line in prep.describe():
-                            progress.console.print("  " + line, highlight=False)
-                fused = fuse_bracket(bracket, method=method, **params)
-                out_bits = _choose_bits(bits, target, bracket.bit_depth)
-                write_image(target, fused, bits=out_bits, quality=quality, force=force, inputs=bracket.paths,
-                            method=method, metadata=bracket_metadata(bracket, method, reference))
-                done.append(folder.name)
-            except MefkitError as exc:
-                failed.append((folder.name, str(exc)))
-            except MemoryError:
-                failed.append((folder.name, "out of memory"))
-            progress.advance(task)
-    if failed and not done and not skipped:
-        # Nothing could be fused: an error, and the output folder made for it goes again.
-        if created:
-            shutil.rmtree(out_dir, ignore_errors=True)
-        if len(failed) == 1:
-            raise MefkitError(f"{failed[0][0]}: {failed[0][1]}")
-        for name, why in failed:
-            console.print(f"  [red]failed[/red]  {name}: {why}", highlight=False)
-        raise MefkitError(f"none of the {len(failed)} brackets could be fused")
-    # One plain line per bracket (not a table) so long paths stay greppable in logs.
-    if not quiet or failed:
-        console.print(f"fuse-dir: {len(done)} fused, {len(skipped)} skipped, {len(failed)} failed", highlight=False)
-    for name, why in failed:
-        console.print(f"  [red]failed[/red]  {name}: {why}", highlight=False)
-    if not quiet:
-        for name, why in skipped:
-            console.print(f"  [yellow]skipped[/yellow] {name}: {why} (use --force to replace)", highlight=False)
-    raise typer.Exit(exit_code_for(len(failed)))
 
 
 def _default_text(value: object) -> str:
