@@ -77,6 +77,31 @@ def check_pair(fused, reference, data_range: float) -> tuple[np.ndarray, np.ndar
     return f, r
 
 
+def check_exposures(frames, fused, data_range: float) -> tuple[list[np.ndarray], np.ndarray]:
+    """Check the (frames, fused) input of a no-reference fusion metric.
+
+    ``frames`` is a sequence of exposures, or one ``(H, W)`` / ``(H, W, 3)`` array taken
+    as a single exposure; every frame and ``fused`` must be valid images
+    (:func:`check_image`) of the same height and width.
+
+    Returns
+    -------
+    (list of ndarray, ndarray)
+        The checked frames and the checked fused image.
+    """
+    if isinstance(frames, np.ndarray) and (frames.ndim == 2 or (frames.ndim == 3 and frames.shape[2] == 3)):
+        frames = [frames]  # a single (H, W) or (H, W, 3) array is one exposure, not a stack of rows
+    frames = list(frames)
+    if not frames:
+        raise ValueError("frames must hold at least one exposure, got none")
+    fused_arr = check_image(fused, "fused", data_range)
+    arrs = [check_image(fr, f"frames[{i}]", data_range) for i, fr in enumerate(frames)]
+    for i, a in enumerate(arrs):
+        if a.shape[:2] != fused_arr.shape[:2]:
+            raise ValueError(f"frames[{i}] has shape {a.shape} but fused has shape {fused_arr.shape}; sizes must match")
+    return arrs, fused_arr
+
+
 def check_min_size(shape: tuple[int, ...], minimum: int, name: str, why: str) -> None:
     """Raise ``ValueError`` if the image's height or width is below ``minimum``."""
     h, w = shape[0], shape[1]

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..checks import check_data_range, check_image
+from ..checks import check_data_range, check_exposures
 from .windows import box_kernel1d, downsample2, filter_valid, gaussian_kernel1d
 
 #: Ma, Zeng, Wang 2015 (``mef_ms_ssim.m`` defaults): stability constant, C = (K 255)^2.
@@ -274,19 +274,7 @@ def mef_ssim(
         parameters.
     """
     data_range = check_data_range(data_range)
-    if isinstance(frames, np.ndarray) and (frames.ndim == 2 or (frames.ndim == 3 and frames.shape[2] == 3)):
-        # A single (H, W) or (H, W, 3) array is one exposure, not a stack of rows.
-        frames = [frames]
-    frames = list(frames)
-    if not frames:
-        raise ValueError("frames must hold at least one exposure, got none")
-    fused_arr = check_image(fused, "fused", data_range)
-    arrs = [check_image(fr, f"frames[{i}]", data_range) for i, fr in enumerate(frames)]
-    for i, a in enumerate(arrs):
-        if a.shape[:2] != fused_arr.shape[:2]:
-            raise ValueError(
-                f"frames[{i}] has shape {a.shape} but fused has shape {fused_arr.shape}; sizes must match"
-            )
+    arrs, fused_arr = check_exposures(frames, fused, data_range)
     if int(levels) != levels or levels < 1:
         raise ValueError(f"levels must be a positive integer, got {levels!r}")
     levels = int(levels)

@@ -40,7 +40,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..checks import check_data_range, check_image
+from ..checks import check_data_range, check_exposures
 from .mef_ssim import matlab_gray255
 from .windows import box_kernel1d, filter_valid, gaussian_kernel1d
 
@@ -338,16 +338,7 @@ def mef_ssim_d(frames, fused, *, data_range: float = 1.0, round_uint8: bool = Tr
         parameters.
     """
     data_range = check_data_range(data_range)
-    if isinstance(frames, np.ndarray) and (frames.ndim == 2 or (frames.ndim == 3 and frames.shape[2] == 3)):
-        frames = [frames]
-    frames = list(frames)
-    if not frames:
-        raise ValueError("frames must hold at least one exposure, got none")
-    fused_arr = check_image(fused, "fused", data_range)
-    arrs = [check_image(fr, f"frames[{i}]", data_range) for i, fr in enumerate(frames)]
-    for i, a in enumerate(arrs):
-        if a.shape[:2] != fused_arr.shape[:2]:
-            raise ValueError(f"frames[{i}] has shape {a.shape} but fused has shape {fused_arr.shape}; sizes must match")
+    arrs, fused_arr = check_exposures(frames, fused, data_range)
     if int(window_size) != window_size or window_size < 3 or window_size % 2 == 0:
         raise ValueError(f"window_size must be an odd integer >= 3, got {window_size!r}")
     window_size = int(window_size)
