@@ -27,7 +27,7 @@ the sharpest input's edges; both fall for an average. Progressive with 10 % weig
 scores like the shipped model on every measure tried (within 0.001 MEF-SSIM): no honest
 quality floor separates it, and only the regression reference catches it. (Progressive
 figures measured with ``hue="inputs"``, its default when they were taken; the default is now
-``hue="neutral"``, and the regression reference was re-written for it.)
+``hue="clipped"``, and the regression reference was re-written for it.)
 """
 
 from __future__ import annotations
