@@ -1,6 +1,6 @@
 """Throughput of ``mefkit fuse-dir`` on a flat folder of brackets: serial against ``--workers N``.
 
-    flock /work/notes/bench.lock python bench/batch_throughput.py [--brackets 20] [--mp 6] [--workers 2]
+    python bench/batch_throughput.py [--brackets 20] [--mp 6] [--workers 2]
 
 A flat folder of ``--brackets`` 3-frame brackets at ``--mp`` megapixels is generated in a
 temporary folder from the bundled example (its middle frame upscaled, each bracket a

@@ -1,4 +1,4 @@
-"""CBM ablation on the development data (issue 6, "Must show").
+"""CBM ablation on the development data.
 
 Rows: the teacher; CBM trained with variance-driven weights and with uniform weights;
 ``select`` vs ``weighted`` chroma; with and without gamma compensation; with and

@@ -29,7 +29,7 @@ from mefkit.synth import simulate_bracket
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = data_root()
-#: Methods expected to need more than 2 s per 1 MP pair (issue 4 allows it when inherent).
+#: Methods expected to need more than 2 s per 1 MP pair (allowed where inherent to the method).
 TARGET_SECONDS = 2.0
 
 

@@ -1,4 +1,4 @@
-"""Stage-by-stage figure of MITM for one scene (issue 7): docs/figures/mitm_stages.png.
+"""Stage-by-stage figure of MITM for one scene: docs/figures/mitm_stages.png.
 
 Panels: the input pair (LE, HE), the mutual translations (HE' = G_LH(LE), LE' = G_HL(HE)),
 the middle exposure ME and its trans-switching map T, the high-mid and mid-low images,

@@ -16,7 +16,7 @@ def check_against_authors_outputs(fuse: Callable[[list[np.ndarray]], np.ndarray]
     PNG references are lossless, so they must agree almost exactly (PSNR > 60 dB). JPEG
     references carry MATLAB's quality-75 compression: per pair PSNR > ``jpeg_min_psnr``,
     and our output written the same way must be the same file (within one level). Over
-    all pairs (issue 4's thresholds): mean PSNR >= 30 dB, mean MEF-SSIM within 0.01 of
+    all pairs (the faithfulness thresholds): mean PSNR >= 30 dB, mean MEF-SSIM within 0.01 of
     the authors'. Skips when the development data is absent.
     """
     import cv2

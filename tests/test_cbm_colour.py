@@ -38,7 +38,7 @@ def test_chroma_scale_is_ab_distance():
 
 @pytest.mark.parametrize("smoothing", [0.0, 1.0])
 def test_select_picks_more_saturated_input_of_known_lab_colour(smoothing):
-    # Oracle (issue 6): two inputs of known Lab colour; select keeps a, b of the one
+    # Oracle: two inputs of known Lab colour; select keeps a, b of the one
     # with the larger chroma scale, here the second (C = 50 vs C = 10).
     dull = lab_patch(30, 6, 8)  # C = 10
     vivid = lab_patch(70, -30, 40)  # C = 50
@@ -100,7 +100,7 @@ def test_chroma_rejects_unknown_mode():
 @pytest.mark.parametrize("gamma", ["auto", 0.6, 1.6, 2.2])
 @pytest.mark.parametrize("mean", [0.15, 0.5, 0.85])
 def test_gamma_monotonic_and_in_unit_range(gamma, mean):
-    # Property (issue 6): gamma compensation is monotonic and keeps [0, 1].
+    # Property: gamma compensation is monotonic and keeps [0, 1].
     rng = np.random.default_rng(1)
     lum = np.clip(rng.normal(mean, 0.1, (32, 32)), 0, 1).astype(np.float32)
     lum[0, :3] = (0.0, 1.0, mean)

@@ -1,4 +1,4 @@
-"""CBM variance-driven patch weights, on hand-made patches (issue 6)."""
+"""CBM variance-driven patch weights, on hand-made patches."""
 
 from __future__ import annotations
 

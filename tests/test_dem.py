@@ -118,7 +118,7 @@ FAITHFUL_SUBSET = ("507", "Arno", "Memorial", "Studio", "Chair", "Igloo", "Door"
 @pytest.mark.data
 @pytest.mark.slow
 def test_matches_authors_outputs_on_mefb():
-    # Oracle: the authors' DEM outputs published by MEFB (issue 4 thresholds: mean PSNR
+    # Oracle: the authors' DEM outputs published by MEFB (thresholds: mean PSNR
     # >= 30 dB, mean MEF-SSIM within 0.01). Lossless references must agree far closer.
     from mefkit.io import read_image
     from mefkit.metrics import mef_ssim, psnr

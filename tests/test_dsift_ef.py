@@ -152,7 +152,7 @@ FAITHFUL_PAIRS = ("Arno", "Church", "Venice", "Chair", "Door")
 @pytest.mark.data
 def test_matches_authors_outputs_on_mefb():
     # Oracle: the authors' DSIFT-EF outputs published by MEFB (their MATLAB code run on
-    # these pairs). Issue 4 thresholds: mean PSNR >= 30 dB, MEF-SSIM within 0.01. PNG
+    # these pairs). Thresholds: mean PSNR >= 30 dB, MEF-SSIM within 0.01. PNG
     # pairs are lossless, so they must agree almost exactly; the JPEG ones carry MATLAB's
     # quality-75 compression of the authors' output, which also lowers their MEF-SSIM
     # (Door: 0.968 against our uncompressed 0.980), so per pair it is the JPEG-written

@@ -240,7 +240,7 @@ FAITHFUL_PAIRS = ("Arno", "Church", "Memorial", "Chair", "Door")
 def test_matches_authors_outputs_on_mefb():
     # Oracle: the authors' SPD-MEF outputs published by MEFB (spd_mef.m run by MEFB on
     # these pairs; Memorial is a pair where the ghost removal makes strong artefacts, and
-    # we reproduce them). Issue 4 thresholds: mean PSNR >= 30 dB and mean MEF-SSIM within
+    # we reproduce them). Thresholds: mean PSNR >= 30 dB and mean MEF-SSIM within
     # 0.01; PNG pairs must agree almost exactly, JPEG pairs once written like theirs
     # (MATLAB imwrite, quality 75).
     check_against_authors_outputs(spd_mef, "SPD_MEF", FAITHFUL_PAIRS, jpeg_min_psnr=28)
