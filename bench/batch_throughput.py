@@ -32,26 +32,16 @@ import sys
 import tempfile
 import time
 from datetime import datetime, timedelta
-from fractions import Fraction
 from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, TiffImagePlugin
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.batch_shoot import exif_for  # noqa: E402  (the test suite's EXIF writer)
 CAMERA_ORDER = (0.0, -2.0, 2.0)
-
-
-def _exif(when: datetime, shutter: float, bias: float) -> Image.Exif:
-    exif = Image.Exif()
-    ifd = exif.get_ifd(0x8769)
-    ifd[0x9003] = when.strftime("%Y:%m:%d %H:%M:%S")
-    ifd[0x9291] = f"{when.microsecond // 10000:02d}"
-    t = Fraction(shutter).limit_denominator(100000)
-    ifd[0x829A] = TiffImagePlugin.IFDRational(t.numerator, t.denominator)
-    ifd[0x9204] = TiffImagePlugin.IFDRational(int(round(bias * 3)), 3)
-    return exif
 
 
 def make_shoot(folder: Path, brackets: int, megapixels: float) -> tuple[int, int]:
@@ -76,7 +66,7 @@ def make_shoot(folder: Path, brackets: int, megapixels: float) -> tuple[int, int
         for frame, ev in zip(frames, CAMERA_ORDER):
             shutter = 2.0 ** ev / 125
             Image.fromarray(np.round(frame * 255).astype(np.uint8)).save(
-                folder / f"IMG_{number:04d}.jpg", quality=95, exif=_exif(when, shutter, ev))
+                folder / f"IMG_{number:04d}.jpg", quality=95, exif=exif_for(when, shutter, ev))
             when += timedelta(seconds=shutter + 1.0)
             number += 1
         when += timedelta(minutes=3)
