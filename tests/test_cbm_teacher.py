@@ -153,3 +153,25 @@ def test_source_samples_aligned_crops(stack, tmp_path):
     assert hits
     y, x = hits[0]
     np.testing.assert_array_equal(full["label"][y:y + 16, x:x + 16], s["label"])
+
+
+def test_kframe_pairs_are_neighbours_of_random_brackets_with_every_gap():
+    from pathlib import Path
+
+    from mefkit.methods.cbm.teacher_labels import kframe_pairs
+    from mefkit.train.stacks import Stack
+
+    rng = np.random.default_rng(0)
+    pairs = kframe_pairs(9, 30, rng)
+    assert len(pairs) == len(set(pairs)) == 30
+    assert all(0 <= u < o < 9 for u, o in pairs)
+    gaps = {o - u for u, o in pairs}
+    assert 1 in gaps and max(gaps) >= 4  # adjacent frames (K = 9) and wide gaps (small K)
+    # the halves rule never pairs two frames of the same half, which a long bracket's chain does
+    nine = Stack("s", "nine", tuple(Path(f"{i}.jpg") for i in range(9)))
+    kf = choose_pairs(nine, 8, seed=3, rule="kframe")
+    assert kf[0] == (0, 8) and len(kf) == 8 and kf == choose_pairs(nine, 8, seed=3, rule="kframe")
+    assert any(o <= 4 for _, o in kf[1:]) or any(u >= 4 for u, _ in kf[1:])
+    assert not any(o <= 3 for _, o in choose_pairs(nine, 0, seed=3))  # halves: over from the upper half
+    with pytest.raises(ValueError, match="pair rule"):
+        choose_pairs(nine, 8, seed=3, rule="random")

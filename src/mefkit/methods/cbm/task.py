@@ -63,6 +63,7 @@ class CbmParams(TaskParams):
     teacher_params: dict = field(default_factory=dict)
     teacher_input: Literal["pair", "stack"] = "pair"
     pairs_per_stack: int = 8
+    pair_rule: Literal["halves", "kframe"] = "halves"  # see teacher_labels.choose_pairs
     variance_weights: bool = True
     gap_weight: float = GAP_WEIGHT
     w_min: float = W_MIN
@@ -166,7 +167,9 @@ class CbmTask(Task):
         labels = TeacherLabels(self.teacher_spec(), cache_dir, d.max_side, images)
         self.teacher_weights = dict(labels.weights)
         per = int(self.params["pairs_per_stack"])
-        pairs = {s.id: (s, choose_pairs(s, per, cfg.seed, d.under_max_frac, d.over_min_frac)) for s in train_stacks}
+        rule = str(self.params["pair_rule"])
+        pairs = {s.id: (s, choose_pairs(s, per, cfg.seed, d.under_max_frac, d.over_min_frac, rule))
+                 for s in train_stacks}
         val_pairs = {s.id: (s, [(0, len(s.frames) - 1)]) for s in val_stacks}
         summary = labels.build({**pairs, **val_pairs}, on_progress=on_progress)
         source = TeacherPairSource(pairs, labels)

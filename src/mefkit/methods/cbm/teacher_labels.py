@@ -117,14 +117,54 @@ def all_pairs(n: int, under_max_frac: float = 0.5, over_min_frac: float = 0.5) -
     return [(u, o) for u in range(lo_end) for o in range(max(hi_start, u + 1), n)]
 
 
+#: How :func:`choose_pairs` draws a stack's training pairs.
+PAIR_RULES = ("halves", "kframe")
+
+
+def kframe_pairs(n: int, count: int, rng: np.random.Generator, attempts: int = 50) -> list[tuple[int, int]]:
+    """Up to ``count`` distinct pairs of exposure neighbours of random K-frame brackets.
+
+    Each draw takes K uniformly from 2 to ``n``, a random K-frame subset of the ``n``
+    frames (darkest first) and one random pair of neighbours in it: the pairs the K-frame
+    rule (:mod:`mefkit.nn.stack_fusion`) feeds the network for a bracket of K frames,
+    from a wide gap (K = 2) down to adjacent frames (K = n). Duplicates are drawn again,
+    at most ``attempts`` times per pair.
+    """
+    out: list[tuple[int, int]] = []
+    tries = 0
+    while len(out) < count and tries < attempts * max(count, 1):
+        tries += 1
+        k = int(rng.integers(2, n + 1))
+        subset = np.sort(rng.choice(n, size=k, replace=False))
+        t = int(rng.integers(0, k - 1))
+        pair = (int(subset[t]), int(subset[t + 1]))
+        if pair not in out:
+            out.append(pair)
+    return out
+
+
 def choose_pairs(stack: Stack, per_stack: int, seed: int, under_max_frac: float = 0.5,
-                 over_min_frac: float = 0.5) -> list[tuple[int, int]]:
+                 over_min_frac: float = 0.5, rule: str = "halves") -> list[tuple[int, int]]:
     """The training pairs of one stack: all drawable pairs, or ``per_stack`` of them.
 
     Always includes the most extreme drawable pair (darkest, brightest); the others are
-    drawn without replacement by a generator seeded from ``seed`` and the stack id, so
-    the choice does not depend on which other stacks exist.
+    drawn by a generator seeded from ``seed`` and the stack id, so the choice does not
+    depend on which other stacks exist. ``rule="halves"`` (default): without replacement
+    from the pairs :func:`mefkit.train.stacks.draw_pair` allows (an under frame from the
+    darker half, an over frame from the brighter); ``rule="kframe"``: neighbours of
+    random K-frame brackets (:func:`kframe_pairs`), the pairs a longer bracket gives the
+    network at inference.
     """
+    if rule not in PAIR_RULES:
+        raise ValueError(f"pair rule must be one of {PAIR_RULES}, got {rule!r}")
+    if rule == "kframe":
+        n = len(stack.frames)
+        extreme = (0, n - 1)
+        sid = int(hashlib.sha1(stack.id.encode()).hexdigest()[:8], 16)
+        if per_stack <= 0:  # every pair is a neighbour pair of some K-frame bracket
+            return [extreme] + [(u, o) for u in range(n) for o in range(u + 1, n) if (u, o) != extreme]
+        drawn = kframe_pairs(n, per_stack, sample_rng(seed, sid, stream=12))
+        return [extreme] + sorted([p for p in drawn if p != extreme][: per_stack - 1])
     pairs = all_pairs(len(stack.frames), under_max_frac, over_min_frac)
     if per_stack <= 0 or per_stack >= len(pairs):
         return pairs
