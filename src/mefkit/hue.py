@@ -48,7 +48,7 @@ HUE_MIN_CHROMA = 25.0
 #: (progressive, ``hue=neutral``) a bound of 4 gave 18.86 dB / SSIM 0.8914, 16 gave
 #: 18.89 / 0.8924, 100 gave 18.89 / 0.8923, no cap 18.93 / 0.8934.
 NEUTRAL_GAIN_MAX = 100.0
-#: ``near_clipped``: the reach (fraction of the image's shorter side) of a clipped
+#: ``mode='clipped'``: the reach (fraction of the image's shorter side) of a clipped
 #: input pixel's influence on the hue. A network copies a clipped frame's hue into a
 #: neighbourhood of the clipped pixels as wide as its receptive field, so the mask of
 #: clipped pixels is grown by this much (a maximum filter) and feathered. [DEFAULT], ours.

@@ -18,11 +18,12 @@ from __future__ import annotations
 import io
 import struct
 import zlib
-from typing import Any
 
 import numpy as np
 import tifffile
 from PIL import Image, TiffImagePlugin
+
+from .metadata import sub_ifd
 
 EXIF_IFD, GPS_IFD = 0x8769, 0x8825
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -90,12 +91,6 @@ def jpeg_with_metadata(data: bytes, exif: Image.Exif, icc: bytes | None) -> byte
     return data[:pos] + segments + data[pos:]
 
 
-def _sub_ifd(exif: Image.Exif, tag: int) -> dict[int, Any]:
-    from .metadata import sub_ifd
-
-    return sub_ifd(exif, tag)
-
-
 def tiff_with_metadata(arr: np.ndarray, exif: Image.Exif, icc: bytes | None, software: str,
                        description: str | None) -> bytes:
     """Encode ``arr`` as a zlib-compressed RGB TIFF carrying ``exif`` and ``icc``.
@@ -122,7 +117,7 @@ def tiff_with_metadata(arr: np.ndarray, exif: Image.Exif, icc: bytes | None, sof
         if exif.get(tag):
             extratags.append((tag, "s", 0, str(exif[tag]).strip("\x00"), True))
     extratags.append((0x0112, "H", 1, int(exif.get(0x0112, 1) or 1), True))
-    subs = {tag: _sub_ifd(exif, tag) for tag in (EXIF_IFD, GPS_IFD)}
+    subs = {tag: sub_ifd(exif, tag) for tag in (EXIF_IFD, GPS_IFD)}
     subs = {tag: d for tag, d in subs.items() if d}
     # tifffile refuses to write the pointer tags themselves: a placeholder with the next
     # code (which sorts into the same place of IFD0) is written, then its code and value

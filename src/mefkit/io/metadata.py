@@ -33,6 +33,8 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from PIL import Image
 
+from .order import EXPOSURE_TIME, F_NUMBER, ISO, exif_number
+
 if TYPE_CHECKING:  # pragma: no cover
     from .read import Bracket
 
@@ -41,7 +43,6 @@ ORIENTATION, SOFTWARE, DESCRIPTION = 0x0112, 0x0131, 0x010E
 EXIF_IFD, GPS_IFD = 0x8769, 0x8825
 _IFD0_KEEP = (0x010F, 0x0110, 0x0132, 0x013B, 0x8298)  # Make, Model, DateTime, Artist, Copyright
 _EXIF_DROP = (0x927C, 0xA005, 0xA002, 0xA003, 0x9286)  # MakerNote, Interop, X/Y dimension, UserComment
-_EXPOSURE_TIME, _F_NUMBER, _ISO = 0x829A, 0x829D, 0x8827
 # EXIF-IFD tags that TIFF/EP files (DNG among them) may hold in IFD0 instead.
 _EXIF_IN_IFD0 = (
     0x829A, 0x829D, 0x8822, 0x8827, 0x8830, 0x9000, 0x9003, 0x9004, 0x9010, 0x9011, 0x9201, 0x9202,
@@ -183,25 +184,17 @@ def carried_exif(src: Image.Exif | None) -> Image.Exif:
     return out
 
 
-def _number(value: Any) -> float | None:
-    try:
-        out = float(value[0] if isinstance(value, tuple) else value)
-    except (TypeError, ValueError, ZeroDivisionError):
-        return None
-    return out if math.isfinite(out) and out > 0 else None
-
-
 def exposure_text(exif: Image.Exif) -> str:
     """``"1/60 s f/8 ISO 100"`` from a frame's EXIF (the parts it has), or ``""``."""
     ifd = sub_ifd(exif, EXIF_IFD)
     parts = []
-    t = _number(ifd.get(_EXPOSURE_TIME, exif.get(_EXPOSURE_TIME)))
+    t = exif_number(ifd.get(EXPOSURE_TIME, exif.get(EXPOSURE_TIME)))
     if t is not None:
         parts.append(f"1/{round(1 / t):d} s" if t < 0.5 else f"{t:g} s")
-    n = _number(ifd.get(_F_NUMBER, exif.get(_F_NUMBER)))
+    n = exif_number(ifd.get(F_NUMBER, exif.get(F_NUMBER)))
     if n is not None:
         parts.append(f"f/{n:g}")
-    iso = _number(ifd.get(_ISO, exif.get(_ISO)))
+    iso = exif_number(ifd.get(ISO, exif.get(ISO)))
     if iso is not None:
         parts.append(f"ISO {iso:g}")
     return " ".join(parts)

@@ -12,12 +12,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from .read import Bracket
 
 _EXIF_IFD = 0x8769
-_EXPOSURE_TIME = 0x829A
-_F_NUMBER = 0x829D
-_ISO = 0x8827
+#: EXIF tags of a frame's exposure: ExposureTime, FNumber, ISOSpeedRatings.
+EXPOSURE_TIME, F_NUMBER, ISO = 0x829A, 0x829D, 0x8827
 
 
-def _as_float(value) -> float | None:
+def exif_number(value) -> float | None:
+    """A positive finite float from a Pillow EXIF value (a rational, a number, or a
+    tuple whose first item is one), or ``None``."""
     try:
         if isinstance(value, tuple):
             value = value[0]
@@ -38,9 +39,9 @@ def exposure_value(exif) -> float | None:
         ifd = exif.get_ifd(_EXIF_IFD)
     except Exception:  # noqa: BLE001 - malformed EXIF is just "no EXIF"
         return None
-    t = _as_float(ifd.get(_EXPOSURE_TIME, exif.get(_EXPOSURE_TIME)))
-    n = _as_float(ifd.get(_F_NUMBER, exif.get(_F_NUMBER)))
-    iso = _as_float(ifd.get(_ISO, exif.get(_ISO)))
+    t = exif_number(ifd.get(EXPOSURE_TIME, exif.get(EXPOSURE_TIME)))
+    n = exif_number(ifd.get(F_NUMBER, exif.get(F_NUMBER)))
+    iso = exif_number(ifd.get(ISO, exif.get(ISO)))
     if t is None or n is None or iso is None:
         return None
     return t * iso / (n * n)

@@ -157,10 +157,10 @@ def choose_pairs(stack: Stack, per_stack: int, seed: int, under_max_frac: float 
     """
     if rule not in PAIR_RULES:
         raise ValueError(f"pair rule must be one of {PAIR_RULES}, got {rule!r}")
+    sid = int(hashlib.sha1(stack.id.encode()).hexdigest()[:8], 16)
     if rule == "kframe":
         n = len(stack.frames)
         extreme = (0, n - 1)
-        sid = int(hashlib.sha1(stack.id.encode()).hexdigest()[:8], 16)
         if per_stack <= 0:  # every pair is a neighbour pair of some K-frame bracket
             return [extreme] + [(u, o) for u in range(n) for o in range(u + 1, n) if (u, o) != extreme]
         drawn = kframe_pairs(n, per_stack, sample_rng(seed, sid, stream=12))
@@ -170,7 +170,6 @@ def choose_pairs(stack: Stack, per_stack: int, seed: int, under_max_frac: float 
         return pairs
     extreme = (pairs[0][0], pairs[-1][1]) if (pairs[0][0], pairs[-1][1]) in pairs else pairs[0]
     rest = [p for p in pairs if p != extreme]
-    sid = int(hashlib.sha1(stack.id.encode()).hexdigest()[:8], 16)
     rng = sample_rng(seed, sid, stream=11)
     pick = rng.choice(len(rest), size=per_stack - 1, replace=False)
     return [extreme] + sorted(rest[int(i)] for i in pick)
